@@ -1,0 +1,36 @@
+"""Errors the domain and services raise; the GraphQL layer maps ``code`` to ``extensions.code``.
+
+Messages are written for the API's users: they name the field and never carry SQL,
+tracebacks or secrets.
+"""
+
+from __future__ import annotations
+
+
+class EntitleError(Exception):
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class BadUserInput(EntitleError):
+    code = "BAD_USER_INPUT"
+
+
+class NotFound(EntitleError):
+    code = "NOT_FOUND"
+
+
+class Conflict(EntitleError):
+    code = "CONFLICT"
+
+
+class Forbidden(EntitleError):
+    code = "FORBIDDEN"
+
+
+class Unauthenticated(EntitleError):
+    code = "UNAUTHENTICATED"
