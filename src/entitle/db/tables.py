@@ -1,0 +1,254 @@
+"""The stored schema: SQLModel tables for both backends (SQLite and PostgreSQL).
+
+Conventions: integer surrogate ids (keyset pagination orders by them), caller-chosen ``key``
+columns with unique indexes, timestamps stored in UTC (naive on SQLite, ``timestamptz`` on
+PostgreSQL; always returned timezone-aware), JSON for open-ended values. Every change here
+needs an alembic migration; ``tests/db/test_migrations.py`` proves they agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both backends."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSON_NULLABLE = sa.JSON(none_as_null=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _meta_column() -> Any:
+    return Field(default_factory=dict, sa_column=sa.Column("metadata", sa.JSON, nullable=False))
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class FeatureRow(SQLModel, table=True):
+    __tablename__ = "features"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_type=sa.String(64), unique=True, index=True)
+    name: str = Field(sa_type=sa.String(200))
+    description: str | None = Field(default=None, sa_type=sa.Text)
+    type: str = Field(sa_type=sa.String(16))
+    unit: str | None = Field(default=None, sa_type=sa.String(64))
+    tiers: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    permissions: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    default_value: Any = Field(default=None, sa_type=JSON_NULLABLE, nullable=True)
+    reset_period: str | None = Field(default=None, sa_type=sa.String(8))
+    overage: str = Field(default="BLOCK", sa_type=sa.String(8))
+    meta: dict[str, Any] = _meta_column()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class PlanRow(SQLModel, table=True):
+    __tablename__ = "plans"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_type=sa.String(64), unique=True, index=True)
+    name: str = Field(sa_type=sa.String(200))
+    description: str | None = Field(default=None, sa_type=sa.Text)
+    default_time_limitation_days: int | None = Field(default=None)
+    meta: dict[str, Any] = _meta_column()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class PlanFeatureRow(SQLModel, table=True):
+    __tablename__ = "plan_features"
+
+    plan_id: int = Field(foreign_key="plans.id", primary_key=True, ondelete="CASCADE")
+    feature_id: int = Field(foreign_key="features.id", primary_key=True, index=True)
+    position: int = Field(default=0)
+    value: Any = Field(sa_type=sa.JSON, nullable=False)
+
+
+class TenantRow(SQLModel, table=True):
+    __tablename__ = "tenants"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_type=sa.String(128), unique=True, index=True)
+    name: str | None = Field(default=None, sa_type=sa.String(200))
+    meta: dict[str, Any] = _meta_column()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class UserRow(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_type=sa.String(128), unique=True, index=True)
+    name: str | None = Field(default=None, sa_type=sa.String(200))
+    email: str | None = Field(default=None, sa_type=sa.String(320))
+    meta: dict[str, Any] = _meta_column()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class MembershipRow(SQLModel, table=True):
+    __tablename__ = "memberships"
+    __table_args__ = (sa.Index("ix_memberships_user_tenant", "user_id", "tenant_id"),)
+
+    tenant_id: int = Field(foreign_key="tenants.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    created_at: datetime = _created()
+
+
+class EntitlementRow(SQLModel, table=True):
+    """A grant of a plan or of one feature (with ``value``) to a tenant, a member or a user."""
+
+    __tablename__ = "entitlements"
+    __table_args__ = (
+        sa.Index("ix_entitlements_tenant_user", "tenant_id", "user_id"),
+        sa.Index("ix_entitlements_user_tenant", "user_id", "tenant_id"),
+        sa.Index("ix_entitlements_created", "created_at", "id"),
+        sa.Index("ix_entitlements_expiration", "expiration_date", "id"),
+        sa.CheckConstraint(
+            "(plan_id IS NULL) <> (feature_id IS NULL)", name="ck_entitlements_plan_xor_feature"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    assign_level: str = Field(sa_type=sa.String(16))
+    plan_id: int | None = Field(default=None, foreign_key="plans.id", index=True)
+    feature_id: int | None = Field(default=None, foreign_key="features.id", index=True)
+    value: Any = Field(default=None, sa_type=JSON_NULLABLE, nullable=True)
+    tenant_id: int | None = Field(default=None, foreign_key="tenants.id")
+    user_id: int | None = Field(default=None, foreign_key="users.id")
+    start_date: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    expiration_date: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+    meta: dict[str, Any] = _meta_column()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class FeatureFlagRow(SQLModel, table=True):
+    __tablename__ = "feature_flags"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_type=sa.String(64), unique=True, index=True)
+    name: str = Field(sa_type=sa.String(200))
+    description: str | None = Field(default=None, sa_type=sa.Text)
+    on: bool = Field(default=False)
+    tenant_keys: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    user_keys: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    rules: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    percentage: int | None = Field(default=None)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class FeatureFlagFeatureRow(SQLModel, table=True):
+    __tablename__ = "feature_flag_features"
+
+    flag_id: int = Field(foreign_key="feature_flags.id", primary_key=True, ondelete="CASCADE")
+    feature_id: int = Field(foreign_key="features.id", primary_key=True, index=True)
+    position: int = Field(default=0)
+
+
+class ApiRouteRow(SQLModel, table=True):
+    __tablename__ = "api_routes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    method: str = Field(sa_type=sa.String(16))
+    path_pattern: str = Field(sa_type=sa.String(1000))
+    policy: str = Field(sa_type=sa.String(24))
+    feature_id: int | None = Field(default=None, foreign_key="features.id", index=True)
+    permission_key: str | None = Field(default=None, sa_type=sa.String(128))
+    priority: int = Field(default=0)
+    created_at: datetime = _created()
+
+
+class ApiKeyRow(SQLModel, table=True):
+    """A management API key; only the SHA-256 of the (high-entropy) secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=sa.String(200))
+    key_hash: str = Field(sa_type=sa.String(64), unique=True, index=True)
+    read_only: bool = Field(default=False)
+    created_at: datetime = _created()
+
+
+class BatchResultRow(SQLModel, table=True):
+    """The recorded answer of an idempotent batch mutation (replayed on a retry)."""
+
+    __tablename__ = "batch_results"
+
+    operation: str = Field(sa_type=sa.String(64), primary_key=True)
+    idempotency_key: str = Field(sa_type=sa.String(200), primary_key=True)
+    response: dict[str, Any] = Field(sa_type=sa.JSON, nullable=False)
+    created_at: datetime = _created()
+
+
+class UsageCounterRow(SQLModel, table=True):
+    """Units a subject used of a metered feature in one period (``subject_kind``: T or U)."""
+
+    __tablename__ = "usage_counters"
+
+    subject_kind: str = Field(sa_type=sa.String(1), primary_key=True)
+    subject_id: int = Field(primary_key=True)
+    feature_id: int = Field(foreign_key="features.id", primary_key=True)
+    period_start: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    used: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+class UsageEventRow(SQLModel, table=True):
+    """One applied ``reportUsage`` call, keyed for idempotency, with the answer it got."""
+
+    __tablename__ = "usage_events"
+
+    subject_kind: str = Field(sa_type=sa.String(1), primary_key=True)
+    subject_id: int = Field(primary_key=True)
+    feature_id: int = Field(foreign_key="features.id", primary_key=True)
+    idempotency_key: str = Field(sa_type=sa.String(200), primary_key=True)
+    amount: int = Field(sa_type=sa.BigInteger)
+    response: dict[str, Any] = Field(sa_type=sa.JSON, nullable=False)
+    created_at: datetime = _created()
+
+
+class RevisionRow(SQLModel, table=True):
+    """Change counters per cache scope; every process polls them to drop stale caches."""
+
+    __tablename__ = "revisions"
+
+    scope: str = Field(sa_type=sa.String(32), primary_key=True)
+    value: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+metadata = SQLModel.metadata

@@ -1,0 +1,35 @@
+"""One settings object, read from the environment (and an optional ``.env``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of contract §1; the field name upper-cased is the variable."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = Field(default="sqlite+aiosqlite:///./entitle.db", alias="DATABASE_URL")
+    entitle_bootstrap_api_key: str | None = None
+    entitle_jwt_secret: str | None = None
+    entitle_jwt_public_key: str | None = None
+    entitle_jwt_audience: str | None = None
+    entitle_jwt_issuer: str | None = None
+    entitle_tenant_claim: str = "tenantId"
+    entitle_introspection: bool = True
+    entitle_max_batch: int = Field(default=10_000, ge=1)
+    entitle_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    entitle_max_depth: int = Field(default=10, ge=1)
+    entitle_max_aliases: int = Field(default=50, ge=1)
+    entitle_max_tokens: int = Field(default=20_000, ge=100)
+    entitle_cache_poll_ms: int = Field(default=50, ge=5)
+    """How often each process checks the revision row for changes made by other processes."""
+    entitle_db_pool_size: int = Field(default=10, ge=1)
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
