@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
+from entitle.clock import now
+
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both backends."""
@@ -42,7 +44,7 @@ JSON_NULLABLE = sa.JSON(none_as_null=True)
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return now()
 
 
 def _meta_column() -> Any:
@@ -252,3 +254,20 @@ class RevisionRow(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
+
+# Core tables, for the statements the repositories build.
+FEATURES: sa.Table = FeatureRow.__table__  # type: ignore[attr-defined]
+PLANS: sa.Table = PlanRow.__table__  # type: ignore[attr-defined]
+PLAN_FEATURES: sa.Table = PlanFeatureRow.__table__  # type: ignore[attr-defined]
+TENANTS: sa.Table = TenantRow.__table__  # type: ignore[attr-defined]
+USERS: sa.Table = UserRow.__table__  # type: ignore[attr-defined]
+MEMBERSHIPS: sa.Table = MembershipRow.__table__  # type: ignore[attr-defined]
+ENTITLEMENTS: sa.Table = EntitlementRow.__table__  # type: ignore[attr-defined]
+FLAGS: sa.Table = FeatureFlagRow.__table__  # type: ignore[attr-defined]
+FLAG_FEATURES: sa.Table = FeatureFlagFeatureRow.__table__  # type: ignore[attr-defined]
+ROUTES: sa.Table = ApiRouteRow.__table__  # type: ignore[attr-defined]
+API_KEYS: sa.Table = ApiKeyRow.__table__  # type: ignore[attr-defined]
+BATCH_RESULTS: sa.Table = BatchResultRow.__table__  # type: ignore[attr-defined]
+USAGE_COUNTERS: sa.Table = UsageCounterRow.__table__  # type: ignore[attr-defined]
+USAGE_EVENTS: sa.Table = UsageEventRow.__table__  # type: ignore[attr-defined]
+REVISIONS: sa.Table = RevisionRow.__table__  # type: ignore[attr-defined]

@@ -1,0 +1,110 @@
+"""The ASGI application: ``create_app(settings)``; nothing connects at import time.
+
+``/graphql`` goes straight to strawberry's ASGI app (behind a body-size guard); FastAPI serves
+``/healthz`` and ``/readyz`` and owns the lifespan. Routing ``/graphql`` ahead of FastAPI skips its
+middleware and dependency machinery on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from entitle.graphql.http import EntitleGraphQL, json_error_response
+from entitle.graphql.schema import build_schema
+from entitle.services.runtime import Runtime
+from entitle.settings import Settings
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuses bodies over ``max_bytes`` with HTTP 413 (by Content-Length, or while streaming)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_bytes:
+                    await self._refuse(scope, receive, send)
+                    return
+                break
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await json_error_response(
+            413, "BAD_USER_INPUT", f"request body larger than {self.max_bytes} bytes (ENTITLE_MAX_BODY_BYTES)"
+        )(scope, receive, send)
+
+
+class EntitleApp:
+    """Dispatches ``/graphql`` to the GraphQL app and everything else to FastAPI."""
+
+    def __init__(self, api: FastAPI, graphql: ASGIApp, runtime: Runtime) -> None:
+        self.api = api
+        self.graphql = graphql
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].rstrip("/") == "/graphql":
+            await self.graphql(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> EntitleApp:
+    settings = settings or Settings()
+    runtime = Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    api = FastAPI(title="Entitle", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+
+    @api.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/readyz")
+    async def readyz() -> JSONResponse:
+        try:
+            async with runtime.database.read() as session:
+                await session.execute(sa.text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    graphql = EntitleGraphQL(build_schema(settings), runtime)
+    return EntitleApp(api, BodyLimit(graphql, settings.entitle_max_body_bytes), runtime)

@@ -1,0 +1,133 @@
+"""Reads of the catalog (features, plans, flags, routes) as one consistent snapshot."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from entitle.db.tables import FEATURES, FLAG_FEATURES, FLAGS, PLAN_FEATURES, PLANS, ROUTES
+from entitle.domain import model as m
+from entitle.domain.catalog import Catalog
+
+
+Row = Any
+"""A SQLAlchemy result row (attribute access by column name)."""
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    """The domain catalog plus the stored rows the API renders (names, metadata, timestamps)."""
+
+    catalog: Catalog
+    features: dict[int, Row] = field(default_factory=dict)
+    plans: dict[int, Row] = field(default_factory=dict)
+    plan_features: dict[int, list[Row]] = field(default_factory=dict)
+    flags: dict[int, Row] = field(default_factory=dict)
+    flag_features: dict[int, list[int]] = field(default_factory=dict)
+    routes: dict[int, Row] = field(default_factory=dict)
+    feature_ids_by_key: dict[str, int] = field(default_factory=dict)
+    plan_ids_by_key: dict[str, int] = field(default_factory=dict)
+    flag_ids_by_key: dict[str, int] = field(default_factory=dict)
+
+
+def feature_to_domain(row: Row) -> m.Feature:
+    return m.Feature(
+        id=row.id,
+        key=row.key,
+        name=row.name,
+        type=m.FeatureType(row.type),
+        tiers=tuple(row.tiers),
+        permissions=tuple(row.permissions),
+        default_value=row.default_value,
+        reset_period=m.ResetPeriod(row.reset_period) if row.reset_period else None,
+        overage=m.OverageHandling(row.overage),
+        unit=row.unit,
+        description=row.description,
+    )
+
+
+def flag_to_domain(row: Row, feature_ids: list[int]) -> m.FeatureFlag:
+    return m.FeatureFlag(
+        id=row.id,
+        key=row.key,
+        on=row.on,
+        feature_ids=tuple(feature_ids),
+        tenant_keys=frozenset(row.tenant_keys),
+        user_keys=frozenset(row.user_keys),
+        rules=tuple(
+            m.FlagRule(
+                attribute=m.FlagAttribute(rule["attribute"]),
+                operator=m.FlagOperator(rule["operator"]),
+                values=tuple(rule["values"]),
+                path=rule.get("path"),
+                negate=bool(rule.get("negate", False)),
+            )
+            for rule in row.rules
+        ),
+        percentage=row.percentage,
+    )
+
+
+def route_to_domain(row: Row) -> m.ApiRoute:
+    return m.ApiRoute(
+        id=row.id,
+        method=row.method,
+        path_pattern=row.path_pattern,
+        policy=m.RoutePolicy(row.policy),
+        feature_id=row.feature_id,
+        permission_key=row.permission_key,
+        priority=row.priority,
+    )
+
+
+async def load_snapshot(session: AsyncSession, revision: int) -> CatalogSnapshot:
+    """Five statements, whatever the catalog's size; rows are SQLAlchemy ``Row`` objects."""
+    features = {r.id: r for r in await session.execute(sa.select(FEATURES).order_by(FEATURES.c.id))}
+    plans = {r.id: r for r in await session.execute(sa.select(PLANS).order_by(PLANS.c.id))}
+    plan_features: dict[int, list[Row]] = defaultdict(list)
+    for pf in await session.execute(
+        sa.select(PLAN_FEATURES).order_by(PLAN_FEATURES.c.plan_id, PLAN_FEATURES.c.position)
+    ):
+        plan_features[pf.plan_id].append(pf)
+    flags = {r.id: r for r in await session.execute(sa.select(FLAGS).order_by(FLAGS.c.id))}
+    flag_features: dict[int, list[int]] = defaultdict(list)
+    for flag_id, feature_id in await session.execute(
+        sa.select(FLAG_FEATURES.c.flag_id, FLAG_FEATURES.c.feature_id).order_by(
+            FLAG_FEATURES.c.flag_id, FLAG_FEATURES.c.position
+        )
+    ):
+        flag_features[flag_id].append(feature_id)
+    routes = {r.id: r for r in await session.execute(sa.select(ROUTES).order_by(ROUTES.c.id))}
+
+    catalog = Catalog.build(
+        revision=revision,
+        features=[feature_to_domain(r) for r in features.values()],
+        plans=[
+            m.Plan(
+                id=plan_id,
+                key=row.key,
+                name=row.name,
+                features=tuple(m.PlanFeatureValue(pf.feature_id, pf.value) for pf in plan_features.get(plan_id, [])),
+                default_time_limitation_days=row.default_time_limitation_days,
+            )
+            for plan_id, row in plans.items()
+        ],
+        flags=[flag_to_domain(r, flag_features.get(r.id, [])) for r in flags.values()],
+        routes=[route_to_domain(r) for r in routes.values()],
+    )
+    return CatalogSnapshot(
+        catalog=catalog,
+        features=features,
+        plans=plans,
+        plan_features=dict(plan_features),
+        flags=flags,
+        flag_features=dict(flag_features),
+        routes=routes,
+        feature_ids_by_key={r.key: i for i, r in features.items()},
+        plan_ids_by_key={r.key: i for i, r in plans.items()},
+        flag_ids_by_key={r.key: i for i, r in flags.items()},
+    )

@@ -1,0 +1,34 @@
+"""Change counters that let every process know when its caches went stale.
+
+A write transaction bumps the scopes it touched (``catalog``: features, plans, flags, routes;
+``subjects``: tenants, users, memberships, entitlements). The bump commits or rolls back with the
+write, so a process that sees a new value knows the change is visible to its next read.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from entitle.db.tables import REVISIONS as _table
+
+
+
+class Scope(str, Enum):
+    CATALOG = "catalog"
+    SUBJECTS = "subjects"
+
+
+async def bump(session: AsyncSession, scope: Scope) -> None:
+    result = await session.execute(
+        sa.update(_table).where(_table.c.scope == scope.value).values(value=_table.c.value + 1)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        await session.execute(sa.insert(_table).values(scope=scope.value, value=1))
+
+
+async def read_all(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(sa.select(_table.c.scope, _table.c.value))
+    return {scope: int(value) for scope, value in rows}

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import strawberry
+
+from entitle.graphql.catalog.inputs import (
+    CreateFeatureInput,
+    CreatePlanInput,
+    UpdateFeatureInput,
+    UpdatePlanInput,
+    plan_changes,
+)
+from entitle.graphql.catalog.types import Feature, Plan
+from entitle.graphql.context import Info
+from entitle.graphql.inputs import given_fields
+from entitle.graphql.node import to_global_id
+from entitle.services import catalog
+
+
+@strawberry.type
+class DeletePayload:
+    deleted_id: strawberry.ID
+
+
+@strawberry.type
+class CatalogMutation:
+    @strawberry.mutation
+    async def create_feature(self, info: Info, input: CreateFeatureInput) -> Feature:
+        info.context.require_writer()
+        return Feature.from_row(await catalog.create_feature(info.context.runtime, given_fields(input)))
+
+    @strawberry.mutation
+    async def update_feature(self, info: Info, key: str, input: UpdateFeatureInput) -> Feature:
+        info.context.require_writer()
+        return Feature.from_row(await catalog.update_feature(info.context.runtime, key, given_fields(input)))
+
+    @strawberry.mutation(description="CONFLICT while a plan, entitlement, flag or route uses it.")
+    async def delete_feature(self, info: Info, key: str) -> DeletePayload:
+        info.context.require_writer()
+        return DeletePayload(deleted_id=to_global_id("Feature", await catalog.delete_feature(info.context.runtime, key)))
+
+    @strawberry.mutation
+    async def create_plan(self, info: Info, input: CreatePlanInput) -> Plan:
+        info.context.require_writer()
+        return Plan.from_row(await catalog.create_plan(info.context.runtime, plan_changes(input)))
+
+    @strawberry.mutation
+    async def update_plan(self, info: Info, key: str, input: UpdatePlanInput) -> Plan:
+        info.context.require_writer()
+        return Plan.from_row(await catalog.update_plan(info.context.runtime, key, plan_changes(input)))
+
+    @strawberry.mutation(description="CONFLICT while entitlements reference it.")
+    async def delete_plan(self, info: Info, key: str) -> DeletePayload:
+        info.context.require_writer()
+        return DeletePayload(deleted_id=to_global_id("Plan", await catalog.delete_plan(info.context.runtime, key)))

@@ -1,0 +1,120 @@
+"""GraphQL types of the catalog: Feature, Plan, PlanFeature."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from entitle.graphql.context import Info
+from entitle.graphql.enums import FeatureType, OverageHandling, ResetPeriod
+from entitle.graphql.node import Node, to_global_id
+from entitle.graphql.pagination import Connection
+from entitle.graphql.scalars import JSON
+
+if TYPE_CHECKING:
+    from entitle.graphql.entitlements.types import EntitlementConnection, EntitlementFilter, EntitlementOrder
+
+
+@strawberry.type
+class Feature(Node):
+    id: strawberry.ID
+    key: str
+    name: str
+    description: str | None
+    type: FeatureType
+    unit: str | None
+    tiers: list[str]
+    permissions: list[str]
+    default_value: JSON | None
+    reset_period: ResetPeriod | None
+    overage: OverageHandling
+    metadata: JSON
+    created_at: datetime
+    updated_at: datetime
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Feature:
+        return cls(
+            id=to_global_id("Feature", row.id),
+            pk=row.id,
+            key=row.key,
+            name=row.name,
+            description=row.description,
+            type=FeatureType(row.type),
+            unit=row.unit,
+            tiers=list(row.tiers),
+            permissions=list(row.permissions),
+            default_value=row.default_value,
+            reset_period=ResetPeriod(row.reset_period) if row.reset_period else None,
+            overage=OverageHandling(row.overage),
+            metadata=row.metadata or {},
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+@strawberry.type
+class PlanFeature:
+    feature: Feature
+    value: JSON
+
+
+@strawberry.type
+class Plan(Node):
+    id: strawberry.ID
+    key: str
+    name: str
+    description: str | None
+    default_time_limitation_days: int | None
+    metadata: JSON
+    created_at: datetime
+    updated_at: datetime
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Plan:
+        return cls(
+            id=to_global_id("Plan", row.id),
+            pk=row.id,
+            key=row.key,
+            name=row.name,
+            description=row.description,
+            default_time_limitation_days=row.default_time_limitation_days,
+            metadata=row.metadata or {},
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field
+    async def features(self, info: Info) -> list[PlanFeature]:
+        pairs = await info.context.loaders.plan_features_by_plan_id.load(self.pk)
+        return [PlanFeature(feature=Feature.from_row(f), value=v) for f, v in pairs]
+
+    @strawberry.field
+    async def entitlements(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: Annotated[EntitlementFilter, strawberry.lazy("entitle.graphql.entitlements.types")] | None = None,
+        order_by: Annotated[EntitlementOrder, strawberry.lazy("entitle.graphql.entitlements.types")] | None = None,
+    ) -> Annotated[EntitlementConnection, strawberry.lazy("entitle.graphql.entitlements.types")]:
+        from entitle.graphql.entitlements.queries import list_entitlements
+
+        info.context.require_management()
+        return await list_entitlements(info, first, after, last, before, filter, order_by, plan_id=self.pk)
+
+
+@strawberry.type
+class FeatureConnection(Connection[Feature]):
+    pass
+
+
+@strawberry.type
+class PlanConnection(Connection[Plan]):
+    pass

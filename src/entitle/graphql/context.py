@@ -1,0 +1,51 @@
+"""The per-request context: who is calling, the runtime, and lazily created dataloaders."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from strawberry.types import Info as StrawberryInfo
+
+from entitle.auth import Principal
+from entitle.domain.errors import Forbidden
+from entitle.services.runtime import Runtime
+
+if TYPE_CHECKING:
+    from entitle.graphql.loaders import Loaders
+
+
+class Context:
+    __slots__ = ("_loaders", "principal", "runtime")
+
+    def __init__(self, runtime: Runtime, principal: Principal | None) -> None:
+        self.runtime = runtime
+        self.principal = principal
+        self._loaders: Loaders | None = None
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            from entitle.graphql.loaders import Loaders
+
+            self._loaders = Loaders(self.runtime)
+        return self._loaders
+
+    def require_principal(self) -> Principal:
+        if self.principal is None:  # only the GraphiQL page is served without one
+            raise Forbidden("authentication required")
+        return self.principal
+
+    def require_management(self) -> Principal:
+        principal = self.require_principal()
+        if not principal.is_management:
+            raise Forbidden("a management API key is required for this field")
+        return principal
+
+    def require_writer(self) -> Principal:
+        principal = self.require_management()
+        if principal.read_only:
+            raise Forbidden("this API key is read-only: mutations are not allowed")
+        return principal
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import strawberry
+
+from entitle.graphql.batches import BatchItemError
+from entitle.graphql.context import Info
+from entitle.graphql.entitlements.inputs import CreateEntitlementInput, UpdateEntitlementInput
+from entitle.graphql.entitlements.types import Entitlement
+from entitle.graphql.inputs import given_fields
+from entitle.graphql.node import from_global_id
+from entitle.services import entitlements
+from entitle.services.batches import ItemError
+
+
+@strawberry.type
+class BatchEntitlementsPayload:
+    entitlements: list[Entitlement]
+    errors: list[BatchItemError]
+
+
+@strawberry.type
+class RevokePayload:
+    revoked_count: int
+    errors: list[BatchItemError]
+
+
+def _entitlement_pk(global_id: str) -> int | None:
+    """The entitlement's primary key, or None when the id names another type (then: NOT_FOUND)."""
+    type_name, pk = from_global_id(global_id)
+    return pk if type_name == "Entitlement" else None
+
+
+@strawberry.type
+class EntitlementsMutation:
+    @strawberry.mutation
+    async def create_entitlement(self, info: Info, input: CreateEntitlementInput) -> Entitlement:
+        info.context.require_writer()
+        return Entitlement.from_row(await entitlements.create_entitlement(info.context.runtime, given_fields(input)))
+
+    @strawberry.mutation(
+        description="All items are validated first; atomic (default) writes all or none. "
+        "A retry with the same idempotencyKey writes nothing and returns the first result."
+    )
+    async def batch_create_entitlements(
+        self,
+        info: Info,
+        input: list[CreateEntitlementInput],
+        atomic: bool = True,
+        idempotency_key: str | None = None,
+    ) -> BatchEntitlementsPayload:
+        info.context.require_writer()
+        created = await entitlements.batch_create(
+            info.context.runtime, [given_fields(i) for i in input], atomic=atomic, idempotency_key=idempotency_key
+        )
+        rows = created.rows
+        if created.replayed_ids is not None:
+            rows = [r for r in await info.context.loaders.entitlement_by_id.load_many(created.replayed_ids) if r]
+        return BatchEntitlementsPayload(
+            entitlements=[Entitlement.from_row(r) for r in rows],
+            errors=[BatchItemError.of(e) for e in created.errors],
+        )
+
+    @strawberry.mutation
+    async def update_entitlement(self, info: Info, id: strawberry.ID, input: UpdateEntitlementInput) -> Entitlement:
+        info.context.require_writer()
+        row = await entitlements.update_entitlement(info.context.runtime, _entitlement_pk(id), given_fields(input))
+        return Entitlement.from_row(row)
+
+    @strawberry.mutation(description="Revokes every known id (history is kept) and reports each unknown one.")
+    async def revoke_entitlements(self, info: Info, ids: list[strawberry.ID]) -> RevokePayload:
+        info.context.require_writer()
+        pks: list[int | None] = []
+        bad: list[ItemError] = []
+        for index, global_id in enumerate(ids):
+            try:
+                pks.append(_entitlement_pk(global_id))
+            except Exception:
+                pks.append(None)
+                bad.append(ItemError(index, "BAD_USER_INPUT", f"'{global_id}' is not a valid id", "ids"))
+        count, errors = await entitlements.revoke(info.context.runtime, pks)
+        bad_indexes = {e.index for e in bad}
+        merged = sorted([*bad, *(e for e in errors if e.index not in bad_indexes)], key=lambda e: e.index)
+        return RevokePayload(revoked_count=count, errors=[BatchItemError.of(e) for e in merged])

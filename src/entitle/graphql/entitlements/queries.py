@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+import strawberry
+
+from entitle.clock import now
+from entitle.db.pagination import PageArgs
+from entitle.db.repositories.entitlement_filters import EntitlementQuery, filter_terms, ordering, subject_scope
+from entitle.db.tables import ENTITLEMENTS
+from entitle.domain.errors import Forbidden
+from entitle.domain.model import EntitlementStatus as DomainStatus
+from entitle.graphql.context import Info
+from entitle.graphql.entitlements.types import (
+    Entitlement,
+    EntitlementConnection,
+    EntitlementFilter,
+    EntitlementOrder,
+)
+from entitle.graphql.pagination import to_connection
+from entitle.services.listings import list_page
+
+
+def _to_query(filter: EntitlementFilter | None, plan_id: int | None, tenant_id: int | None) -> EntitlementQuery:
+    if filter is None:
+        return EntitlementQuery(plan_id=plan_id, tenant_id=tenant_id)
+    return EntitlementQuery(
+        plan_keys=filter.plan_keys,
+        feature_keys=filter.feature_keys,
+        tenant_keys=filter.tenant_keys,
+        user_keys=filter.user_keys,
+        assign_level=filter.assign_level.value if filter.assign_level else None,
+        statuses=[DomainStatus(s.value) for s in filter.status] if filter.status is not None else None,
+        expires_before=filter.expires_before,
+        expires_after=filter.expires_after,
+        plan_id=plan_id,
+        tenant_id=tenant_id,
+    )
+
+
+async def list_entitlements(
+    info: Info,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    filter: EntitlementFilter | None,
+    order_by: EntitlementOrder | None,
+    *,
+    plan_id: int | None = None,
+    tenant_id: int | None = None,
+) -> EntitlementConnection:
+    principal = info.context.require_principal()
+    args = PageArgs.parse(first, after, last, before)
+    terms = filter_terms(_to_query(filter, plan_id, tenant_id), now())
+    if not principal.is_management:
+        assert principal.user_key is not None
+        if filter is not None:
+            if any(k != principal.tenant_key for k in filter.tenant_keys or []):
+                raise Forbidden("a user token may only list its own tenant's entitlements")
+            if any(k != principal.user_key for k in filter.user_keys or []):
+                raise Forbidden("a user token may only list its own entitlements")
+        terms.append(subject_scope(principal.tenant_key, principal.user_key))
+    order = ordering(order_by.field.value if order_by else None, bool(order_by and order_by.direction.value == "DESC"))
+    page, count = await list_page(info.context.runtime, sa.select(ENTITLEMENTS).where(*terms), order, args)
+    return to_connection(EntitlementConnection, page, Entitlement.from_row, count)
+
+
+@strawberry.type
+class EntitlementsQuery:
+    @strawberry.field(description="Management keys see all; a user token sees what applies to its own subject.")
+    async def entitlements(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: EntitlementFilter | None = None,
+        order_by: EntitlementOrder | None = None,
+    ) -> EntitlementConnection:
+        return await list_entitlements(info, first, after, last, before, filter, order_by)

@@ -1,0 +1,111 @@
+"""GraphQL types of grants: Entitlement, its connection, filter and order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from entitle.clock import now
+from entitle.db.repositories.subject_context import entitlement_record
+from entitle.domain.status import entitlement_status
+from entitle.graphql.catalog.types import Feature, Plan
+from entitle.graphql.context import Info
+from entitle.graphql.enums import AssignLevel, EntitlementOrderField, EntitlementStatus, OrderDirection
+from entitle.graphql.node import Node, to_global_id
+from entitle.graphql.pagination import Connection
+from entitle.graphql.scalars import JSON
+from entitle.graphql.subjects.types import Tenant, User
+
+
+@strawberry.type
+class Entitlement(Node):
+    id: strawberry.ID
+    assign_level: AssignLevel
+    value: JSON | None
+    start_date: datetime
+    expiration_date: datetime | None
+    revoked_at: datetime | None
+    reason: str | None
+    metadata: JSON
+    created_at: datetime
+    updated_at: datetime
+    row: strawberry.Private[Any]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Entitlement:
+        return cls(
+            id=to_global_id("Entitlement", row.id),
+            row=row,
+            assign_level=AssignLevel(row.assign_level),
+            value=row.value,
+            start_date=row.start_date,
+            expiration_date=row.expiration_date,
+            revoked_at=row.revoked_at,
+            reason=row.reason,
+            metadata=row.metadata or {},
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field(description="Computed now: REVOKED, SCHEDULED (not started), EXPIRED or ACTIVE.")
+    def status(self) -> EntitlementStatus:
+        return EntitlementStatus(entitlement_status(entitlement_record(self.row), now()))
+
+    @strawberry.field
+    async def plan(self, info: Info) -> Plan | None:
+        if self.row.plan_id is None:
+            return None
+        row = await info.context.loaders.plan_by_id.load(self.row.plan_id)
+        return None if row is None else Plan.from_row(row)
+
+    @strawberry.field
+    async def feature(self, info: Info) -> Feature | None:
+        if self.row.feature_id is None:
+            return None
+        row = await info.context.loaders.feature_by_id.load(self.row.feature_id)
+        return None if row is None else Feature.from_row(row)
+
+    @strawberry.field
+    async def tenant(self, info: Info) -> Tenant | None:
+        if self.row.tenant_id is None:
+            return None
+        row = await info.context.loaders.tenant_by_id.load(self.row.tenant_id)
+        return None if row is None else Tenant.from_row(row)
+
+    @strawberry.field
+    async def user(self, info: Info) -> User | None:
+        if self.row.user_id is None:
+            return None
+        row = await info.context.loaders.user_by_id.load(self.row.user_id)
+        return None if row is None else User.from_row(row)
+
+
+@strawberry.type
+class EntitlementConnection(Connection[Entitlement]):
+    pass
+
+
+@strawberry.input
+class EntitlementFilter:
+    plan_keys: list[str] | None = None
+    feature_keys: list[str] | None = strawberry.field(
+        default=None, description="Single-feature grants of these features, and grants of plans that include them."
+    )
+    tenant_keys: list[str] | None = strawberry.field(
+        default=None, description="TENANT- and USER-level entitlements in these tenants."
+    )
+    user_keys: list[str] | None = strawberry.field(
+        default=None, description="USER- and INDIVIDUAL-level entitlements of these users."
+    )
+    assign_level: AssignLevel | None = None
+    status: list[EntitlementStatus] | None = strawberry.field(default=None, description="Status as of now.")
+    expires_before: datetime | None = strawberry.field(default=None, description="expirationDate < this.")
+    expires_after: datetime | None = strawberry.field(default=None, description="expirationDate >= this.")
+
+
+@strawberry.input
+class EntitlementOrder:
+    field: EntitlementOrderField
+    direction: OrderDirection

@@ -1,0 +1,59 @@
+"""One error mapper: every GraphQL error leaves with ``extensions.code`` (contract §7).
+
+Domain errors keep their message and code; parse, validation and complexity failures are
+classified; anything else is logged and masked as ``INTERNAL_SERVER_ERROR`` with no detail.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSyntaxError
+
+from entitle.domain.errors import EntitleError
+
+log = logging.getLogger("entitle.errors")
+
+_TOO_COMPLEX = re.compile(
+    r"exceeds maximum operation depth|aliases found\. Allowed|contains more than \d+ (tokens|code points)"
+)
+
+
+def classify(error: GraphQLError) -> tuple[str, str, str | None]:
+    """(code, message, field) for one error."""
+    original = error.original_error
+    if isinstance(original, EntitleError):
+        return original.code, original.message, original.field
+    if original is not None:
+        log.error("unhandled error in %s", error.path, exc_info=original)
+        return "INTERNAL_SERVER_ERROR", "Internal server error", None
+    if error.extensions and isinstance(error.extensions.get("code"), str):
+        return error.extensions["code"], error.message, None
+    if _TOO_COMPLEX.search(error.message):
+        return "QUERY_TOO_COMPLEX", error.message, None
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED", error.message, None
+    if error.path is None:
+        return "GRAPHQL_VALIDATION_FAILED", error.message, None
+    return "INTERNAL_SERVER_ERROR", "Internal server error", None
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    code, message, field = classify(error)
+    formatted: dict[str, Any] = {"message": message}
+    if error.locations:
+        formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path is not None:
+        formatted["path"] = error.path
+    extensions: dict[str, Any] = {"code": code}
+    if field is not None:
+        extensions["field"] = field
+    formatted["extensions"] = extensions
+    return formatted
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """A GraphQL-shaped body for errors raised before execution (HTTP-level refusals)."""
+    return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}

@@ -1,0 +1,100 @@
+"""The HTTP face of the GraphQL API: strawberry's ASGI app, authenticated, with JSON errors.
+
+Status codes: a request without a valid token gets HTTP 401 with a GraphQL-shaped body
+(``extensions.code = UNAUTHENTICATED``); requests that cannot be read as GraphQL get 400
+(413 when the body is too large); everything that executes answers 200, errors as data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from graphql import ExecutionResult
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema import BaseSchema
+
+from entitle.domain.errors import Unauthenticated
+from entitle.graphql.context import Context
+from entitle.graphql.errors import error_body, format_error
+from entitle.services.runtime import Runtime
+
+
+def json_error_response(status: int, code: str, message: str) -> Response:
+    return Response(orjson.dumps(error_body(code, message)), status_code=status, media_type="application/json")
+
+
+def _code_for_http_refusal(status: int, reason: str) -> str:
+    lowered = reason.lower()
+    if "json" in lowered or "no graphql query" in lowered or "must be a string" in lowered:
+        return "GRAPHQL_PARSE_FAILED"
+    if "operation" in lowered and ("unknown" in lowered or "named" in lowered or "provide" in lowered):
+        return "GRAPHQL_VALIDATION_FAILED"
+    if "batching" in lowered or "too many operations" in lowered:
+        return "BAD_USER_INPUT"
+    return "BAD_REQUEST"
+
+
+class EntitleGraphQL(GraphQL[Context, None]):
+    def __init__(self, schema: BaseSchema, runtime: Runtime) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if runtime.settings.entitle_introspection else None,
+            allow_queries_via_get=True,
+        )
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await json_error_response(400, "BAD_REQUEST", "websocket subscriptions are not offered")(
+                scope, receive, send
+            )
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except Unauthenticated as exc:
+            response = json_error_response(401, exc.code, exc.message)
+            response.headers["WWW-Authenticate"] = "Bearer"
+        except HTTPException as exc:
+            if exc.status_code == 404 and not self.graphql_ide:
+                response = json_error_response(404, "NOT_FOUND", "GraphiQL is disabled on this server")
+            else:
+                response = json_error_response(
+                    exc.status_code, _code_for_http_refusal(exc.status_code, exc.reason), exc.reason
+                )
+        await response(scope, receive, send)
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        if self._is_ide_page(request):
+            return Context(self.runtime, None)
+        principal = await self.runtime.auth.authenticate(request.headers.get("authorization"))
+        return Context(self.runtime, principal)
+
+    @staticmethod
+    def _is_ide_page(request: Request) -> bool:
+        accept = request.headers.get("accept", "")
+        return (
+            request.method == "GET"
+            and request.query_params.get("query") is None
+            and ("text/html" in accept or "*/*" in accept)
+        )
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [format_error(error) for error in result.errors]
+        if result.extensions:
+            body["extensions"] = result.extensions
+        return body  # type: ignore[return-value]
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data)

@@ -1,0 +1,129 @@
+"""Per-request dataloaders (aiodataloader), one per relation, created on first use.
+
+Catalog relations resolve from the in-memory catalog snapshot (no SQL once it is loaded);
+tenants, users and entitlements are fetched with one ``IN`` statement per batch, so a page's
+statement count does not grow with its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from aiodataloader import DataLoader
+
+from entitle.db.repositories.catalog import CatalogSnapshot
+from entitle.db.tables import ENTITLEMENTS, TENANTS, USERS
+from entitle.domain.model import Subject
+from entitle.services.runtime import Runtime
+
+
+class _RowsByIdLoader(DataLoader):  # type: ignore[misc]
+    """Rows of ``table`` by primary key; missing ids load as None."""
+
+    table: sa.Table
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__()
+        self.runtime = runtime
+
+    async def batch_load_fn(self, ids: Sequence[int]) -> list[Any]:
+        async with self.runtime.database.read() as session:
+            rows = await session.execute(sa.select(self.table).where(self.table.c.id.in_(list(ids))))
+            by_id = {row.id: row for row in rows}
+        return [by_id.get(i) for i in ids]
+
+
+class TenantByIdLoader(_RowsByIdLoader):
+    table = TENANTS
+
+
+class UserByIdLoader(_RowsByIdLoader):
+    table = USERS
+
+
+class EntitlementByIdLoader(_RowsByIdLoader):
+    table = ENTITLEMENTS
+
+
+class _CatalogLoader(DataLoader):  # type: ignore[misc]
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__()
+        self.runtime = runtime
+
+    async def batch_load_fn(self, keys: Sequence[Any]) -> list[Any]:
+        snapshot = await self.runtime.catalog.get()
+        return [self.pick(snapshot, key) for key in keys]
+
+    def pick(self, snapshot: CatalogSnapshot, key: Any) -> Any:
+        raise NotImplementedError
+
+
+class FeatureByIdLoader(_CatalogLoader):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> Any:
+        return snapshot.features.get(key)
+
+
+class PlanByIdLoader(_CatalogLoader):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> Any:
+        return snapshot.plans.get(key)
+
+
+class PlanFeaturesByPlanIdLoader(_CatalogLoader):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> list[tuple[Any, Any]]:
+        return [(snapshot.features[pf.feature_id], pf.value) for pf in snapshot.plan_features.get(key, [])]
+
+
+class FlagByIdLoader(_CatalogLoader):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> Any:
+        return snapshot.flags.get(key)
+
+
+class FlagFeaturesByFlagIdLoader(_CatalogLoader):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> list[Any]:
+        return [snapshot.features[i] for i in snapshot.flag_features.get(key, [])]
+
+
+class RouteByIdLoader(_CatalogLoader):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> Any:
+        return snapshot.routes.get(key)
+
+
+class SubjectByKeysLoader(DataLoader):  # type: ignore[misc]
+    """A subject's decision context by ``(tenant_key, user_key)``, loaded once per request."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__()
+        self.runtime = runtime
+
+    async def batch_load_fn(self, keys: Iterable[tuple[str | None, str | None]]) -> list[Subject]:
+        return [await self.runtime.subjects.get(t, u) for t, u in keys]
+
+
+class Loaders:
+    """Attribute access creates the loader on first use, so unused loaders cost nothing."""
+
+    _kinds: dict[str, type[DataLoader]] = {
+        "tenant_by_id": TenantByIdLoader,
+        "user_by_id": UserByIdLoader,
+        "entitlement_by_id": EntitlementByIdLoader,
+        "feature_by_id": FeatureByIdLoader,
+        "plan_by_id": PlanByIdLoader,
+        "plan_features_by_plan_id": PlanFeaturesByPlanIdLoader,
+        "flag_by_id": FlagByIdLoader,
+        "flag_features_by_flag_id": FlagFeaturesByFlagIdLoader,
+        "route_by_id": RouteByIdLoader,
+        "subject_by_keys": SubjectByKeysLoader,
+    }
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def __getattr__(self, name: str) -> DataLoader:
+        kind = self._kinds.get(name)
+        if kind is None:
+            raise AttributeError(name)
+        loader = kind(self._runtime)
+        setattr(self, name, loader)
+        return loader

@@ -1,0 +1,33 @@
+"""The ``Node`` interface and opaque global ids (base64 of ``TypeName:id``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import strawberry
+
+from entitle.domain.errors import BadUserInput
+
+
+@strawberry.interface(description="An object with a global id, resolvable with node(id:).")
+class Node:
+    id: strawberry.ID
+
+
+def to_global_id(type_name: str, pk: int) -> strawberry.ID:
+    return strawberry.ID(base64.b64encode(f"{type_name}:{pk}".encode()).decode())
+
+
+def from_global_id(global_id: str, *, field: str = "id") -> tuple[str, int]:
+    try:
+        type_name, _, pk = base64.b64decode(global_id, validate=True).decode().partition(":")
+        return type_name, int(pk)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadUserInput(f"'{global_id}' is not a valid id", field=field) from None
+
+
+def pk_of(global_id: str, expected_type: str, *, field: str = "id") -> int | None:
+    """The primary key in ``global_id`` if it names an ``expected_type``, else None."""
+    type_name, pk = from_global_id(global_id, field=field)
+    return pk if type_name == expected_type else None

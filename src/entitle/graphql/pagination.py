@@ -1,0 +1,58 @@
+"""Relay connections: ``<Type>Connection { edges { cursor node } pageInfo totalCount }``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from entitle.db.pagination import Page
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[NodeT]):
+    cursor: str
+    node: NodeT
+
+
+@strawberry.type
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]]
+    page_info: PageInfo
+    count_rows: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="Rows matching the filter, across all pages (counted only when asked).")
+    async def total_count(self) -> int:
+        return await self.count_rows()
+
+
+ConnectionT = TypeVar("ConnectionT", bound=Connection[Any])
+
+
+def to_connection(
+    cls: type[ConnectionT],
+    page: Page,
+    make_node: Callable[[Any], Any],
+    count_rows: Callable[[], Awaitable[int]],
+) -> ConnectionT:
+    return cls(
+        edges=[Edge(cursor=c, node=make_node(r)) for r, c in zip(page.rows, page.cursors, strict=True)],
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        ),
+        count_rows=count_rows,
+    )

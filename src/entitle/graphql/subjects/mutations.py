@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import strawberry
+
+from entitle.graphql.batches import BatchItemError
+from entitle.graphql.context import Info
+from entitle.graphql.inputs import given_fields
+from entitle.graphql.subjects.inputs import TenantInput, UserInput
+from entitle.graphql.subjects.types import Tenant, User
+from entitle.services import subjects
+
+
+@strawberry.type
+class BatchTenantsPayload:
+    tenants: list[Tenant]
+    errors: list[BatchItemError]
+
+
+@strawberry.type
+class BatchUsersPayload:
+    users: list[User]
+    errors: list[BatchItemError]
+
+
+@strawberry.type
+class SubjectsMutation:
+    @strawberry.mutation(description="Create or update tenants by key; omitted fields keep their value.")
+    async def upsert_tenants(self, info: Info, input: list[TenantInput], atomic: bool = True) -> BatchTenantsPayload:
+        info.context.require_writer()
+        outcome = await subjects.upsert_tenants(info.context.runtime, [given_fields(i) for i in input], atomic=atomic)
+        rows = await info.context.loaders.tenant_by_id.load_many(outcome.ids)
+        return BatchTenantsPayload(
+            tenants=[Tenant.from_row(r) for r in rows], errors=[BatchItemError.of(e) for e in outcome.errors]
+        )
+
+    @strawberry.mutation(description="Create or update users by key; tenantKeys adds memberships.")
+    async def upsert_users(self, info: Info, input: list[UserInput], atomic: bool = True) -> BatchUsersPayload:
+        info.context.require_writer()
+        outcome = await subjects.upsert_users(info.context.runtime, [given_fields(i) for i in input], atomic=atomic)
+        rows = await info.context.loaders.user_by_id.load_many(outcome.ids)
+        return BatchUsersPayload(
+            users=[User.from_row(r) for r in rows], errors=[BatchItemError.of(e) for e in outcome.errors]
+        )
+
+    @strawberry.mutation
+    async def add_members(self, info: Info, tenant_key: str, user_keys: list[str]) -> Tenant:
+        info.context.require_writer()
+        return Tenant.from_row(await subjects.add_members(info.context.runtime, tenant_key, user_keys))
+
+    @strawberry.mutation
+    async def remove_members(self, info: Info, tenant_key: str, user_keys: list[str]) -> Tenant:
+        info.context.require_writer()
+        return Tenant.from_row(await subjects.remove_members(info.context.runtime, tenant_key, user_keys))

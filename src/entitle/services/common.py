@@ -1,0 +1,25 @@
+"""Small shared pieces of the use cases: lookups by key that raise the right error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from entitle.domain.errors import NotFound
+
+
+async def row_by_key(session: AsyncSession, table: sa.Table, key: str, *, what: str, field: str = "key") -> Any:
+    row = (await session.execute(sa.select(table).where(table.c.key == key))).first()
+    if row is None:
+        raise NotFound(f"no {what} with key '{key}'", field=field)
+    return row
+
+
+async def exists(session: AsyncSession, statement: sa.Select[Any]) -> bool:
+    return (await session.scalar(sa.select(statement.exists()))) is True
+
+
+def given(changes: dict[str, Any], name: str) -> bool:
+    return name in changes

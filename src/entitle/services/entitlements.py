@@ -1,0 +1,257 @@
+"""Use cases for grants: create one or many (validated fully first), update, revoke.
+
+A batch is checked with a handful of ``IN`` lookups whatever its size, then written with one
+multi-row ``INSERT .. RETURNING`` per chunk. ``atomic`` batches write all or nothing; an
+``idempotencyKey`` is claimed inside the same transaction, so a retry (even a concurrent one)
+writes nothing new and gets the first answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from entitle.clock import now
+from entitle.db.repositories.catalog import feature_to_domain
+from entitle.db.revisions import Scope
+from entitle.db.tables import BATCH_RESULTS, ENTITLEMENTS, FEATURES, MEMBERSHIPS, PLANS, TENANTS, USERS
+from entitle.domain.errors import BadUserInput, Conflict, EntitleError, NotFound
+from entitle.domain.model import AssignLevel
+from entitle.domain.values import validate_value
+from entitle.services.batches import BatchOutcome, ItemError, check_batch_size, upsert_statement
+from entitle.services.runtime import Runtime
+
+Row = Any
+_BATCH_OPERATION = "batchCreateEntitlements"
+_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class _Lookups:
+    plans: dict[str, Row]
+    features: dict[str, Row]
+    tenants: dict[str, int]
+    users: dict[str, int]
+    memberships: set[tuple[int, int]]
+
+
+async def _lookups(session: AsyncSession, items: list[dict[str, Any]]) -> _Lookups:
+    def keys(name: str) -> set[str]:
+        return {item[name] for item in items if isinstance(item.get(name), str)}
+
+    plans = {r.key: r for r in await session.execute(sa.select(PLANS).where(PLANS.c.key.in_(keys("plan_key"))))}
+    features = {
+        r.key: r for r in await session.execute(sa.select(FEATURES).where(FEATURES.c.key.in_(keys("feature_key"))))
+    }
+    tenants = dict(
+        (await session.execute(sa.select(TENANTS.c.key, TENANTS.c.id).where(TENANTS.c.key.in_(keys("tenant_key")))))
+        .tuples()
+        .all()
+    )
+    users = dict(
+        (await session.execute(sa.select(USERS.c.key, USERS.c.id).where(USERS.c.key.in_(keys("user_key")))))
+        .tuples()
+        .all()
+    )
+    memberships: set[tuple[int, int]] = set()
+    if tenants and users:
+        memberships = set(
+            (
+                await session.execute(
+                    sa.select(MEMBERSHIPS.c.tenant_id, MEMBERSHIPS.c.user_id).where(
+                        MEMBERSHIPS.c.tenant_id.in_(list(tenants.values())),
+                        MEMBERSHIPS.c.user_id.in_(list(users.values())),
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
+    return _Lookups(plans, features, tenants, users, memberships)
+
+
+def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str, Any]:
+    """The row to insert for one input item, or an EntitleError naming the offending field."""
+    plan_key, feature_key = item.get("plan_key"), item.get("feature_key")
+    if (plan_key is None) == (feature_key is None):
+        raise BadUserInput("give exactly one of planKey and featureKey", field="planKey")
+    tenant_key, user_key = item.get("tenant_key"), item.get("user_key")
+    if tenant_key is None and user_key is None:
+        raise BadUserInput("give tenantKey, userKey or both: they decide the assign level", field="tenantKey")
+
+    row: dict[str, Any] = {"plan_id": None, "feature_id": None, "value": None}
+    trial_days = None
+    if plan_key is not None:
+        if item.get("value") is not None:
+            raise BadUserInput("value is only for single-feature grants (featureKey)", field="value")
+        plan = found.plans.get(plan_key)
+        if plan is None:
+            raise NotFound(f"no plan with key '{plan_key}'", field="planKey")
+        row["plan_id"] = plan.id
+        trial_days = plan.default_time_limitation_days
+    else:
+        feature = found.features.get(feature_key)  # type: ignore[arg-type]
+        if feature is None:
+            raise NotFound(f"no feature with key '{feature_key}'", field="featureKey")
+        row["feature_id"] = feature.id
+        if item.get("value") is not None:
+            row["value"] = validate_value(feature_to_domain(feature), item["value"], field="value")
+
+    tenant_id = found.tenants.get(tenant_key) if tenant_key is not None else None
+    user_id = found.users.get(user_key) if user_key is not None else None
+    if tenant_key is not None and tenant_id is None:
+        raise NotFound(f"no tenant with key '{tenant_key}'", field="tenantKey")
+    if user_key is not None and user_id is None:
+        raise NotFound(f"no user with key '{user_key}'", field="userKey")
+    if tenant_id is not None and user_id is not None and (tenant_id, user_id) not in found.memberships:
+        raise Conflict(f"user '{user_key}' is not a member of tenant '{tenant_key}'", field="userKey")
+    level = AssignLevel.TENANT if user_id is None else AssignLevel.INDIVIDUAL if tenant_id is None else AssignLevel.USER
+
+    start = item.get("start_date") or stamp
+    expiration = item.get("expiration_date")
+    if expiration is None and trial_days:
+        expiration = start + timedelta(days=trial_days)
+    if expiration is not None and expiration <= start:
+        raise BadUserInput("expirationDate must be after startDate", field="expirationDate")
+    metadata = item.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise BadUserInput("metadata must be a JSON object", field="metadata")
+    row.update(
+        assign_level=level.value,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        start_date=start,
+        expiration_date=expiration,
+        revoked_at=None,
+        reason=item.get("reason"),
+        metadata=metadata or {},
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    return row
+
+
+async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Row]:
+    inserted: list[Row] = []
+    statement = sa.insert(ENTITLEMENTS).returning(ENTITLEMENTS, sort_by_parameter_order=True)
+    for offset in range(0, len(rows), _CHUNK):
+        inserted.extend((await session.execute(statement, rows[offset : offset + _CHUNK])).all())
+    return inserted
+
+
+async def create_entitlement(runtime: Runtime, item: dict[str, Any]) -> Row:
+    async with runtime.write(Scope.SUBJECTS) as session:
+        row = _new_row(item, await _lookups(session, [item]), now())
+        (inserted,) = await _insert(session, [row])
+    return inserted
+
+
+@dataclass
+class BatchCreated:
+    rows: list[Row]
+    errors: list[ItemError]
+    replayed_ids: list[int] | None = None
+
+
+async def batch_create(
+    runtime: Runtime, items: list[dict[str, Any]], *, atomic: bool, idempotency_key: str | None
+) -> BatchCreated:
+    check_batch_size(items, runtime.settings.entitle_max_batch)
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
+        raise BadUserInput("idempotencyKey must be 1 to 200 characters", field="idempotencyKey")
+    stamp = now()
+    outcome = BatchOutcome()
+    async with runtime.write(Scope.SUBJECTS) as session:
+        if idempotency_key is not None:
+            claim = upsert_statement(session, BATCH_RESULTS).values(
+                operation=_BATCH_OPERATION, idempotency_key=idempotency_key, response={}, created_at=stamp
+            )
+            claimed = await session.execute(claim.on_conflict_do_nothing())
+            if claimed.rowcount == 0:  # type: ignore[attr-defined]
+                replay = await _recorded(session, idempotency_key)
+                return BatchCreated(rows=[], errors=replay[1], replayed_ids=replay[0])
+        found = await _lookups(session, items)
+        rows: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            try:
+                rows.append(_new_row(item, found, stamp))
+            except EntitleError as exc:
+                outcome.errors.append(ItemError.of(index, exc))
+        inserted = [] if (outcome.errors and atomic) else await _insert(session, rows)
+        if idempotency_key is not None:
+            await _record(session, idempotency_key, [r.id for r in inserted], outcome.errors)
+    return BatchCreated(rows=inserted, errors=outcome.errors)
+
+
+async def _record(session: AsyncSession, key: str, ids: list[int], errors: list[ItemError]) -> None:
+    table = BATCH_RESULTS
+    await session.execute(
+        sa.update(table)
+        .where(table.c.operation == _BATCH_OPERATION, table.c.idempotency_key == key)
+        .values(response={"ids": ids, "errors": [e.as_dict() for e in errors]})
+    )
+
+
+async def _recorded(session: AsyncSession, key: str) -> tuple[list[int], list[ItemError]]:
+    table = BATCH_RESULTS
+    response = await session.scalar(
+        sa.select(table.c.response).where(table.c.operation == _BATCH_OPERATION, table.c.idempotency_key == key)
+    )
+    response = response or {}
+    return list(response.get("ids", [])), [ItemError(**e) for e in response.get("errors", [])]
+
+
+async def update_entitlement(runtime: Runtime, entitlement_id: int | None, changes: dict[str, Any]) -> Row:
+    async with runtime.write(Scope.SUBJECTS) as session:
+        current = None
+        if entitlement_id is not None:
+            current = (await session.execute(sa.select(ENTITLEMENTS).where(ENTITLEMENTS.c.id == entitlement_id))).first()
+        if current is None:
+            raise NotFound("no entitlement with this id", field="id")
+        values: dict[str, Any] = {"updated_at": now()}
+        if "start_date" in changes:
+            if changes["start_date"] is None:
+                raise BadUserInput("startDate cannot be null", field="startDate")
+            values["start_date"] = changes["start_date"]
+        if "expiration_date" in changes:
+            values["expiration_date"] = changes["expiration_date"]
+        if "reason" in changes:
+            values["reason"] = changes["reason"]
+        if "metadata" in changes:
+            if changes["metadata"] is not None and not isinstance(changes["metadata"], dict):
+                raise BadUserInput("metadata must be a JSON object", field="metadata")
+            values["metadata"] = changes["metadata"] or {}
+        start = values.get("start_date", current.start_date)
+        expiration = values.get("expiration_date", current.expiration_date)
+        if expiration is not None and expiration <= start:
+            raise BadUserInput("expirationDate must be after startDate", field="expirationDate")
+        row = (
+            await session.execute(
+                sa.update(ENTITLEMENTS).where(ENTITLEMENTS.c.id == current.id).values(**values).returning(ENTITLEMENTS)
+            )
+        ).one()
+    return row
+
+
+async def revoke(runtime: Runtime, ids: list[int | None]) -> tuple[int, list[ItemError]]:
+    """Revoke every known id (already revoked ones stay as they were); report unknown ones."""
+    check_batch_size(ids, runtime.settings.entitle_max_batch)
+    wanted = [i for i in ids if i is not None]
+    async with runtime.write(Scope.SUBJECTS) as session:
+        known = set((await session.execute(sa.select(ENTITLEMENTS.c.id).where(ENTITLEMENTS.c.id.in_(wanted)))).scalars())
+        errors = [
+            ItemError(index, "NOT_FOUND", "no entitlement with this id", "ids")
+            for index, i in enumerate(ids)
+            if i is None or i not in known
+        ]
+        result = await session.execute(
+            sa.update(ENTITLEMENTS)
+            .where(ENTITLEMENTS.c.id.in_(known), ENTITLEMENTS.c.revoked_at.is_(None))
+            .values(revoked_at=now(), updated_at=now())
+        )
+    return int(result.rowcount or 0), errors  # type: ignore[attr-defined]
+

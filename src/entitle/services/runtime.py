@@ -1,0 +1,47 @@
+"""The process-wide state the API runs on: database, caches, authenticator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from entitle.auth import Authenticator, create_api_key
+from entitle.db import revisions
+from entitle.db.engine import Database
+from entitle.db.revisions import Scope
+from entitle.services.caches import CatalogCache, RevisionWatcher, SubjectCache
+from entitle.settings import Settings
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.database = Database(settings)
+        self.catalog = CatalogCache(self.database)
+        self.subjects = SubjectCache(self.database)
+        self.auth = Authenticator(settings, self.database)
+        self._invalidators = {Scope.CATALOG: self.catalog.invalidate, Scope.SUBJECTS: self.subjects.invalidate}
+        self.watcher = RevisionWatcher(
+            self.database, settings.entitle_cache_poll_ms / 1000, dict(self._invalidators)
+        )
+
+    async def start(self) -> None:
+        if self.settings.entitle_bootstrap_api_key:
+            await create_api_key(self.database, "bootstrap", secret=self.settings.entitle_bootstrap_api_key)
+        await self.watcher.start()
+
+    async def stop(self) -> None:
+        await self.watcher.stop()
+        await self.database.dispose()
+
+    @asynccontextmanager
+    async def write(self, *scopes: Scope) -> AsyncIterator[AsyncSession]:
+        """A write transaction that marks ``scopes`` changed for every process once it commits."""
+        async with self.database.write() as session:
+            yield session
+            for scope in scopes:
+                await revisions.bump(session, scope)
+        for scope in scopes:
+            self._invalidators[scope]()
