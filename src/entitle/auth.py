@@ -45,7 +45,9 @@ def new_api_key_secret() -> str:
     return API_KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-async def create_api_key(database: Database, name: str, *, read_only: bool = False, secret: str | None = None) -> str:
+async def create_api_key(
+    database: Database, name: str, *, read_only: bool = False, secret: str | None = None
+) -> str:
     """Store a key and return its secret (shown once). With ``secret`` given, idempotent."""
     secret = secret or new_api_key_secret()
     async with database.write() as session:

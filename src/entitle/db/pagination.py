@@ -93,7 +93,9 @@ def decode_cursor(cursor: str, ordering: Ordering, field: str) -> tuple[Any, ...
         raise BadUserInput(f"{field} is not a valid cursor for this list", field=field) from None
 
 
-async def paginate(session: AsyncSession, statement: sa.Select[Any], ordering: Ordering, args: PageArgs) -> Page:
+async def paginate(
+    session: AsyncSession, statement: sa.Select[Any], ordering: Ordering, args: PageArgs
+) -> Page:
     """Run ``statement`` (a filtered select) for one page; rows carry the selected columns."""
     expressions = [key.expression for key in ordering.keys]
     row_value = sa.tuple_(*expressions)

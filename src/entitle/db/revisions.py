@@ -7,7 +7,7 @@ write, so a process that sees a new value knows the change is visible to its nex
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from entitle.db.tables import REVISIONS as _table
 
 
-
-class Scope(str, Enum):
+class Scope(StrEnum):
     CATALOG = "catalog"
     SUBJECTS = "subjects"
 

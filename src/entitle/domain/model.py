@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any, TypeAlias
 
 JsonValue: TypeAlias = Any
@@ -20,52 +20,52 @@ UNLIMITED = "unlimited"
 """The JSON value of an unlimited ``LIMIT`` feature."""
 
 
-class FeatureType(str, Enum):
+class FeatureType(StrEnum):
     BOOLEAN = "BOOLEAN"
     LIMIT = "LIMIT"
     TIER = "TIER"
     LIST = "LIST"
 
 
-class ResetPeriod(str, Enum):
+class ResetPeriod(StrEnum):
     DAY = "DAY"
     WEEK = "WEEK"
     MONTH = "MONTH"
     YEAR = "YEAR"
 
 
-class OverageHandling(str, Enum):
+class OverageHandling(StrEnum):
     BLOCK = "BLOCK"
     ALLOW = "ALLOW"
     WARN = "WARN"
 
 
-class AssignLevel(str, Enum):
+class AssignLevel(StrEnum):
     TENANT = "TENANT"
     USER = "USER"
     INDIVIDUAL = "INDIVIDUAL"
 
 
-class EntitlementStatus(str, Enum):
+class EntitlementStatus(StrEnum):
     ACTIVE = "ACTIVE"
     SCHEDULED = "SCHEDULED"
     EXPIRED = "EXPIRED"
     REVOKED = "REVOKED"
 
 
-class SubscriptionContext(str, Enum):
+class SubscriptionContext(StrEnum):
     ORGANIZATION = "ORGANIZATION"
     INDIVIDUAL = "INDIVIDUAL"
 
 
-class SourceKind(str, Enum):
+class SourceKind(StrEnum):
     PLAN = "PLAN"
     GRANT = "GRANT"
     FEATURE_FLAG = "FEATURE_FLAG"
     ROUTE = "ROUTE"
 
 
-class Justification(str, Enum):
+class Justification(StrEnum):
     UNKNOWN_SUBJECT = "UNKNOWN_SUBJECT"
     NOT_A_MEMBER = "NOT_A_MEMBER"
     UNKNOWN_FEATURE = "UNKNOWN_FEATURE"
@@ -78,21 +78,21 @@ class Justification(str, Enum):
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
 
 
-class RoutePolicy(str, Enum):
+class RoutePolicy(StrEnum):
     ALLOW = "ALLOW"
     DENY = "DENY"
     REQUIRE_FEATURE = "REQUIRE_FEATURE"
     REQUIRE_PERMISSION = "REQUIRE_PERMISSION"
 
 
-class FlagAttribute(str, Enum):
+class FlagAttribute(StrEnum):
     TENANT_KEY = "TENANT_KEY"
     USER_KEY = "USER_KEY"
     TENANT_METADATA = "TENANT_METADATA"
     USER_METADATA = "USER_METADATA"
 
 
-class FlagOperator(str, Enum):
+class FlagOperator(StrEnum):
     IN_LIST = "IN_LIST"
     EQUALS = "EQUALS"
     CONTAINS = "CONTAINS"

@@ -2,30 +2,63 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import strawberry
 
-from entitle.domain import model as m
+from entitle.domain.model import (
+    AssignLevel,
+    EntitlementStatus,
+    FeatureType,
+    FlagAttribute,
+    FlagOperator,
+    Justification,
+    OverageHandling,
+    ResetPeriod,
+    RoutePolicy,
+    SourceKind,
+    SubscriptionContext,
+)
 
-FeatureType = strawberry.enum(m.FeatureType)
-ResetPeriod = strawberry.enum(m.ResetPeriod)
-OverageHandling = strawberry.enum(m.OverageHandling)
-AssignLevel = strawberry.enum(m.AssignLevel)
-EntitlementStatus = strawberry.enum(m.EntitlementStatus)
-SubscriptionContext = strawberry.enum(m.SubscriptionContext)
-SourceKind = strawberry.enum(m.SourceKind)
-Justification = strawberry.enum(m.Justification)
-RoutePolicy = strawberry.enum(m.RoutePolicy)
-FlagAttribute = strawberry.enum(m.FlagAttribute)
-FlagOperator = strawberry.enum(m.FlagOperator)
+__all__ = [
+    "AssignLevel",
+    "EntitlementOrderField",
+    "EntitlementStatus",
+    "FeatureType",
+    "FlagAttribute",
+    "FlagOperator",
+    "Justification",
+    "OrderDirection",
+    "OverageHandling",
+    "ResetPeriod",
+    "RoutePolicy",
+    "SourceKind",
+    "SubscriptionContext",
+]
+
+for _domain_enum in (
+    FeatureType,
+    ResetPeriod,
+    OverageHandling,
+    AssignLevel,
+    EntitlementStatus,
+    SubscriptionContext,
+    SourceKind,
+    Justification,
+    RoutePolicy,
+    FlagAttribute,
+    FlagOperator,
+):
+    strawberry.enum(_domain_enum)  # registers the class itself under its contract name
 
 
 @strawberry.enum
-class OrderDirection:
+class OrderDirection(StrEnum):
     ASC = "ASC"
     DESC = "DESC"
 
 
 @strawberry.enum
-class EntitlementOrderField:
+class EntitlementOrderField(StrEnum):
     CREATED_AT = "CREATED_AT"
     EXPIRATION_DATE = "EXPIRATION_DATE"

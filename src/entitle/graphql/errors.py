@@ -10,9 +10,8 @@ import logging
 import re
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSyntaxError
-
 from entitle.domain.errors import EntitleError
+from graphql import GraphQLError, GraphQLSyntaxError
 
 log = logging.getLogger("entitle.errors")
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
+from strawberry.types import ExecutionResult
 
 from entitle.domain.errors import Unauthenticated
 from entitle.graphql.context import Context
@@ -26,7 +26,9 @@ from entitle.services.runtime import Runtime
 
 
 def json_error_response(status: int, code: str, message: str) -> Response:
-    return Response(orjson.dumps(error_body(code, message)), status_code=status, media_type="application/json")
+    return Response(
+        orjson.dumps(error_body(code, message)), status_code=status, media_type="application/json"
+    )
 
 
 def _code_for_http_refusal(status: int, reason: str) -> str:
@@ -96,5 +98,5 @@ class EntitleGraphQL(GraphQL[Context, None]):
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+    def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

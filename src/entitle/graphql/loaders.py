@@ -19,7 +19,7 @@ from entitle.domain.model import Subject
 from entitle.services.runtime import Runtime
 
 
-class _RowsByIdLoader(DataLoader):  # type: ignore[misc]
+class _RowsByIdLoader(DataLoader[Any, Any]):
     """Rows of ``table`` by primary key; missing ids load as None."""
 
     table: sa.Table
@@ -47,7 +47,7 @@ class EntitlementByIdLoader(_RowsByIdLoader):
     table = ENTITLEMENTS
 
 
-class _CatalogLoader(DataLoader):  # type: ignore[misc]
+class _CatalogLoader(DataLoader[Any, Any]):
     def __init__(self, runtime: Runtime) -> None:
         super().__init__()
         self.runtime = runtime
@@ -90,7 +90,7 @@ class RouteByIdLoader(_CatalogLoader):
         return snapshot.routes.get(key)
 
 
-class SubjectByKeysLoader(DataLoader):  # type: ignore[misc]
+class SubjectByKeysLoader(DataLoader[Any, Any]):
     """A subject's decision context by ``(tenant_key, user_key)``, loaded once per request."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -104,7 +104,7 @@ class SubjectByKeysLoader(DataLoader):  # type: ignore[misc]
 class Loaders:
     """Attribute access creates the loader on first use, so unused loaders cost nothing."""
 
-    _kinds: dict[str, type[DataLoader]] = {
+    _kinds: dict[str, Any] = {
         "tenant_by_id": TenantByIdLoader,
         "user_by_id": UserByIdLoader,
         "entitlement_by_id": EntitlementByIdLoader,
@@ -120,10 +120,10 @@ class Loaders:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
 
-    def __getattr__(self, name: str) -> DataLoader:
+    def __getattr__(self, name: str) -> DataLoader[Any, Any]:
         kind = self._kinds.get(name)
         if kind is None:
             raise AttributeError(name)
-        loader = kind(self._runtime)
+        loader: DataLoader[Any, Any] = kind(self._runtime)
         setattr(self, name, loader)
         return loader

@@ -37,10 +37,13 @@ class BatchOutcome:
 
 def check_batch_size(items: list[Any], limit: int) -> None:
     if len(items) > limit:
-        raise BadUserInput(f"at most {limit} items per batch (ENTITLE_MAX_BATCH); got {len(items)}", field="input")
+        raise BadUserInput(
+            f"at most {limit} items per batch (ENTITLE_MAX_BATCH); got {len(items)}", field="input"
+        )
 
 
 def upsert_statement(session: AsyncSession, table: sa.Table) -> Any:
     """``INSERT .. ON CONFLICT`` for the session's dialect."""
-    dialect = session.bind.dialect.name
+    bind = session.get_bind()
+    dialect = bind.dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)

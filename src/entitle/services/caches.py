@@ -124,4 +124,3 @@ class RevisionWatcher:
                 log.warning("revision check failed; caches are dropped until it succeeds", exc_info=True)
                 for invalidate in self._invalidators.values():
                     invalidate()
-

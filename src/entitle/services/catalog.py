@@ -89,7 +89,9 @@ async def update_feature(runtime: Runtime, key: str, changes: dict[str, Any]) ->
         merged = {**current._mapping, **_feature_values(changes)}
         ftype = FeatureType(current.type)
         reset = ResetPeriod(merged["reset_period"]) if merged["reset_period"] else None
-        validate_feature_definition(ftype, merged["tiers"], merged["default_value"], reset, merged["permissions"])
+        validate_feature_definition(
+            ftype, merged["tiers"], merged["default_value"], reset, merged["permissions"]
+        )
         if "tiers" in changes:
             await _check_values_still_fit(session, current.id, feature_to_domain(_Struct(merged)))
         values = _feature_values(changes)
@@ -148,20 +150,22 @@ async def _plan_feature_rows(
 ) -> list[dict[str, Any]]:
     """Validate ``[{feature_key, value}]`` against the catalog; return rows to insert (sans plan_id)."""
     keys = [item["feature_key"] for item in items]
-    found = {
-        r.key: r for r in await session.execute(sa.select(FEATURES).where(FEATURES.c.key.in_(keys)))
-    }
+    found = {r.key: r for r in await session.execute(sa.select(FEATURES).where(FEATURES.c.key.in_(keys)))}
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
         where = f"{field}[{index}]"
         key = item["feature_key"]
         if key in seen:
-            raise BadUserInput(f"{where}.featureKey: feature '{key}' is listed twice", field=f"{where}.featureKey")
+            raise BadUserInput(
+                f"{where}.featureKey: feature '{key}' is listed twice", field=f"{where}.featureKey"
+            )
         seen.add(key)
         feature_row = found.get(key)
         if feature_row is None:
-            raise BadUserInput(f"{where}.featureKey: no feature with key '{key}'", field=f"{where}.featureKey")
+            raise BadUserInput(
+                f"{where}.featureKey: no feature with key '{key}'", field=f"{where}.featureKey"
+            )
         value = validate_value(feature_to_domain(feature_row), item["value"], field=f"{where}.value")
         rows.append({"feature_id": feature_row.id, "value": value, "position": index})
     return rows
@@ -221,7 +225,9 @@ async def update_plan(runtime: Runtime, key: str, changes: dict[str, Any]) -> Ro
                     sa.insert(PLAN_FEATURES), [{**r, "plan_id": current.id} for r in feature_rows]
                 )
         row = (
-            await session.execute(sa.update(PLANS).where(PLANS.c.id == current.id).values(**values).returning(PLANS))
+            await session.execute(
+                sa.update(PLANS).where(PLANS.c.id == current.id).values(**values).returning(PLANS)
+            )
         ).one()
     return row
 

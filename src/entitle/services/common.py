@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from entitle.domain.errors import NotFound
 
 
-async def row_by_key(session: AsyncSession, table: sa.Table, key: str, *, what: str, field: str = "key") -> Any:
+async def row_by_key(
+    session: AsyncSession, table: sa.Table, key: str, *, what: str, field: str = "key"
+) -> Any:
     row = (await session.execute(sa.select(table).where(table.c.key == key))).first()
     if row is None:
         raise NotFound(f"no {what} with key '{key}'", field=field)

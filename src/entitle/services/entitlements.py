@@ -43,19 +43,24 @@ async def _lookups(session: AsyncSession, items: list[dict[str, Any]]) -> _Looku
     def keys(name: str) -> set[str]:
         return {item[name] for item in items if isinstance(item.get(name), str)}
 
-    plans = {r.key: r for r in await session.execute(sa.select(PLANS).where(PLANS.c.key.in_(keys("plan_key"))))}
+    plans = {
+        r.key: r for r in await session.execute(sa.select(PLANS).where(PLANS.c.key.in_(keys("plan_key"))))
+    }
     features = {
-        r.key: r for r in await session.execute(sa.select(FEATURES).where(FEATURES.c.key.in_(keys("feature_key"))))
+        r.key: r
+        for r in await session.execute(sa.select(FEATURES).where(FEATURES.c.key.in_(keys("feature_key"))))
     }
     tenants = dict(
-        (await session.execute(sa.select(TENANTS.c.key, TENANTS.c.id).where(TENANTS.c.key.in_(keys("tenant_key")))))
-        .tuples()
-        .all()
+        (
+            await session.execute(
+                sa.select(TENANTS.c.key, TENANTS.c.id).where(TENANTS.c.key.in_(keys("tenant_key")))
+            )
+        ).all()
     )
     users = dict(
-        (await session.execute(sa.select(USERS.c.key, USERS.c.id).where(USERS.c.key.in_(keys("user_key")))))
-        .tuples()
-        .all()
+        (
+            await session.execute(sa.select(USERS.c.key, USERS.c.id).where(USERS.c.key.in_(keys("user_key"))))
+        ).all()
     )
     memberships: set[tuple[int, int]] = set()
     if tenants and users:
@@ -67,9 +72,7 @@ async def _lookups(session: AsyncSession, items: list[dict[str, Any]]) -> _Looku
                         MEMBERSHIPS.c.user_id.in_(list(users.values())),
                     )
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     return _Lookups(plans, features, tenants, users, memberships)
 
@@ -109,7 +112,13 @@ def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str
         raise NotFound(f"no user with key '{user_key}'", field="userKey")
     if tenant_id is not None and user_id is not None and (tenant_id, user_id) not in found.memberships:
         raise Conflict(f"user '{user_key}' is not a member of tenant '{tenant_key}'", field="userKey")
-    level = AssignLevel.TENANT if user_id is None else AssignLevel.INDIVIDUAL if tenant_id is None else AssignLevel.USER
+    level = (
+        AssignLevel.TENANT
+        if user_id is None
+        else AssignLevel.INDIVIDUAL
+        if tenant_id is None
+        else AssignLevel.USER
+    )
 
     start = item.get("start_date") or stamp
     expiration = item.get("expiration_date")
@@ -199,7 +208,9 @@ async def _record(session: AsyncSession, key: str, ids: list[int], errors: list[
 async def _recorded(session: AsyncSession, key: str) -> tuple[list[int], list[ItemError]]:
     table = BATCH_RESULTS
     response = await session.scalar(
-        sa.select(table.c.response).where(table.c.operation == _BATCH_OPERATION, table.c.idempotency_key == key)
+        sa.select(table.c.response).where(
+            table.c.operation == _BATCH_OPERATION, table.c.idempotency_key == key
+        )
     )
     response = response or {}
     return list(response.get("ids", [])), [ItemError(**e) for e in response.get("errors", [])]
@@ -209,7 +220,9 @@ async def update_entitlement(runtime: Runtime, entitlement_id: int | None, chang
     async with runtime.write(Scope.SUBJECTS) as session:
         current = None
         if entitlement_id is not None:
-            current = (await session.execute(sa.select(ENTITLEMENTS).where(ENTITLEMENTS.c.id == entitlement_id))).first()
+            current = (
+                await session.execute(sa.select(ENTITLEMENTS).where(ENTITLEMENTS.c.id == entitlement_id))
+            ).first()
         if current is None:
             raise NotFound("no entitlement with this id", field="id")
         values: dict[str, Any] = {"updated_at": now()}
@@ -231,7 +244,10 @@ async def update_entitlement(runtime: Runtime, entitlement_id: int | None, chang
             raise BadUserInput("expirationDate must be after startDate", field="expirationDate")
         row = (
             await session.execute(
-                sa.update(ENTITLEMENTS).where(ENTITLEMENTS.c.id == current.id).values(**values).returning(ENTITLEMENTS)
+                sa.update(ENTITLEMENTS)
+                .where(ENTITLEMENTS.c.id == current.id)
+                .values(**values)
+                .returning(ENTITLEMENTS)
             )
         ).one()
     return row
@@ -242,7 +258,11 @@ async def revoke(runtime: Runtime, ids: list[int | None]) -> tuple[int, list[Ite
     check_batch_size(ids, runtime.settings.entitle_max_batch)
     wanted = [i for i in ids if i is not None]
     async with runtime.write(Scope.SUBJECTS) as session:
-        known = set((await session.execute(sa.select(ENTITLEMENTS.c.id).where(ENTITLEMENTS.c.id.in_(wanted)))).scalars())
+        known = set(
+            (
+                await session.execute(sa.select(ENTITLEMENTS.c.id).where(ENTITLEMENTS.c.id.in_(wanted)))
+            ).scalars()
+        )
         errors = [
             ItemError(index, "NOT_FOUND", "no entitlement with this id", "ids")
             for index, i in enumerate(ids)
@@ -254,4 +274,3 @@ async def revoke(runtime: Runtime, ids: list[int | None]) -> tuple[int, list[Ite
             .values(revoked_at=now(), updated_at=now())
         )
     return int(result.rowcount or 0), errors  # type: ignore[attr-defined]
-

@@ -22,7 +22,10 @@ class Runtime:
         self.catalog = CatalogCache(self.database)
         self.subjects = SubjectCache(self.database)
         self.auth = Authenticator(settings, self.database)
-        self._invalidators = {Scope.CATALOG: self.catalog.invalidate, Scope.SUBJECTS: self.subjects.invalidate}
+        self._invalidators = {
+            Scope.CATALOG: self.catalog.invalidate,
+            Scope.SUBJECTS: self.subjects.invalidate,
+        }
         self.watcher = RevisionWatcher(
             self.database, settings.entitle_cache_poll_ms / 1000, dict(self._invalidators)
         )

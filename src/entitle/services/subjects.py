@@ -47,7 +47,9 @@ async def _upsert(
             if name in item:
                 row[name] = item[name] if name != "metadata" else (item[name] or {})
             else:
-                row[name] = getattr(current, name) if current is not None else ({} if name == "metadata" else None)
+                row[name] = (
+                    getattr(current, name) if current is not None else ({} if name == "metadata" else None)
+                )
         rows.append(row)
     statement = upsert_statement(session, table)
     statement = statement.on_conflict_do_update(
@@ -61,7 +63,9 @@ async def _upsert(
     return ids
 
 
-def _validate_items(items: list[dict[str, Any]], check: Any) -> tuple[list[tuple[int, dict[str, Any]]], list[ItemError]]:
+def _validate_items(
+    items: list[dict[str, Any]], check: Any
+) -> tuple[list[tuple[int, dict[str, Any]]], list[ItemError]]:
     good: list[tuple[int, dict[str, Any]]] = []
     errors: list[ItemError] = []
     seen: dict[str, int] = {}
@@ -105,7 +109,9 @@ async def upsert_users(runtime: Runtime, items: list[dict[str, Any]], *, atomic:
         for index, item in good:
             missing = [k for k in item.get("tenant_keys") or [] if k not in tenant_ids]
             if missing:
-                errors.append(ItemError(index, "NOT_FOUND", f"no tenant with key '{missing[0]}'", "tenantKeys"))
+                errors.append(
+                    ItemError(index, "NOT_FOUND", f"no tenant with key '{missing[0]}'", "tenantKeys")
+                )
             else:
                 still_good.append((index, item))
         if not still_good or (errors and atomic):
@@ -128,9 +134,16 @@ async def _add_memberships(session: AsyncSession, pairs: set[tuple[int, int]]) -
     await session.execute(statement, [{"tenant_id": t, "user_id": u, "created_at": stamp} for t, u in pairs])
 
 
-async def _tenant_and_users(session: AsyncSession, tenant_key: str, user_keys: list[str]) -> tuple[Row, list[int]]:
+async def _tenant_and_users(
+    session: AsyncSession, tenant_key: str, user_keys: list[str]
+) -> tuple[Row, list[int]]:
     tenant = await row_by_key(session, TENANTS, tenant_key, what="tenant", field="tenantKey")
-    found = {k: i for k, i in await session.execute(sa.select(USERS.c.key, USERS.c.id).where(USERS.c.key.in_(user_keys)))}
+    found = {
+        k: i
+        for k, i in await session.execute(
+            sa.select(USERS.c.key, USERS.c.id).where(USERS.c.key.in_(user_keys))
+        )
+    }
     for index, key in enumerate(user_keys):
         if key not in found:
             raise NotFound(f"no user with key '{key}'", field=f"userKeys[{index}]")
@@ -148,6 +161,8 @@ async def remove_members(runtime: Runtime, tenant_key: str, user_keys: list[str]
     async with runtime.write(Scope.SUBJECTS) as session:
         tenant, user_ids = await _tenant_and_users(session, tenant_key, user_keys)
         await session.execute(
-            sa.delete(MEMBERSHIPS).where(MEMBERSHIPS.c.tenant_id == tenant.id, MEMBERSHIPS.c.user_id.in_(user_ids))
+            sa.delete(MEMBERSHIPS).where(
+                MEMBERSHIPS.c.tenant_id == tenant.id, MEMBERSHIPS.c.user_id.in_(user_ids)
+            )
         )
     return tenant

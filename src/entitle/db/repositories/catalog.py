@@ -13,7 +13,6 @@ from entitle.db.tables import FEATURES, FLAG_FEATURES, FLAGS, PLAN_FEATURES, PLA
 from entitle.domain import model as m
 from entitle.domain.catalog import Catalog
 
-
 Row = Any
 """A SQLAlchemy result row (attribute access by column name)."""
 
@@ -111,7 +110,9 @@ async def load_snapshot(session: AsyncSession, revision: int) -> CatalogSnapshot
                 id=plan_id,
                 key=row.key,
                 name=row.name,
-                features=tuple(m.PlanFeatureValue(pf.feature_id, pf.value) for pf in plan_features.get(plan_id, [])),
+                features=tuple(
+                    m.PlanFeatureValue(pf.feature_id, pf.value) for pf in plan_features.get(plan_id, [])
+                ),
                 default_time_limitation_days=row.default_time_limitation_days,
             )
             for plan_id, row in plans.items()

@@ -13,7 +13,6 @@ from entitle.db.tables import TENANTS as _tenants
 from entitle.db.tables import USERS as _users
 from entitle.domain import model as m
 
-
 ENTITLEMENT_RECORD_COLUMNS = (
     _ents.c.id,
     _ents.c.assign_level,
@@ -64,7 +63,9 @@ async def load_subject(session: AsyncSession, tenant_key: str | None, user_key: 
     if tenant is not None and user is not None:
         is_member = (
             await session.scalar(
-                sa.select(sa.literal(1)).where(_members.c.tenant_id == tenant.id, _members.c.user_id == user.id)
+                sa.select(sa.literal(1)).where(
+                    _members.c.tenant_id == tenant.id, _members.c.user_id == user.id
+                )
             )
         ) is not None
     if not is_member:
@@ -73,7 +74,9 @@ async def load_subject(session: AsyncSession, tenant_key: str | None, user_key: 
     if tenant is not None:
         in_context = sa.and_(
             _ents.c.tenant_id == tenant.id,
-            _ents.c.user_id.is_(None) if user is None else sa.or_(_ents.c.user_id.is_(None), _ents.c.user_id == user.id),
+            _ents.c.user_id.is_(None)
+            if user is None
+            else sa.or_(_ents.c.user_id.is_(None), _ents.c.user_id == user.id),
         )
     else:
         assert user is not None

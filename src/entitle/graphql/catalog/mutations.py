@@ -36,7 +36,9 @@ class CatalogMutation:
     @strawberry.mutation(description="CONFLICT while a plan, entitlement, flag or route uses it.")
     async def delete_feature(self, info: Info, key: str) -> DeletePayload:
         info.context.require_writer()
-        return DeletePayload(deleted_id=to_global_id("Feature", await catalog.delete_feature(info.context.runtime, key)))
+        return DeletePayload(
+            deleted_id=to_global_id("Feature", await catalog.delete_feature(info.context.runtime, key))
+        )
 
     @strawberry.mutation
     async def create_plan(self, info: Info, input: CreatePlanInput) -> Plan:
@@ -51,4 +53,6 @@ class CatalogMutation:
     @strawberry.mutation(description="CONFLICT while entitlements reference it.")
     async def delete_plan(self, info: Info, key: str) -> DeletePayload:
         info.context.require_writer()
-        return DeletePayload(deleted_id=to_global_id("Plan", await catalog.delete_plan(info.context.runtime, key)))
+        return DeletePayload(
+            deleted_id=to_global_id("Plan", await catalog.delete_plan(info.context.runtime, key))
+        )

@@ -50,7 +50,7 @@ class Feature(Node):
             default_value=row.default_value,
             reset_period=ResetPeriod(row.reset_period) if row.reset_period else None,
             overage=OverageHandling(row.overage),
-            metadata=row.metadata or {},
+            metadata=JSON(row.metadata or {}),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -83,7 +83,7 @@ class Plan(Node):
             name=row.name,
             description=row.description,
             default_time_limitation_days=row.default_time_limitation_days,
-            metadata=row.metadata or {},
+            metadata=JSON(row.metadata or {}),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -101,8 +101,10 @@ class Plan(Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-        filter: Annotated[EntitlementFilter, strawberry.lazy("entitle.graphql.entitlements.types")] | None = None,
-        order_by: Annotated[EntitlementOrder, strawberry.lazy("entitle.graphql.entitlements.types")] | None = None,
+        filter: Annotated[EntitlementFilter, strawberry.lazy("entitle.graphql.entitlements.types")]
+        | None = None,
+        order_by: Annotated[EntitlementOrder, strawberry.lazy("entitle.graphql.entitlements.types")]
+        | None = None,
     ) -> Annotated[EntitlementConnection, strawberry.lazy("entitle.graphql.entitlements.types")]:
         from entitle.graphql.entitlements.queries import list_entitlements
 

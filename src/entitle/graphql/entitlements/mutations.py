@@ -35,7 +35,9 @@ class EntitlementsMutation:
     @strawberry.mutation
     async def create_entitlement(self, info: Info, input: CreateEntitlementInput) -> Entitlement:
         info.context.require_writer()
-        return Entitlement.from_row(await entitlements.create_entitlement(info.context.runtime, given_fields(input)))
+        return Entitlement.from_row(
+            await entitlements.create_entitlement(info.context.runtime, given_fields(input))
+        )
 
     @strawberry.mutation(
         description="All items are validated first; atomic (default) writes all or none. "
@@ -45,25 +47,34 @@ class EntitlementsMutation:
         self,
         info: Info,
         input: list[CreateEntitlementInput],
-        atomic: bool = True,
+        atomic: bool | None = True,
         idempotency_key: str | None = None,
     ) -> BatchEntitlementsPayload:
         info.context.require_writer()
         created = await entitlements.batch_create(
-            info.context.runtime, [given_fields(i) for i in input], atomic=atomic, idempotency_key=idempotency_key
+            info.context.runtime,
+            [given_fields(i) for i in input],
+            atomic=atomic is not False,
+            idempotency_key=idempotency_key,
         )
         rows = created.rows
         if created.replayed_ids is not None:
-            rows = [r for r in await info.context.loaders.entitlement_by_id.load_many(created.replayed_ids) if r]
+            rows = [
+                r for r in await info.context.loaders.entitlement_by_id.load_many(created.replayed_ids) if r
+            ]
         return BatchEntitlementsPayload(
             entitlements=[Entitlement.from_row(r) for r in rows],
             errors=[BatchItemError.of(e) for e in created.errors],
         )
 
     @strawberry.mutation
-    async def update_entitlement(self, info: Info, id: strawberry.ID, input: UpdateEntitlementInput) -> Entitlement:
+    async def update_entitlement(
+        self, info: Info, id: strawberry.ID, input: UpdateEntitlementInput
+    ) -> Entitlement:
         info.context.require_writer()
-        row = await entitlements.update_entitlement(info.context.runtime, _entitlement_pk(id), given_fields(input))
+        row = await entitlements.update_entitlement(
+            info.context.runtime, _entitlement_pk(id), given_fields(input)
+        )
         return Entitlement.from_row(row)
 
     @strawberry.mutation(description="Revokes every known id (history is kept) and reports each unknown one.")

@@ -5,7 +5,12 @@ import strawberry
 
 from entitle.clock import now
 from entitle.db.pagination import PageArgs
-from entitle.db.repositories.entitlement_filters import EntitlementQuery, filter_terms, ordering, subject_scope
+from entitle.db.repositories.entitlement_filters import (
+    EntitlementQuery,
+    filter_terms,
+    ordering,
+    subject_scope,
+)
 from entitle.db.tables import ENTITLEMENTS
 from entitle.domain.errors import Forbidden
 from entitle.domain.model import EntitlementStatus as DomainStatus
@@ -20,7 +25,9 @@ from entitle.graphql.pagination import to_connection
 from entitle.services.listings import list_page
 
 
-def _to_query(filter: EntitlementFilter | None, plan_id: int | None, tenant_id: int | None) -> EntitlementQuery:
+def _to_query(
+    filter: EntitlementFilter | None, plan_id: int | None, tenant_id: int | None
+) -> EntitlementQuery:
     if filter is None:
         return EntitlementQuery(plan_id=plan_id, tenant_id=tenant_id)
     return EntitlementQuery(
@@ -60,14 +67,18 @@ async def list_entitlements(
             if any(k != principal.user_key for k in filter.user_keys or []):
                 raise Forbidden("a user token may only list its own entitlements")
         terms.append(subject_scope(principal.tenant_key, principal.user_key))
-    order = ordering(order_by.field.value if order_by else None, bool(order_by and order_by.direction.value == "DESC"))
+    order = ordering(
+        order_by.field.value if order_by else None, bool(order_by and order_by.direction.value == "DESC")
+    )
     page, count = await list_page(info.context.runtime, sa.select(ENTITLEMENTS).where(*terms), order, args)
     return to_connection(EntitlementConnection, page, Entitlement.from_row, count)
 
 
 @strawberry.type
 class EntitlementsQuery:
-    @strawberry.field(description="Management keys see all; a user token sees what applies to its own subject.")
+    @strawberry.field(
+        description="Management keys see all; a user token sees what applies to its own subject."
+    )
     async def entitlements(
         self,
         info: Info,

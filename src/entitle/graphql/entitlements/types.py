@@ -44,7 +44,7 @@ class Entitlement(Node):
             expiration_date=row.expiration_date,
             revoked_at=row.revoked_at,
             reason=row.reason,
-            metadata=row.metadata or {},
+            metadata=JSON(row.metadata or {}),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -91,7 +91,8 @@ class EntitlementConnection(Connection[Entitlement]):
 class EntitlementFilter:
     plan_keys: list[str] | None = None
     feature_keys: list[str] | None = strawberry.field(
-        default=None, description="Single-feature grants of these features, and grants of plans that include them."
+        default=None,
+        description="Single-feature grants of these features, and grants of plans that include them.",
     )
     tenant_keys: list[str] | None = strawberry.field(
         default=None, description="TENANT- and USER-level entitlements in these tenants."

@@ -25,18 +25,26 @@ class BatchUsersPayload:
 @strawberry.type
 class SubjectsMutation:
     @strawberry.mutation(description="Create or update tenants by key; omitted fields keep their value.")
-    async def upsert_tenants(self, info: Info, input: list[TenantInput], atomic: bool = True) -> BatchTenantsPayload:
+    async def upsert_tenants(
+        self, info: Info, input: list[TenantInput], atomic: bool | None = True
+    ) -> BatchTenantsPayload:
         info.context.require_writer()
-        outcome = await subjects.upsert_tenants(info.context.runtime, [given_fields(i) for i in input], atomic=atomic)
+        outcome = await subjects.upsert_tenants(
+            info.context.runtime, [given_fields(i) for i in input], atomic=atomic is not False
+        )
         rows = await info.context.loaders.tenant_by_id.load_many(outcome.ids)
         return BatchTenantsPayload(
             tenants=[Tenant.from_row(r) for r in rows], errors=[BatchItemError.of(e) for e in outcome.errors]
         )
 
     @strawberry.mutation(description="Create or update users by key; tenantKeys adds memberships.")
-    async def upsert_users(self, info: Info, input: list[UserInput], atomic: bool = True) -> BatchUsersPayload:
+    async def upsert_users(
+        self, info: Info, input: list[UserInput], atomic: bool | None = True
+    ) -> BatchUsersPayload:
         info.context.require_writer()
-        outcome = await subjects.upsert_users(info.context.runtime, [given_fields(i) for i in input], atomic=atomic)
+        outcome = await subjects.upsert_users(
+            info.context.runtime, [given_fields(i) for i in input], atomic=atomic is not False
+        )
         rows = await info.context.loaders.user_by_id.load_many(outcome.ids)
         return BatchUsersPayload(
             users=[User.from_row(r) for r in rows], errors=[BatchItemError.of(e) for e in outcome.errors]

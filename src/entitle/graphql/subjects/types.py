@@ -38,7 +38,7 @@ class Tenant(Node):
             pk=row.id,
             key=row.key,
             name=row.name,
-            metadata=row.metadata or {},
+            metadata=JSON(row.metadata or {}),
             created_at=row.created_at,
         )
 
@@ -52,8 +52,10 @@ class Tenant(Node):
         before: str | None = None,
     ) -> UserConnection:
         info.context.require_management()
-        statement = sa.select(USERS).join(MEMBERSHIPS, MEMBERSHIPS.c.user_id == USERS.c.id).where(
-            MEMBERSHIPS.c.tenant_id == self.pk
+        statement = (
+            sa.select(USERS)
+            .join(MEMBERSHIPS, MEMBERSHIPS.c.user_id == USERS.c.id)
+            .where(MEMBERSHIPS.c.tenant_id == self.pk)
         )
         page, count = await list_page(
             info.context.runtime, statement, Ordering.by_id(USERS), PageArgs.parse(first, after, last, before)
@@ -95,7 +97,7 @@ class User(Node):
             key=row.key,
             name=row.name,
             email=row.email,
-            metadata=row.metadata or {},
+            metadata=JSON(row.metadata or {}),
             created_at=row.created_at,
         )
 
@@ -109,11 +111,16 @@ class User(Node):
         before: str | None = None,
     ) -> TenantConnection:
         info.context.require_management()
-        statement = sa.select(TENANTS).join(MEMBERSHIPS, MEMBERSHIPS.c.tenant_id == TENANTS.c.id).where(
-            MEMBERSHIPS.c.user_id == self.pk
+        statement = (
+            sa.select(TENANTS)
+            .join(MEMBERSHIPS, MEMBERSHIPS.c.tenant_id == TENANTS.c.id)
+            .where(MEMBERSHIPS.c.user_id == self.pk)
         )
         page, count = await list_page(
-            info.context.runtime, statement, Ordering.by_id(TENANTS), PageArgs.parse(first, after, last, before)
+            info.context.runtime,
+            statement,
+            Ordering.by_id(TENANTS),
+            PageArgs.parse(first, after, last, before),
         )
         return to_connection(TenantConnection, page, Tenant.from_row, count)
 

@@ -1,0 +1,42 @@
+# Two commands on a fresh machine with Python 3.11+, git and make:
+#   make serve   - set up .venv and serve the API on SQLite (GraphiQL at http://127.0.0.1:8000/graphql)
+#   make test    - set up .venv and run the whole test suite (SQLite, plus PostgreSQL when reachable)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve demo test lint typecheck check schema bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/entitle serve $(if $(DEMO),--demo,) $(ARGS)
+
+demo: $(STAMP)
+	$(BIN)/entitle serve --demo $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff format --check src tests bench migrations
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+schema: $(STAMP)
+	$(BIN)/entitle export-schema > schema.graphql
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache entitle.db entitle.db-wal entitle.db-shm

@@ -1,0 +1,118 @@
+"""The ``entitle`` command (contract §1)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+
+from entitle.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Entitle: entitlements over GraphQL.")
+
+
+async def _first_start_key(settings: Settings) -> str | None:
+    """With an empty key table and no bootstrap key, create one management key to print once."""
+    from entitle.auth import count_api_keys, create_api_key
+    from entitle.db.engine import Database
+
+    database = Database(settings)
+    try:
+        if settings.entitle_bootstrap_api_key:
+            await create_api_key(database, "bootstrap", secret=settings.entitle_bootstrap_api_key)
+            return None
+        if await count_api_keys(database) > 0:
+            return None
+        return await create_api_key(database, "first-start")
+    finally:
+        await database.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo catalog first (idempotent).")] = False,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+) -> None:
+    """Apply pending migrations, then serve /graphql (GraphiQL in a browser), /healthz and /readyz."""
+    import uvicorn
+
+    from entitle.db.migrations import upgrade_to_head
+
+    settings = Settings()
+    upgrade_to_head(settings.database_url)
+    secret = asyncio.run(_first_start_key(settings))
+    if secret is not None:
+        typer.echo(f"Created a management API key (shown once): {secret}", err=True)
+    if demo:
+        from entitle.services.demo import seed_demo
+
+        typer.echo(asyncio.run(seed_demo(settings)), err=True)
+    typer.echo(f"Entitle on http://{host}:{port}/graphql ({settings.database_url.split('://')[0]})", err=True)
+    uvicorn.run(
+        "entitle.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=access_log,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply migrations (alembic upgrade head) to DATABASE_URL."""
+    from entitle.db.migrations import upgrade_to_head
+
+    upgrade_to_head(Settings().database_url)
+    typer.echo("database is at the latest migration", err=True)
+
+
+@app.command("export-schema")
+def export_schema() -> None:
+    """Print the GraphQL SDL (schema.graphql must equal it)."""
+    from entitle.graphql.schema import build_schema
+
+    sys.stdout.write(str(build_schema(Settings(entitle_introspection=True))) + "\n")
+
+
+@app.command("seed-demo")
+def seed_demo_command() -> None:
+    """Load a small demo catalog, customers and entitlements (idempotent)."""
+    from entitle.db.migrations import upgrade_to_head
+    from entitle.services.demo import seed_demo
+
+    settings = Settings()
+    upgrade_to_head(settings.database_url)
+    typer.echo(asyncio.run(seed_demo(settings)))
+
+
+@app.command("create-api-key")
+def create_api_key_command(
+    name: Annotated[str, typer.Option("--name", help="Who the key is for.")],
+    read_only: Annotated[bool, typer.Option("--read-only", help="May not run mutations.")] = False,
+) -> None:
+    """Create a management API key and print its secret once."""
+    from entitle.auth import create_api_key
+    from entitle.db.engine import Database
+    from entitle.db.migrations import upgrade_to_head
+
+    settings = Settings()
+    upgrade_to_head(settings.database_url)
+
+    async def run() -> str:
+        database = Database(settings)
+        try:
+            return await create_api_key(database, name, read_only=read_only)
+        finally:
+            await database.dispose()
+
+    typer.echo(asyncio.run(run()))

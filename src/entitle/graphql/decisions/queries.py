@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from entitle.clock import now
+from entitle.domain.decision import AccessRequest
+from entitle.domain.errors import Forbidden
+from entitle.domain.model import Subject
+from entitle.graphql.context import Context, Info
+from entitle.graphql.decisions.types import (
+    EffectiveEntitlements,
+    EffectiveFeature,
+    EntitlementDecision,
+    Viewer,
+)
+from entitle.graphql.enums import SubscriptionContext
+from entitle.graphql.subjects.types import Tenant, User
+from entitle.services.access import check_access, effective_entitlements
+
+
+@strawberry.input
+class RouteInput:
+    method: str
+    path: str
+
+
+def own_subject(
+    context: Context, tenant_key: str | None, user_key: str | None
+) -> tuple[str | None, str | None]:
+    """The subject a caller may ask about: anything for a management key, itself for a user token."""
+    principal = context.require_principal()
+    if principal.is_management:
+        return tenant_key, user_key
+    if tenant_key is not None and tenant_key != principal.tenant_key:
+        raise Forbidden("a user token may only ask about its own tenant")
+    if user_key is not None and user_key != principal.user_key:
+        raise Forbidden("a user token may only ask about its own user")
+    return principal.tenant_key, principal.user_key
+
+
+def subject_loader(info: Info):  # type: ignore[no-untyped-def]
+    loader = info.context.loaders.subject_by_keys
+
+    async def load(tenant_key: str | None, user_key: str | None) -> Subject:
+        subject: Subject = await loader.load((tenant_key, user_key))
+        return subject
+
+    return load
+
+
+@strawberry.type
+class DecisionsQuery:
+    @strawberry.field
+    def viewer(self, info: Info) -> Viewer:
+        p = info.context.require_principal()
+        return Viewer(
+            kind=p.kind, name=p.name, tenant_key=p.tenant_key, user_key=p.user_key, read_only=p.read_only
+        )
+
+    @strawberry.field(
+        description="May this subject use this feature / permission / route now, and how much is left? "
+        "Give tenantKey and/or userKey and exactly one of featureKey, permissionKey, route."
+    )
+    async def is_entitled_to(
+        self,
+        info: Info,
+        tenant_key: str | None = None,
+        user_key: str | None = None,
+        feature_key: str | None = None,
+        permission_key: str | None = None,
+        route: RouteInput | None = None,
+        usage: int | None = None,
+        at: datetime | None = None,
+    ) -> EntitlementDecision:
+        tenant_key, user_key = own_subject(info.context, tenant_key, user_key)
+        request = AccessRequest(
+            feature_key=feature_key,
+            permission_key=permission_key,
+            route_method=route.method if route else None,
+            route_path=route.path if route else None,
+            usage=usage,
+        )
+        decision, _ = await check_access(
+            info.context.runtime, subject_loader(info), tenant_key, user_key, request, at or now()
+        )
+        return EntitlementDecision.from_domain(decision)
+
+    @strawberry.field(description="Every feature and permission the subject has at `at` (default now).")
+    async def effective_entitlements(
+        self,
+        info: Info,
+        tenant_key: str | None = None,
+        user_key: str | None = None,
+        at: datetime | None = None,
+    ) -> EffectiveEntitlements:
+        tenant_key, user_key = own_subject(info.context, tenant_key, user_key)
+        view = await effective_entitlements(
+            info.context.runtime, subject_loader(info), tenant_key, user_key, at or now()
+        )
+        subject = view.subject
+        tenant = user = None
+        if subject.tenant is not None:
+            tenant = await info.context.loaders.tenant_by_id.load(subject.tenant.id)
+        if subject.user is not None:
+            user = await info.context.loaders.user_by_id.load(subject.user.id)
+        snapshot = await info.context.runtime.catalog.get()
+        return EffectiveEntitlements(
+            context=SubscriptionContext(subject.context),
+            tenant=Tenant.from_row(tenant) if tenant is not None else None,
+            user=User.from_row(user) if user is not None else None,
+            features=[
+                EffectiveFeature.from_view(f, snapshot.features[f.grant.feature.id]) for f in view.features
+            ],
+            permissions=view.permissions,
+        )

@@ -1,0 +1,140 @@
+"""GraphQL types of decisions: EntitlementDecision, EntitlementSource, EffectiveEntitlements, Viewer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from entitle.domain.decision import Decision
+from entitle.domain.grants import DecisionSource
+from entitle.graphql.catalog.types import Feature, Plan
+from entitle.graphql.context import Info
+from entitle.graphql.entitlements.types import Entitlement
+from entitle.graphql.enums import Justification, SourceKind, SubscriptionContext
+from entitle.graphql.flags.types import FeatureFlag
+from entitle.graphql.scalars import JSON
+from entitle.graphql.subjects.types import Tenant, User
+from entitle.services.access import EffectiveFeatureView
+
+
+@strawberry.type(
+    description="Why a feature is granted: a plan or single-feature entitlement, a flag, or a route."
+)
+class EntitlementSource:
+    kind: SourceKind
+    expires_at: datetime | None
+    entitlement_id: strawberry.Private[int | None]
+    plan_id: strawberry.Private[int | None]
+    flag_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_domain(cls, source: DecisionSource) -> EntitlementSource:
+        return cls(
+            kind=SourceKind(source.kind),
+            expires_at=source.expires_at,
+            entitlement_id=source.entitlement.id if source.entitlement is not None else None,
+            plan_id=source.plan_id,
+            flag_id=source.flag_id,
+        )
+
+    @strawberry.field
+    async def entitlement(self, info: Info) -> Entitlement | None:
+        if self.entitlement_id is None:
+            return None
+        row = await info.context.loaders.entitlement_by_id.load(self.entitlement_id)
+        return None if row is None else Entitlement.from_row(row)
+
+    @strawberry.field
+    async def plan(self, info: Info) -> Plan | None:
+        if self.plan_id is None:
+            return None
+        row = await info.context.loaders.plan_by_id.load(self.plan_id)
+        return None if row is None else Plan.from_row(row)
+
+    @strawberry.field
+    async def flag(self, info: Info) -> FeatureFlag | None:
+        if self.flag_id is None:
+            return None
+        row = await info.context.loaders.flag_by_id.load(self.flag_id)
+        return None if row is None else FeatureFlag.from_row(row)
+
+
+@strawberry.type
+class EntitlementDecision:
+    is_entitled: bool
+    justification: Justification | None
+    context: SubscriptionContext
+    value: JSON | None
+    limit: int | None
+    unlimited: bool
+    used: int | None
+    remaining: int | None
+    resets_at: datetime | None
+    overage: int | None
+    warning: str | None
+    expires_at: datetime | None
+    sources: list[EntitlementSource]
+
+    @classmethod
+    def from_domain(cls, decision: Decision) -> EntitlementDecision:
+        return cls(
+            is_entitled=decision.is_entitled,
+            justification=Justification(decision.justification) if decision.justification else None,
+            context=SubscriptionContext(decision.context),
+            value=decision.value,
+            limit=decision.limit,
+            unlimited=decision.unlimited,
+            used=decision.used,
+            remaining=decision.remaining,
+            resets_at=decision.resets_at,
+            overage=decision.overage,
+            warning=decision.warning,
+            expires_at=decision.expires_at,
+            sources=[EntitlementSource.from_domain(s) for s in decision.sources],
+        )
+
+
+@strawberry.type
+class EffectiveFeature:
+    feature: Feature
+    value: JSON
+    limit: int | None
+    unlimited: bool
+    used: int | None
+    remaining: int | None
+    expires_at: datetime | None
+    sources: list[EntitlementSource]
+
+    @classmethod
+    def from_view(cls, view: EffectiveFeatureView, feature_row: Any) -> EffectiveFeature:
+        grant = view.grant
+        return cls(
+            feature=Feature.from_row(feature_row),
+            value=grant.value,
+            limit=grant.limit,
+            unlimited=grant.unlimited,
+            used=view.used,
+            remaining=view.remaining,
+            expires_at=grant.expires_at,
+            sources=[EntitlementSource.from_domain(s) for s in grant.sources],
+        )
+
+
+@strawberry.type
+class EffectiveEntitlements:
+    context: SubscriptionContext
+    tenant: Tenant | None
+    user: User | None
+    features: list[EffectiveFeature]
+    permissions: list[str]
+
+
+@strawberry.type
+class Viewer:
+    kind: str = strawberry.field(description="MANAGEMENT or USER.")
+    name: str | None
+    tenant_key: str | None
+    user_key: str | None
+    read_only: bool

@@ -1,0 +1,107 @@
+"""GraphQL types of API routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+import strawberry
+
+from entitle.db.pagination import Ordering, PageArgs
+from entitle.db.tables import ROUTES
+from entitle.graphql.catalog.mutations import DeletePayload
+from entitle.graphql.catalog.types import Feature
+from entitle.graphql.context import Info
+from entitle.graphql.enums import RoutePolicy
+from entitle.graphql.node import Node, pk_of, to_global_id
+from entitle.graphql.pagination import Connection, to_connection
+from entitle.services import flags_routes
+from entitle.services.listings import list_page
+
+
+@strawberry.type
+class ApiRoute(Node):
+    id: strawberry.ID
+    method: str
+    path_pattern: str
+    policy: RoutePolicy
+    permission_key: str | None
+    priority: int
+    feature_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: Any) -> ApiRoute:
+        return cls(
+            id=to_global_id("ApiRoute", row.id),
+            method=row.method,
+            path_pattern=row.path_pattern,
+            policy=RoutePolicy(row.policy),
+            permission_key=row.permission_key,
+            priority=row.priority,
+            feature_id=row.feature_id,
+        )
+
+    @strawberry.field
+    async def feature(self, info: Info) -> Feature | None:
+        if self.feature_id is None:
+            return None
+        row = await info.context.loaders.feature_by_id.load(self.feature_id)
+        return None if row is None else Feature.from_row(row)
+
+
+@strawberry.type
+class ApiRouteConnection(Connection[ApiRoute]):
+    pass
+
+
+@strawberry.input
+class ApiRouteInput:
+    method: str
+    path_pattern: str
+    policy: RoutePolicy
+    feature_key: str | None = None
+    permission_key: str | None = None
+    priority: int | None = None
+
+
+@strawberry.type
+class RoutesQuery:
+    @strawberry.field
+    async def api_routes(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> ApiRouteConnection:
+        info.context.require_management()
+        page, count = await list_page(
+            info.context.runtime,
+            sa.select(ROUTES),
+            Ordering.by_id(ROUTES),
+            PageArgs.parse(first, after, last, before),
+        )
+        return to_connection(ApiRouteConnection, page, ApiRoute.from_row, count)
+
+
+@strawberry.type
+class RoutesMutation:
+    @strawberry.mutation
+    async def create_api_route(self, info: Info, input: ApiRouteInput) -> ApiRoute:
+        info.context.require_writer()
+        data = {
+            "method": input.method,
+            "path_pattern": input.path_pattern,
+            "policy": input.policy,
+            "feature_key": input.feature_key,
+            "permission_key": input.permission_key,
+            "priority": input.priority,
+        }
+        return ApiRoute.from_row(await flags_routes.create_route(info.context.runtime, data))
+
+    @strawberry.mutation
+    async def delete_api_route(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        info.context.require_writer()
+        route_id = await flags_routes.delete_route(info.context.runtime, pk_of(id, "ApiRoute"))
+        return DeletePayload(deleted_id=to_global_id("ApiRoute", route_id))

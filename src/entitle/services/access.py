@@ -1,0 +1,99 @@
+"""The decision use cases: ``check_access`` (isEntitledTo) and ``effective_entitlements``.
+
+The catalog and the subject's context come from per-process caches; only metered features
+read their usage counter. The rules themselves are the pure ``entitle.domain.decision``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from entitle.db.repositories.usage import usage_subject, used_in_periods
+from entitle.domain.catalog import Catalog
+from entitle.domain.decision import (
+    AccessRequest,
+    Decision,
+    conclude,
+    effective_grants,
+    evaluate,
+    validate_request,
+)
+from entitle.domain.grants import FeatureGrant
+from entitle.domain.model import Subject
+from entitle.services.runtime import Runtime
+
+SubjectLoader = Callable[[str | None, str | None], Awaitable[Subject]]
+
+
+async def check_access(
+    runtime: Runtime,
+    load_subject: SubjectLoader,
+    tenant_key: str | None,
+    user_key: str | None,
+    request: AccessRequest,
+    at: datetime,
+) -> tuple[Decision, Subject]:
+    validate_request(tenant_key, user_key, request)
+    snapshot = await runtime.catalog.get()
+    subject = await load_subject(tenant_key, user_key)
+    evaluation = evaluate(snapshot.catalog, subject, request, at)
+    grant = evaluation.grant
+    used = None
+    if grant is not None and grant.period is not None:
+        used = (await _usage(runtime, subject, [grant])).get(grant.feature.id, 0)
+    return conclude(evaluation, used), subject
+
+
+@dataclass(frozen=True)
+class EffectiveFeatureView:
+    grant: FeatureGrant
+    used: int | None
+
+    @property
+    def remaining(self) -> int | None:
+        limit = self.grant.limit
+        if limit is None:
+            return None
+        return max(0, limit - (self.used or 0))
+
+
+@dataclass(frozen=True)
+class EffectiveView:
+    subject: Subject
+    features: list[EffectiveFeatureView]
+    permissions: list[str]
+
+
+async def effective_entitlements(
+    runtime: Runtime, load_subject: SubjectLoader, tenant_key: str | None, user_key: str | None, at: datetime
+) -> EffectiveView:
+    validate_request(tenant_key, user_key, AccessRequest(feature_key=""))
+    snapshot = await runtime.catalog.get()
+    subject = await load_subject(tenant_key, user_key)
+    grants = _grants(snapshot.catalog, subject, at)
+    metered = [g for g in grants if g.period is not None]
+    used = await _usage(runtime, subject, metered) if metered else {}
+    permissions = list(dict.fromkeys(p for g in grants for p in g.feature.permissions))
+    return EffectiveView(
+        subject=subject,
+        features=[EffectiveFeatureView(g, used.get(g.feature.id, 0) if g.period else None) for g in grants],
+        permissions=permissions,
+    )
+
+
+def _grants(catalog: Catalog, subject: Subject, at: datetime) -> list[FeatureGrant]:
+    if not subject.known or not subject.is_member:
+        return []
+    return effective_grants(catalog, subject, at)
+
+
+async def _usage(runtime: Runtime, subject: Subject, grants: list[FeatureGrant]) -> dict[int, int]:
+    who = usage_subject(subject)
+    if who is None:
+        return {}
+    wanted = [(g.feature.id, g.period.start) for g in grants if g.period is not None]
+    async with runtime.database.read() as session:
+        found = await used_in_periods(session, who, wanted)
+    return {feature_id: found.get((feature_id, start), 0) for feature_id, start in wanted}

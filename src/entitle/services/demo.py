@@ -1,0 +1,203 @@
+"""``entitle seed-demo``: a small, realistic catalog to explore in GraphiQL (idempotent)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from entitle.clock import now
+from entitle.db.tables import ENTITLEMENTS, FEATURES
+from entitle.domain.model import FeatureType, OverageHandling, ResetPeriod
+from entitle.services import catalog, entitlements, flags_routes, subjects
+from entitle.services.runtime import Runtime
+from entitle.settings import Settings
+
+FEATURES_DEMO: list[dict[str, Any]] = [
+    {"key": "sso", "name": "Single sign-on", "type": FeatureType.BOOLEAN, "permissions": ["sso.configure"]},
+    {
+        "key": "reports",
+        "name": "Reports",
+        "type": FeatureType.BOOLEAN,
+        "permissions": ["reports.view", "reports.export"],
+    },
+    {"key": "seats", "name": "Seats", "type": FeatureType.LIMIT, "unit": "seat"},
+    {
+        "key": "api-calls",
+        "name": "API calls",
+        "type": FeatureType.LIMIT,
+        "unit": "call",
+        "reset_period": ResetPeriod.MONTH,
+        "overage": OverageHandling.BLOCK,
+    },
+    {
+        "key": "support",
+        "name": "Support tier",
+        "type": FeatureType.TIER,
+        "tiers": ["community", "standard", "priority"],
+    },
+    {"key": "export-formats", "name": "Export formats", "type": FeatureType.LIST},
+    {"key": "ai-assistant", "name": "AI assistant (beta)", "type": FeatureType.BOOLEAN},
+]
+
+PLANS_DEMO: list[dict[str, Any]] = [
+    {
+        "key": "free",
+        "name": "Free",
+        "features": [
+            {"feature_key": "seats", "value": 3},
+            {"feature_key": "api-calls", "value": 1000},
+            {"feature_key": "support", "value": "community"},
+            {"feature_key": "export-formats", "value": ["csv"]},
+        ],
+    },
+    {
+        "key": "pro",
+        "name": "Pro",
+        "default_time_limitation_days": None,
+        "features": [
+            {"feature_key": "seats", "value": 25},
+            {"feature_key": "api-calls", "value": 100000},
+            {"feature_key": "reports", "value": True},
+            {"feature_key": "support", "value": "standard"},
+            {"feature_key": "export-formats", "value": ["csv", "xlsx"]},
+        ],
+    },
+    {
+        "key": "enterprise",
+        "name": "Enterprise",
+        "features": [
+            {"feature_key": "seats", "value": "unlimited"},
+            {"feature_key": "api-calls", "value": "unlimited"},
+            {"feature_key": "reports", "value": True},
+            {"feature_key": "sso", "value": True},
+            {"feature_key": "support", "value": "priority"},
+            {"feature_key": "export-formats", "value": ["csv", "xlsx", "pdf"]},
+        ],
+    },
+    {
+        "key": "pro-trial",
+        "name": "Pro trial (14 days)",
+        "default_time_limitation_days": 14,
+        "features": [{"feature_key": "seats", "value": 25}, {"feature_key": "reports", "value": True}],
+    },
+]
+
+
+async def seed_demo(settings: Settings) -> str:
+    runtime = Runtime(settings)
+    try:
+        async with runtime.database.read() as session:
+            if await session.scalar(sa.select(FEATURES.c.id).where(FEATURES.c.key == "sso")) is not None:
+                return "demo data is already loaded"
+        for feature in FEATURES_DEMO:
+            await catalog.create_feature(runtime, dict(feature))
+        for plan in PLANS_DEMO:
+            await catalog.create_plan(runtime, dict(plan))
+        await subjects.upsert_tenants(
+            runtime,
+            [
+                {"key": "acme", "name": "Acme Corp", "metadata": {"region": "eu", "employees": 120}},
+                {"key": "globex", "name": "Globex", "metadata": {"region": "us", "employees": 8000}},
+                {"key": "initech", "name": "Initech", "metadata": {"region": "us", "employees": 40}},
+            ],
+            atomic=True,
+        )
+        await subjects.upsert_users(
+            runtime,
+            [
+                {
+                    "key": "alice@acme.test",
+                    "name": "Alice",
+                    "email": "alice@acme.test",
+                    "tenant_keys": ["acme"],
+                },
+                {"key": "bob@acme.test", "name": "Bob", "email": "bob@acme.test", "tenant_keys": ["acme"]},
+                {
+                    "key": "carol@globex.test",
+                    "name": "Carol",
+                    "email": "carol@globex.test",
+                    "tenant_keys": ["globex"],
+                },
+                {"key": "dave@example.test", "name": "Dave (freelancer)", "email": "dave@example.test"},
+            ],
+            atomic=True,
+        )
+        start = now() - timedelta(days=30)
+        await entitlements.batch_create(
+            runtime,
+            [
+                {"plan_key": "pro", "tenant_key": "acme", "start_date": start, "reason": "annual contract"},
+                {"plan_key": "enterprise", "tenant_key": "globex", "start_date": start},
+                {"plan_key": "free", "tenant_key": "initech", "start_date": start},
+                {"plan_key": "pro-trial", "tenant_key": "initech"},
+                {
+                    "feature_key": "sso",
+                    "tenant_key": "acme",
+                    "user_key": "alice@acme.test",
+                    "value": True,
+                    "reason": "admin add-on",
+                },
+                {
+                    "plan_key": "pro",
+                    "user_key": "dave@example.test",
+                    "start_date": start,
+                    "expiration_date": now() - timedelta(days=1),
+                    "reason": "lapsed personal plan",
+                },
+                {
+                    "feature_key": "seats",
+                    "tenant_key": "acme",
+                    "value": 40,
+                    "reason": "seat add-on",
+                    "expiration_date": now() + timedelta(days=90),
+                },
+            ],
+            atomic=True,
+            idempotency_key=None,
+        )
+        await flags_routes.create_flag(
+            runtime,
+            {
+                "key": "ai-beta",
+                "name": "AI assistant beta",
+                "on": True,
+                "feature_keys": ["ai-assistant"],
+                "tenant_keys": ["acme"],
+                "rules": [
+                    {
+                        "attribute": "TENANT_METADATA",
+                        "path": "employees",
+                        "operator": "GREATER_THAN",
+                        "values": ["5000"],
+                    }
+                ],
+                "percentage": 10,
+            },
+        )
+        for route in (
+            {
+                "method": "GET",
+                "path_pattern": "/api/v1/reports/**",
+                "policy": "REQUIRE_PERMISSION",
+                "permission_key": "reports.view",
+            },
+            {
+                "method": "*",
+                "path_pattern": "/api/v1/admin/sso",
+                "policy": "REQUIRE_FEATURE",
+                "feature_key": "sso",
+            },
+            {"method": "GET", "path_pattern": "/api/v1/health", "policy": "ALLOW"},
+            {"method": "*", "path_pattern": "/api/v1/internal/**", "policy": "DENY", "priority": 10},
+        ):
+            await flags_routes.create_route(runtime, route)
+        async with runtime.database.read() as session:
+            count = await session.scalar(sa.select(sa.func.count()).select_from(ENTITLEMENTS))
+        return (
+            f"demo data loaded: {len(FEATURES_DEMO)} features, {len(PLANS_DEMO)} plans, "
+            f"3 tenants, 4 users, {count} entitlements, 1 flag, 4 routes"
+        )
+    finally:
+        await runtime.database.dispose()
