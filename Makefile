@@ -24,8 +24,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench migrations
-	$(BIN)/ruff format --check src tests bench migrations
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

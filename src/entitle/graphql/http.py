@@ -1,5 +1,7 @@
 """The HTTP face of the GraphQL API: strawberry's ASGI app, authenticated, with JSON errors.
 
+Every answer names the worker process that gave it (``x-entitle-worker``: its pid).
+
 Status codes: a request without a valid token gets HTTP 401 with a GraphQL-shaped body
 (``extensions.code = UNAUTHENTICATED``); requests that cannot be read as GraphQL get 400
 (413 when the body is too large); everything that executes answers 200, errors as data.
@@ -7,6 +9,7 @@ Status codes: a request without a valid token gets HTTP 401 with a GraphQL-shape
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import orjson
@@ -50,6 +53,7 @@ class EntitleGraphQL(GraphQL[Context, None]):
             allow_queries_via_get=True,
         )
         self.runtime = runtime
+        self._worker = str(os.getpid())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,6 +77,7 @@ class EntitleGraphQL(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        response.headers["x-entitle-worker"] = self._worker
         if self._is_ide_page(request):
             return Context(self.runtime, None)
         principal = await self.runtime.auth.authenticate(request.headers.get("authorization"))
