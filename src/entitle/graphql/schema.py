@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -91,16 +92,17 @@ Mutation = merge_types(
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    max_tokens, max_depth, max_aliases = (
-        settings.entitle_max_tokens,
-        settings.entitle_max_depth,
-        settings.entitle_max_aliases,
-    )
+    max_tokens = settings.entitle_max_tokens
+    # The limiter rule classes are built once: ValidationCache keys on them, so rules rebuilt
+    # per request would make every validation a cache miss.
+    limits = [
+        *QueryDepthLimiter(max_depth=settings.entitle_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.entitle_max_aliases).validation_rules,
+    ]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: ParserCache(maxsize=1024),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: AddValidationRules(limits),
         lambda: ValidationCache(maxsize=1024),
     ]
     if not settings.entitle_introspection:
