@@ -11,7 +11,7 @@ from entitle.clock import now
 from entitle.db.repositories.catalog import feature_to_domain
 from entitle.db.revisions import Scope
 from entitle.db.tables import ENTITLEMENTS, FEATURES, FLAG_FEATURES, PLAN_FEATURES, PLANS, ROUTES
-from entitle.domain.errors import BadUserInput, Conflict
+from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.model import FeatureType, OverageHandling, ResetPeriod
 from entitle.domain.values import validate_catalog_key, validate_feature_definition, validate_value
 from entitle.services.common import exists, row_by_key
@@ -163,9 +163,7 @@ async def _plan_feature_rows(
         seen.add(key)
         feature_row = found.get(key)
         if feature_row is None:
-            raise BadUserInput(
-                f"{where}.featureKey: no feature with key '{key}'", field=f"{where}.featureKey"
-            )
+            raise NotFound(f"{where}.featureKey: no feature with key '{key}'", field=f"{where}.featureKey")
         value = validate_value(feature_to_domain(feature_row), item["value"], field=f"{where}.value")
         rows.append({"feature_id": feature_row.id, "value": value, "position": index})
     return rows
