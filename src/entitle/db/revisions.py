@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from entitle.db.tables import REVISIONS as _table
 
@@ -28,6 +28,6 @@ async def bump(session: AsyncSession, scope: Scope) -> None:
         await session.execute(sa.insert(_table).values(scope=scope.value, value=1))
 
 
-async def read_all(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(sa.select(_table.c.scope, _table.c.value))
+async def read_all(connection: AsyncConnection | AsyncSession) -> dict[str, int]:
+    rows = await connection.execute(sa.select(_table.c.scope, _table.c.value))
     return {scope: int(value) for scope, value in rows}

@@ -107,8 +107,8 @@ class RevisionWatcher:
             self._task = None
 
     async def check(self) -> None:
-        async with self._database.read() as session:
-            current = await revisions.read_all(session)
+        async with self._database.engine.connect() as connection:
+            current = await revisions.read_all(connection)
         for scope, invalidate in self._invalidators.items():
             value = current.get(scope.value, 0)
             if self._seen.get(scope.value) != value:
