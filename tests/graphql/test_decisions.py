@@ -6,18 +6,13 @@ from typing import Any
 
 import pytest
 
+from tests import factories
 from tests.conftest import Api
+from tests.factories import make_feature, make_plan, make_tenant, make_user
 
 START = "2030-01-01T00:00:00Z"
 AT = "2030-01-15T00:00:00Z"
 
-CREATE_FEATURE = "mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id } }"
-CREATE_PLAN = "mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }"
-UPSERT_TENANTS = "mutation($input: [TenantInput!]!) { upsertTenants(input: $input) { errors { message } } }"
-UPSERT_USERS = "mutation($input: [UserInput!]!) { upsertUsers(input: $input) { errors { message } } }"
-CREATE_ENTITLEMENT = (
-    "mutation($input: CreateEntitlementInput!) { createEntitlement(input: $input) { id revokedAt } }"
-)
 REVOKE = "mutation($ids: [ID!]!) { revokeEntitlements(ids: $ids) { revokedCount } }"
 CREATE_FLAG = "mutation($input: FeatureFlagInput!) { createFeatureFlag(input: $input) { id } }"
 DECISION = """
@@ -33,25 +28,6 @@ query($t: String, $u: String, $f: String, $p: String, $usage: Int, $at: DateTime
 # --------------------------------------------------------------------------- helpers
 
 
-async def make_feature(api: Api, key: str, type_: str = "BOOLEAN", **extra: Any) -> None:
-    await api.data(CREATE_FEATURE, {"input": {"key": key, "name": key, "type": type_, **extra}})
-
-
-async def make_plan(api: Api, key: str, values: dict[str, Any]) -> None:
-    features = [{"featureKey": f, "value": v} for f, v in values.items()]
-    await api.data(CREATE_PLAN, {"input": {"key": key, "name": key, "features": features}})
-
-
-async def make_tenant(api: Api, key: str) -> None:
-    data = await api.data(UPSERT_TENANTS, {"input": [{"key": key}]})
-    assert data["upsertTenants"]["errors"] == []
-
-
-async def make_user(api: Api, key: str, tenants: tuple[str, ...] = ()) -> None:
-    data = await api.data(UPSERT_USERS, {"input": [{"key": key, "tenantKeys": list(tenants)}]})
-    assert data["upsertUsers"]["errors"] == []
-
-
 async def grant(
     api: Api,
     *,
@@ -63,18 +39,17 @@ async def grant(
     start: str = START,
     end: str | None = None,
 ) -> dict[str, Any]:
-    item = {
-        "planKey": plan,
-        "featureKey": feature,
-        "value": value,
-        "tenantKey": tenant,
-        "userKey": user,
-        "startDate": start,
-        "expirationDate": end,
-    }
-    data = await api.data(CREATE_ENTITLEMENT, {"input": {k: v for k, v in item.items() if v is not None}})
-    created: dict[str, Any] = data["createEntitlement"]
-    return created
+    """An entitlement starting at ``START`` unless told otherwise (nothing depends on the clock)."""
+    return await factories.grant(
+        api,
+        plan_key=plan,
+        feature_key=feature,
+        value=value,
+        tenant_key=tenant,
+        user_key=user,
+        start_date=start,
+        expiration_date=end,
+    )
 
 
 async def decide(api: Api, **args: Any) -> dict[str, Any]:
@@ -87,8 +62,8 @@ async def decide(api: Api, **args: Any) -> dict[str, Any]:
 async def given_acme(api: Api) -> None:
     """acme has members alice and bob; carol is a user outside acme."""
     await make_tenant(api, "acme")
-    await make_user(api, "alice", ("acme",))
-    await make_user(api, "bob", ("acme",))
+    await make_user(api, "alice", ["acme"])
+    await make_user(api, "bob", ["acme"])
     await make_user(api, "carol")
 
 
@@ -428,9 +403,7 @@ async def test_expires_at_is_the_latest_expiry_and_null_if_any_source_never_expi
     decision = await decide(api, t="acme", f="sso")
     # then
     assert decision["expiresAt"] == expected
-    assert sorted(s["expiresAt"] or "~" for s in decision["sources"]) == sorted(
-        (e or "~") for e in ends
-    )
+    assert sorted(s["expiresAt"] or "~" for s in decision["sources"]) == sorted((e or "~") for e in ends)
 
 
 # --------------------------------------------------------------------------- time
