@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from entitle.db.repositories.usage import consume, usage_subject
+from entitle.db.repositories.usage import consume, recorded_answer, usage_subject
 from entitle.db.tables import USAGE_EVENTS
 from entitle.domain.decision import AccessRequest, Decision, conclude, evaluate, validate_request
 from entitle.domain.errors import BadUserInput
@@ -53,6 +53,12 @@ async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: Us
     evaluation = evaluate(snapshot.catalog, subject, request, report.at)
     grant, who = evaluation.grant, usage_subject(subject)
     if grant is None or grant.period is None or who is None or evaluation.justification is not None:
+        if who is not None and feature is not None:
+            # A key already applied keeps its answer, even if the grant has since ended.
+            async with runtime.database.read() as session:
+                recorded = await recorded_answer(session, who, feature.id, report.idempotency_key)
+            if recorded is not None:
+                return decision_from_json(recorded, feature)
         return conclude(evaluation, None)  # nothing grants it: refuse, record nothing
 
     async with runtime.database.write() as session:
@@ -66,14 +72,7 @@ async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: Us
             created_at=report.at,
         )
         if (await session.execute(claim.on_conflict_do_nothing())).rowcount == 0:  # type: ignore[attr-defined]
-            recorded = await session.scalar(
-                sa.select(USAGE_EVENTS.c.response).where(
-                    USAGE_EVENTS.c.subject_kind == who[0],
-                    USAGE_EVENTS.c.subject_id == who[1],
-                    USAGE_EVENTS.c.feature_id == grant.feature.id,
-                    USAGE_EVENTS.c.idempotency_key == report.idempotency_key,
-                )
-            )
+            recorded = await recorded_answer(session, who, grant.feature.id, report.idempotency_key)
             return decision_from_json(recorded or {}, grant.feature)
         cap = grant.limit if grant.feature.overage is OverageHandling.BLOCK else None
         applied, used = await consume(session, who, grant.feature.id, grant.period.start, report.amount, cap)

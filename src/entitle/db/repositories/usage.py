@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitle.db.tables import USAGE_COUNTERS as C
+from entitle.db.tables import USAGE_EVENTS as E
 from entitle.domain.model import Subject, SubscriptionContext
 
 SubjectId = tuple[str, int]
@@ -28,6 +30,21 @@ def _key(subject: SubjectId, feature_id: int, period_start: datetime) -> list[sa
         C.c.feature_id == feature_id,
         C.c.period_start == period_start,
     ]
+
+
+async def recorded_answer(
+    session: AsyncSession, subject: SubjectId, feature_id: int, idempotency_key: str
+) -> dict[str, Any] | None:
+    """The answer recorded for a ``reportUsage`` idempotency key (per subject and feature), if any."""
+    answer: dict[str, Any] | None = await session.scalar(
+        sa.select(E.c.response).where(
+            E.c.subject_kind == subject[0],
+            E.c.subject_id == subject[1],
+            E.c.feature_id == feature_id,
+            E.c.idempotency_key == idempotency_key,
+        )
+    )
+    return answer
 
 
 async def used_in_periods(
