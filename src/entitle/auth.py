@@ -10,10 +10,12 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import jwt
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from entitle.db.engine import Database
 from entitle.db.tables import API_KEYS as _api_keys
@@ -77,11 +79,10 @@ class Authenticator:
         self._tenant_claim = settings.entitle_tenant_claim
         self._audience = settings.entitle_jwt_audience
         self._issuer = settings.entitle_jwt_issuer
-        self._jwt_key: str | None
+        self._jwt_key: Any
         self._jwt_algorithms: list[str]
         if settings.entitle_jwt_public_key:
-            self._jwt_key = settings.entitle_jwt_public_key
-            self._jwt_algorithms = ["RS256", "ES256"]
+            self._jwt_key, self._jwt_algorithms = _public_key(settings.entitle_jwt_public_key)
         elif settings.entitle_jwt_secret:
             self._jwt_key = settings.entitle_jwt_secret
             self._jwt_algorithms = ["HS256"]
@@ -139,6 +140,8 @@ class Authenticator:
             raise Unauthenticated("the token has expired") from None
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated(f"invalid token: {_describe(exc)}") from None
+        except jwt.PyJWTError:  # e.g. InvalidKeyError: a key that does not fit the header's algorithm
+            raise Unauthenticated("invalid token: malformed or unverifiable") from None
         sub = claims.get("sub")
         tenant = claims.get(self._tenant_claim)
         if not isinstance(sub, str) or not sub or (tenant is not None and not isinstance(tenant, str)):
@@ -148,6 +151,23 @@ class Authenticator:
             self._tokens.clear()
         self._tokens[token] = (principal, float(claims["exp"]))
         return principal
+
+
+def _public_key(pem: str) -> tuple[Any, list[str]]:
+    """The configured PEM key and the one algorithm it verifies (RS256 for RSA, ES256 for P-256).
+
+    One algorithm per key: a token whose header names another algorithm is refused as a bad token
+    instead of reaching PyJWT with a key of the wrong type.
+    """
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except ValueError:
+        raise ValueError("ENTITLE_JWT_PUBLIC_KEY is not a PEM public key") from None
+    if isinstance(key, rsa.RSAPublicKey):
+        return key, ["RS256"]
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return key, ["ES256"]
+    raise ValueError("ENTITLE_JWT_PUBLIC_KEY must be an RSA key (RS256) or a P-256 EC key (ES256)")
 
 
 def _describe(exc: jwt.InvalidTokenError) -> str:
