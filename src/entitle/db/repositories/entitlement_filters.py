@@ -9,7 +9,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from entitle.db.pagination import Ordering, SortKey
-from entitle.db.tables import ENTITLEMENTS, FEATURES, PLAN_FEATURES, PLANS, TENANTS, USERS, UTCDateTime
+from entitle.db.tables import (
+    ENTITLEMENTS,
+    FEATURES,
+    MEMBERSHIPS,
+    PLAN_FEATURES,
+    PLANS,
+    TENANTS,
+    USERS,
+    UTCDateTime,
+)
 from entitle.domain.model import EntitlementStatus
 
 E = ENTITLEMENTS
@@ -76,12 +85,22 @@ def filter_terms(query: EntitlementQuery, at: datetime) -> list[Any]:
 
 
 def subject_scope(tenant_key: str | None, user_key: str) -> Any:
-    """The entitlements that apply to a user token's own subject (contract §2)."""
+    """The entitlements that apply to a user token's own subject (contract §2).
+
+    With a tenant: its TENANT-level grants and the user's own USER-level ones there, and only while
+    the user is a member (as in the decision, where a non-member gets ``NOT_A_MEMBER``).
+    """
     user_id = _ids(USERS, [user_key])
     if tenant_key is None:
         return sa.and_(E.c.user_id == user_id, E.c.tenant_id.is_(None))
+    tenant_id = _ids(TENANTS, [tenant_key])
+    is_member = (
+        sa.select(MEMBERSHIPS.c.user_id)
+        .where(MEMBERSHIPS.c.tenant_id == tenant_id, MEMBERSHIPS.c.user_id == user_id)
+        .exists()
+    )
     return sa.and_(
-        E.c.tenant_id == _ids(TENANTS, [tenant_key]), sa.or_(E.c.user_id.is_(None), E.c.user_id == user_id)
+        E.c.tenant_id == tenant_id, sa.or_(E.c.user_id.is_(None), E.c.user_id == user_id), is_member
     )
 
 
