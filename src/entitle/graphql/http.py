@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema import BaseSchema
 from strawberry.types import ExecutionResult
 
@@ -34,15 +34,19 @@ def json_error_response(status: int, code: str, message: str) -> Response:
     )
 
 
-def _code_for_http_refusal(status: int, reason: str) -> str:
+def _code_for_http_refusal(reason: str) -> str:
+    """The code of a request strawberry refused before execution.
+
+    A body that is not JSON (or has no query) did not parse; a missing or unknown operation, or
+    variables that are not an object, did not validate; any other unreadable request (wrong shape,
+    content type or method, too many operations) is bad input. Never a code outside the contract.
+    """
     lowered = reason.lower()
-    if "json" in lowered or "no graphql query" in lowered or "must be a string" in lowered:
+    if "parse request body as json" in lowered or "no graphql query" in lowered or "multipart" in lowered:
         return "GRAPHQL_PARSE_FAILED"
-    if "operation" in lowered and ("unknown" in lowered or "named" in lowered or "provide" in lowered):
+    if "unknown operation" in lowered or "operation type" in lowered or "`variables`" in lowered:
         return "GRAPHQL_VALIDATION_FAILED"
-    if "batching" in lowered or "too many operations" in lowered:
-        return "BAD_USER_INPUT"
-    return "BAD_REQUEST"
+    return "BAD_USER_INPUT"
 
 
 class EntitleGraphQL(GraphQL[Context, None]):
@@ -54,10 +58,16 @@ class EntitleGraphQL(GraphQL[Context, None]):
         )
         self.runtime = runtime
         self._worker = str(os.getpid())
+        batching = schema.config.batching_config
+        self._max_operations = int(batching.get("max_operations", 1)) if batching else 1
+        self._shape = (
+            "the request body must be a JSON object {query, variables?, operationName?, extensions?} "
+            f"or an array of at most {self._max_operations} such objects"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await json_error_response(400, "BAD_REQUEST", "websocket subscriptions are not offered")(
+            await json_error_response(400, "BAD_USER_INPUT", "websocket subscriptions are not offered")(
                 scope, receive, send
             )
             return
@@ -71,10 +81,31 @@ class EntitleGraphQL(GraphQL[Context, None]):
             if exc.status_code == 404 and not self.graphql_ide:
                 response = json_error_response(404, "NOT_FOUND", "GraphiQL is disabled on this server")
             else:
-                response = json_error_response(
-                    exc.status_code, _code_for_http_refusal(exc.status_code, exc.reason), exc.reason
-                )
+                reason = exc.reason
+                if reason.lower().startswith("too many operations"):
+                    reason = (
+                        f"too many operations: a batch (JSON array body) holds at most {self._max_operations}"
+                    )
+                response = json_error_response(exc.status_code, _code_for_http_refusal(reason), reason)
         await response(scope, receive, send)
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry's parsing, with bodies of the wrong JSON shape refused as 400 instead of crashing."""
+        try:
+            parsed = await super().parse_http_body(request)
+        except (AttributeError, TypeError):  # a JSON body (or batch item) that is not an object
+            raise HTTPException(400, self._shape) from None
+        if parsed == []:
+            raise HTTPException(400, self._shape)
+        for item in parsed if isinstance(parsed, list) else [parsed]:
+            if (
+                not isinstance(item.query, str | None)
+                or not isinstance(item.variables, dict | None)
+                or not isinstance(item.operation_name, str | None)
+                or not isinstance(item.extensions, dict | None)
+            ):
+                raise HTTPException(400, self._shape)
+        return parsed
 
     async def get_context(self, request: Any, response: Any) -> Context:
         response.headers["x-entitle-worker"] = self._worker
