@@ -19,12 +19,18 @@ _TOO_COMPLEX = re.compile(
     r"exceeds maximum operation depth|aliases found\. Allowed|contains more than \d+ (tokens|code points)"
 )
 
+_BAD_VARIABLE = re.compile(r"Variable '\$\w+'")
+
 
 def classify(error: GraphQLError) -> tuple[str, str, str | None]:
     """(code, message, field) for one error."""
     original = error.original_error
     if isinstance(original, EntitleError):
         return original.code, original.message, original.field
+    if error.path is None and _BAD_VARIABLE.match(error.message):
+        # Variable coercion fails before execution, often wrapping the scalar's ValueError: the
+        # request does not validate, whatever the original error (contract §7: bad variables).
+        return "GRAPHQL_VALIDATION_FAILED", error.message, None
     if original is not None:
         log.error("unhandled error in %s", error.path, exc_info=original)
         return "INTERNAL_SERVER_ERROR", "Internal server error", None
