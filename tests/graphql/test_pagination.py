@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.factories import UPSERT_TENANTS, batch_grant, entitlement_input, make_plan, make_tenant
+from tests.factories import (
+    UPSERT_TENANTS,
+    batch_grant,
+    entitlement_input,
+    grant,
+    make_feature,
+    make_plan,
+    make_tenant,
+    make_user,
+)
 
 ENTITLEMENTS_PAGE = """
 query($first: Int, $after: String, $last: Int, $before: String, $orderBy: EntitlementOrder) {
@@ -242,3 +251,94 @@ async def test_a_garbage_cursor_is_bad_user_input(api: Api, cursor: str) -> None
     assert tenants["extensions"]["field"] == "after"
     assert entitlements["extensions"]["code"] == "BAD_USER_INPUT"
     assert entitlements["extensions"]["field"] == "before"
+
+
+# --------------------------------------------------------------------------- node / nodes (§7)
+
+NODE = """
+query($id: ID!) {
+  node(id: $id) {
+    __typename id
+    ... on Feature { key }
+    ... on Plan { key }
+    ... on Tenant { key }
+    ... on User { key }
+    ... on Entitlement { reason }
+    ... on FeatureFlag { key }
+    ... on ApiRoute { pathPattern }
+  }
+}
+"""
+NODES = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"
+
+
+async def _one_of_each(api: Api) -> dict[str, str]:
+    """The global id of one object of every Node type."""
+    ids = {
+        "Feature": (await make_feature(api, "sso"))["id"],
+        "Plan": (await make_plan(api, "pro", {"sso": True}))["id"],
+        "Tenant": (await make_tenant(api, "acme"))["id"],
+        "User": (await make_user(api, "ann", ["acme"]))["id"],
+    }
+    ids["Entitlement"] = (await grant(api, plan_key="pro", tenant_key="acme", reason="r"))["id"]
+    flag = await api.data(
+        'mutation { createFeatureFlag(input: {key: "beta", name: "Beta", on: true, featureKeys: ["sso"]}) { id } }'
+    )
+    ids["FeatureFlag"] = flag["createFeatureFlag"]["id"]
+    route = await api.data(
+        'mutation { createApiRoute(input: {method: "GET", pathPattern: "/x", policy: ALLOW}) { id } }'
+    )
+    ids["ApiRoute"] = route["createApiRoute"]["id"]
+    return ids
+
+
+async def test_every_node_type_resolves_by_its_id(api: Api) -> None:
+    # given
+    ids = await _one_of_each(api)
+    expected = {
+        "Feature": {"key": "sso"},
+        "Plan": {"key": "pro"},
+        "Tenant": {"key": "acme"},
+        "User": {"key": "ann"},
+        "Entitlement": {"reason": "r"},
+        "FeatureFlag": {"key": "beta"},
+        "ApiRoute": {"pathPattern": "/x"},
+    }
+    for type_name, global_id in ids.items():
+        # when
+        node = (await api.data(NODE, {"id": global_id}))["node"]
+        # then
+        assert node == {"__typename": type_name, "id": global_id, **expected[type_name]}
+    nodes = (await api.data(NODES, {"ids": list(ids.values())}))["nodes"]
+    assert [n["__typename"] for n in nodes] == list(ids)
+
+
+async def test_unknown_and_deleted_nodes_are_null(api: Api) -> None:
+    # given
+    ids = await _one_of_each(api)
+    feature = await api.data(
+        'mutation { createFeature(input: {key: "gone", name: "G", type: BOOLEAN}) { id } }'
+    )
+    gone_id = feature["createFeature"]["id"]
+    await api.data('mutation { deleteFeature(key: "gone") { deletedId } }')
+    unknown = base64.b64encode(b"Tenant:999999").decode()
+    unknown_type = base64.b64encode(b"Spaceship:1").decode()
+    # when
+    data = await api.data(NODES, {"ids": [ids["Tenant"], gone_id, unknown, unknown_type, ids["Plan"]]})
+    single = await api.data(NODE, {"id": gone_id})
+    # then
+    assert [n and n["__typename"] for n in data["nodes"]] == ["Tenant", None, None, None, "Plan"]
+    assert single["node"] is None
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    ["not base64!", "", base64.b64encode(b"Tenant:abc").decode(), base64.b64encode(b"\xff\xfe").decode()],
+)
+async def test_a_malformed_node_id_is_bad_user_input(api: Api, bad_id: str) -> None:
+    # when
+    single = await api.error(NODE, {"id": bad_id})
+    many = await api.error(NODES, {"ids": [bad_id]})
+    # then
+    assert single["extensions"]["code"] == "BAD_USER_INPUT"
+    assert many["extensions"]["code"] == "BAD_USER_INPUT"
