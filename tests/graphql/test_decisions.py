@@ -118,6 +118,21 @@ async def test_user_level_plan_does_not_leak_to_other_members(api: Api) -> None:
     assert (tenant_alone["isEntitled"], tenant_alone["justification"]) == (False, "MISSING_FEATURE")
 
 
+async def test_a_user_level_grant_in_another_tenant_does_not_apply(api: Api) -> None:
+    # given: alice belongs to acme and globex, with a seat grant in globex only
+    await given_acme(api)
+    await make_tenant(api, "globex")
+    await make_user(api, "alice", ["globex"])
+    await make_feature(api, "beta")
+    await grant(api, feature="beta", tenant="globex", user="alice")
+    # when
+    in_acme = await decide(api, t="acme", u="alice", f="beta")
+    in_globex = await decide(api, t="globex", u="alice", f="beta")
+    # then
+    assert (in_acme["isEntitled"], in_acme["justification"]) == (False, "MISSING_FEATURE")
+    assert in_globex["isEntitled"] is True
+
+
 async def test_a_user_outside_the_tenant_is_not_a_member(api: Api) -> None:
     # given
     await given_acme(api)
@@ -189,6 +204,15 @@ async def test_unknown_subject_comes_before_unknown_feature(api: Api) -> None:
     decision = await decide(api, t="nope", f="no-such-feature")
     # then
     assert decision["justification"] == "UNKNOWN_SUBJECT"
+
+
+async def test_not_a_member_comes_before_unknown_feature(api: Api) -> None:
+    # given
+    await given_acme(api)
+    # when
+    decision = await decide(api, t="acme", u="carol", f="no-such-feature")
+    # then
+    assert decision["justification"] == "NOT_A_MEMBER"
 
 
 async def test_an_unknown_feature_key_is_unknown_feature(api: Api) -> None:
@@ -430,6 +454,27 @@ async def test_an_entitlement_is_active_on_the_half_open_interval(
     decision = await decide(api, t="acme", f="sso", at=at)
     # then
     assert (decision["isEntitled"], decision["justification"]) == (entitled, justification)
+
+
+@pytest.mark.parametrize(
+    ("at", "entitled"),
+    [("2030-01-09T23:59:59Z", False), ("2030-01-10T00:00:00Z", True), ("2030-01-10T02:00:00+02:00", True)],
+)
+async def test_instants_with_an_offset_compare_as_utc_and_come_back_in_utc(
+    api: Api, at: str, entitled: bool
+) -> None:
+    # given: 01:00+01:00 is midnight UTC
+    await given_acme(api)
+    await make_feature(api, "sso")
+    await grant(
+        api, feature="sso", tenant="acme", start="2030-01-10T01:00:00+01:00", end="2030-02-01T09:00:00+09:00"
+    )
+    # when
+    decision = await decide(api, t="acme", f="sso", at=at)
+    # then
+    assert decision["isEntitled"] is entitled
+    if entitled:
+        assert decision["expiresAt"] == "2030-02-01T00:00:00Z"
 
 
 async def test_both_expired_and_future_sources_give_not_started(api: Api) -> None:

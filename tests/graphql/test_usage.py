@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.conftest import Api
+from entitle.app import create_app
+from tests.conftest import Api, make_settings
 from tests.factories import grant, make_feature, make_tenant, make_user
 
 START = "2030-01-01T00:00:00Z"
@@ -134,6 +136,27 @@ async def test_an_unlimited_metered_feature_records_and_never_refuses(api: Api) 
     assert (decision["limit"], decision["unlimited"], decision["overage"]) == (None, True, None)
 
 
+@pytest.mark.parametrize(
+    ("overage", "usage", "entitled"),
+    [("BLOCK", 3, True), ("BLOCK", 4, False), ("ALLOW", 4, True), ("WARN", 400, True)],
+)
+async def test_is_entitled_to_weighs_usage_against_what_is_left_in_the_period(
+    api: Api, overage: str, usage: int, entitled: bool
+) -> None:
+    # given: 7 of 10 used
+    await given_metered(api, 10, overage=overage)
+    await report(api, 7, "r1")
+    # when
+    data = await api.data(
+        'query($n: Int) { isEntitledTo(tenantKey: "acme", featureKey: "calls", usage: $n, at: "2030-01-15T00:00:00Z") '
+        "{ isEntitled justification used remaining } }",
+        {"n": usage},
+    )
+    # then: only BLOCK refuses for usage; ALLOW and WARN permit consumption beyond the limit
+    decision = data["isEntitledTo"]
+    assert numbers(decision) == (entitled, None if entitled else "LIMIT_EXCEEDED", 7, 3)
+
+
 # --------------------------------------------------------------------------- idempotency
 
 
@@ -175,6 +198,17 @@ async def test_a_repeated_key_returns_the_first_answer_even_after_the_grant_is_r
     # then
     assert repeat == first
     assert (fresh["isEntitled"], fresh["justification"]) == (False, "PLAN_EXPIRED")
+
+
+async def test_concurrent_repeats_of_one_key_consume_once_and_share_one_answer(api: Api) -> None:
+    # given
+    await given_metered(api, 10)
+    # when
+    results = await asyncio.gather(*(report(api, 2, "same") for _ in range(10)))
+    # then
+    assert all(r == results[0] for r in results)
+    assert results[0]["used"] == 2
+    assert (await check(api))["used"] == 2
 
 
 async def test_an_idempotency_key_is_scoped_to_its_subject(api: Api) -> None:
@@ -367,4 +401,24 @@ async def test_concurrent_reports_never_take_used_past_a_block_limit(api: Api) -
     assert sum(r["isEntitled"] for r in results) == 25
     assert {r["justification"] for r in results if not r["isEntitled"]} == {"LIMIT_EXCEEDED"}
     assert sorted(r["used"] for r in results if r["isEntitled"]) == list(range(1, 26))
+    assert (await check(api))["used"] == 25
+
+
+async def test_concurrent_reports_from_two_processes_never_take_used_past_a_block_limit(
+    api: Api, database_url: str
+) -> None:
+    # given
+    await given_metered(api, 25)
+    other_app = create_app(make_settings(database_url))
+    await other_app.runtime.start()
+    try:
+        transport = httpx.ASGITransport(app=other_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://other.test") as client:
+            other = Api(client=client, app=other_app)
+            # when
+            results = await asyncio.gather(*(report(api if n % 2 else other, 1, f"c{n}") for n in range(40)))
+    finally:
+        await other_app.runtime.stop()
+    # then
+    assert sum(r["isEntitled"] for r in results) == 25
     assert (await check(api))["used"] == 25
