@@ -211,6 +211,21 @@ async def test_concurrent_repeats_of_one_key_consume_once_and_share_one_answer(a
     assert (await check(api))["used"] == 2
 
 
+async def test_a_non_member_repeating_a_members_key_is_refused_as_not_a_member(api: Api) -> None:
+    # given
+    await given_metered(api, 10)
+    await make_user(api, "mallory")
+    await report(api, 3, "same", u="alice")
+    # when
+    outsider = await report(api, 3, "same", u="mallory")
+    # then
+    assert (outsider["isEntitled"], outsider["justification"], outsider["used"]) == (
+        False,
+        "NOT_A_MEMBER",
+        None,
+    )
+
+
 async def test_an_idempotency_key_is_scoped_to_its_subject(api: Api) -> None:
     # given
     await given_metered(api, 10)

@@ -25,6 +25,11 @@ from entitle.services.access import SubjectLoader
 from entitle.services.batches import upsert_statement
 from entitle.services.runtime import Runtime
 
+_GRANT_GONE = frozenset(
+    {Justification.PLAN_EXPIRED, Justification.NOT_STARTED, Justification.MISSING_FEATURE}
+)
+"""Refusals of a known member for a known feature: a key it already applied keeps its answer."""
+
 
 @dataclasses.dataclass(frozen=True)
 class UsageReport:
@@ -53,7 +58,7 @@ async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: Us
     evaluation = evaluate(snapshot.catalog, subject, request, report.at)
     grant, who = evaluation.grant, usage_subject(subject)
     if grant is None or grant.period is None or who is None or evaluation.justification is not None:
-        if who is not None and feature is not None:
+        if who is not None and feature is not None and evaluation.justification in _GRANT_GONE:
             # A key already applied keeps its answer, even if the grant has since ended.
             async with runtime.database.read() as session:
                 recorded = await recorded_answer(session, who, feature.id, report.idempotency_key)
