@@ -612,6 +612,20 @@ async def test_usage_more_than_remaining_is_limit_exceeded(api: Api, usage: int,
     assert len(decision["sources"]) == 1
 
 
+@pytest.mark.parametrize(("usage", "entitled"), [(None, True), (0, True), (1, False)])
+async def test_a_limit_of_zero_is_granted_with_no_headroom(
+    api: Api, usage: int | None, entitled: bool
+) -> None:
+    # given
+    await given_acme(api)
+    await make_feature(api, "seats", "LIMIT")
+    await grant(api, feature="seats", value=0, tenant="acme")
+    # when
+    decision = await decide(api, t="acme", f="seats", usage=usage)
+    # then
+    assert (decision["isEntitled"], decision["limit"], decision["remaining"]) == (entitled, 0, 0)
+
+
 async def test_usage_is_ignored_for_a_boolean_feature(api: Api) -> None:
     # given
     await given_acme(api)

@@ -349,14 +349,21 @@ async def test_a_flag_value_merges_with_plans_and_both_are_sources(api: Api) -> 
     await make_feature(api, "beta", "LIMIT", defaultValue=5)
     await make_plan(api, "pro", {"beta": 10})
     await make_tenant(api, "acme")
-    await grant(api, plan_key="pro", tenant_key="acme", start_date="2030-01-01T00:00:00Z")
+    await grant(
+        api,
+        plan_key="pro",
+        tenant_key="acme",
+        start_date="2030-01-01T00:00:00Z",
+        expiration_date="2030-06-01T00:00:00Z",
+    )
     await make_flag(api)
     # when
     decision = await decide(api, "acme")
     # then
     assert decision["limit"] == 10
     assert [s["kind"] for s in decision["sources"]] == ["PLAN", "FEATURE_FLAG"]
-    assert decision["expiresAt"] is None
+    assert decision["sources"][0]["expiresAt"] == "2030-06-01T00:00:00Z"
+    assert decision["expiresAt"] is None  # a flag never expires
 
 
 # --------------------------------------------------------------------------- changes apply at once
