@@ -335,7 +335,8 @@ async def test_a_flag_grants_the_features_natural_value(
     api: Api, feature: dict[str, Any], expected: dict[str, Any]
 ) -> None:
     # given
-    await make_feature(api, "beta", feature.pop("type"), **feature)
+    fields = dict(feature)
+    await make_feature(api, "beta", fields.pop("type"), **fields)
     await make_tenant(api, "acme")
     await make_flag(api)
     # when

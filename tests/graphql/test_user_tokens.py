@@ -173,3 +173,28 @@ async def test_the_viewer_of_a_user_token_is_its_subject(api: Api) -> None:
     data = await api.data(VIEWER, token=user_token("alice", "acme"))
     # then
     assert data["viewer"] == {"kind": "USER", "tenantKey": "acme", "userKey": "alice", "readOnly": False}
+
+
+async def test_a_user_token_sees_which_flag_entitles_it_but_not_whom_else_it_targets(api: Api) -> None:
+    # given
+    await given_subjects(api)
+    await api.data(
+        'mutation { createFeatureFlag(input: {key: "beta-flag", name: "b", on: true, featureKeys: ["beta"],'
+        ' tenantKeys: ["acme", "globex"], userKeys: ["bob"], percentage: 5}) { key } }'
+    )
+    token = user_token("bob", "acme")
+    # when
+    named = await api.data(
+        '{ isEntitledTo(featureKey: "beta", at: "2030-01-15T00:00:00Z") { sources { flag { key } } } }',
+        token=token,
+    )
+    errors = [
+        await api.error(
+            f'{{ isEntitledTo(featureKey: "beta", at: "2030-01-15T00:00:00Z") {{ sources {{ flag {{ {field} }} }} }} }}',
+            token=token,
+        )
+        for field in ("tenantKeys", "userKeys", "rules { values }", "percentage")
+    ]
+    # then
+    assert named["isEntitledTo"]["sources"] == [{"flag": {"key": "beta-flag"}}]
+    assert [e["extensions"]["code"] for e in errors] == ["FORBIDDEN"] * 4

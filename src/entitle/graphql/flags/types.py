@@ -30,13 +30,13 @@ class FeatureFlag(Node):
     name: str
     description: str | None
     on: bool
-    tenant_keys: list[str]
-    user_keys: list[str]
-    rules: list[FlagRule]
-    percentage: int | None
     created_at: datetime
     updated_at: datetime
     pk: strawberry.Private[int]
+    targeted_tenant_keys: strawberry.Private[list[str]]
+    targeted_user_keys: strawberry.Private[list[str]]
+    targeting_rules: strawberry.Private[list[FlagRule]]
+    rollout_percentage: strawberry.Private[int | None]
 
     @classmethod
     def from_row(cls, row: Any) -> FeatureFlag:
@@ -47,9 +47,9 @@ class FeatureFlag(Node):
             name=row.name,
             description=row.description,
             on=row.on,
-            tenant_keys=list(row.tenant_keys),
-            user_keys=list(row.user_keys),
-            rules=[
+            targeted_tenant_keys=list(row.tenant_keys),
+            targeted_user_keys=list(row.user_keys),
+            targeting_rules=[
                 FlagRule(
                     attribute=FlagAttribute(r["attribute"]),
                     path=r.get("path"),
@@ -59,10 +59,33 @@ class FeatureFlag(Node):
                 )
                 for r in row.rules
             ],
-            percentage=row.percentage,
+            rollout_percentage=row.percentage,
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+    # Targeting names other tenants and users: management keys only (a user token reaches a
+    # flag through its decision sources, and may see that the flag applies, not whom else it targets).
+
+    @strawberry.field
+    def tenant_keys(self, info: Info) -> list[str]:
+        info.context.require_management()
+        return self.targeted_tenant_keys
+
+    @strawberry.field
+    def user_keys(self, info: Info) -> list[str]:
+        info.context.require_management()
+        return self.targeted_user_keys
+
+    @strawberry.field
+    def rules(self, info: Info) -> list[FlagRule]:
+        info.context.require_management()
+        return self.targeting_rules
+
+    @strawberry.field
+    def percentage(self, info: Info) -> int | None:
+        info.context.require_management()
+        return self.rollout_percentage
 
     @strawberry.field
     async def features(self, info: Info) -> list[Feature]:
