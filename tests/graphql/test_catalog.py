@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from tests.conftest import Api
 from tests.factories import (
     CREATE_FEATURE,
@@ -59,33 +57,32 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-@pytest.mark.parametrize(
-    ("type_", "extra", "expected"),
-    [
-        ("BOOLEAN", {}, {"tiers": [], "defaultValue": None}),
-        ("LIMIT", {"unit": "seats", "defaultValue": 5}, {"unit": "seats", "defaultValue": 5}),
-        ("LIMIT", {"resetPeriod": "MONTH", "overage": "WARN"}, {"resetPeriod": "MONTH", "overage": "WARN"}),
-        ("TIER", {"tiers": ["bronze", "silver", "gold"]}, {"tiers": ["bronze", "silver", "gold"]}),
-        ("LIST", {"defaultValue": ["csv"]}, {"defaultValue": ["csv"]}),
-    ],
-)
-async def test_a_feature_of_each_type_can_be_created_and_read_back(
-    api: Api, type_: str, extra: dict[str, Any], expected: dict[str, Any]
-) -> None:
-    # given
-    payload = {"key": "thing", "name": "Thing", "type": type_, "permissions": ["thing.use"], **extra}
-    # when
-    await api.data(CREATE_FEATURE, {"input": payload})
-    data = await api.data(FEATURE, {"key": "thing"})
-    # then
-    feature = data["feature"]
-    assert feature["type"] == type_
-    assert feature["name"] == "Thing"
-    assert feature["permissions"] == ["thing.use"]
-    assert feature["overage"] == expected.get("overage", "BLOCK")
-    assert feature["metadata"] == {}
-    for name, value in expected.items():
-        assert feature[name] == value
+FEATURES_OF_EACH_TYPE: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("BOOLEAN", {}, {"tiers": [], "defaultValue": None}),
+    ("LIMIT", {"unit": "seats", "defaultValue": 5}, {"unit": "seats", "defaultValue": 5}),
+    ("LIMIT", {"resetPeriod": "MONTH", "overage": "WARN"}, {"resetPeriod": "MONTH", "overage": "WARN"}),
+    ("TIER", {"tiers": ["bronze", "silver", "gold"]}, {"tiers": ["bronze", "silver", "gold"]}),
+    ("LIST", {"defaultValue": ["csv"]}, {"defaultValue": ["csv"]}),
+]
+
+
+async def test_a_feature_of_each_type_can_be_created_and_read_back(api: Api) -> None:
+    for index, (type_, extra, expected) in enumerate(FEATURES_OF_EACH_TYPE):
+        # given
+        key = f"thing-{index}"
+        payload = {"key": key, "name": "Thing", "type": type_, "permissions": ["thing.use"], **extra}
+        # when
+        await api.data(CREATE_FEATURE, {"input": payload})
+        data = await api.data(FEATURE, {"key": key})
+        # then
+        feature = data["feature"]
+        assert feature["type"] == type_
+        assert feature["name"] == "Thing"
+        assert feature["permissions"] == ["thing.use"]
+        assert feature["overage"] == expected.get("overage", "BLOCK")
+        assert feature["metadata"] == {}
+        for name, value in expected.items():
+            assert feature[name] == value, (type_, name)
 
 
 async def test_update_feature_changes_only_the_given_fields(api: Api) -> None:
