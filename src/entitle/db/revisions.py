@@ -20,12 +20,21 @@ class Scope(StrEnum):
     SUBJECTS = "subjects"
 
 
-async def bump(session: AsyncSession, scope: Scope) -> None:
-    result = await session.execute(
-        sa.update(_table).where(_table.c.scope == scope.value).values(value=_table.c.value + 1)
+async def bump(session: AsyncSession, scope: Scope) -> int:
+    """Increment ``scope``'s counter in the caller's transaction; returns the new value.
+
+    Concurrent writers queue on the row, so the value a writer gets covers every earlier bump.
+    """
+    value = await session.scalar(
+        sa.update(_table)
+        .where(_table.c.scope == scope.value)
+        .values(value=_table.c.value + 1)
+        .returning(_table.c.value)
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if value is None:
         await session.execute(sa.insert(_table).values(scope=scope.value, value=1))
+        return 1
+    return int(value)
 
 
 async def read_all(connection: AsyncConnection | AsyncSession) -> dict[str, int]:

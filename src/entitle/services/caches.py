@@ -106,6 +106,11 @@ class RevisionWatcher:
                 await self._task
             self._task = None
 
+    def saw(self, scope: revisions.Scope, value: int) -> None:
+        """This process wrote ``value`` (and invalidated itself): the poll need not drop caches again."""
+        if value > self._seen.get(scope.value, 0):
+            self._seen[scope.value] = value
+
     async def check(self) -> None:
         async with self._database.engine.connect() as connection:
             current = await revisions.read_all(connection)

@@ -44,7 +44,7 @@ class Runtime:
         """A write transaction that marks ``scopes`` changed for every process once it commits."""
         async with self.database.write() as session:
             yield session
-            for scope in scopes:
-                await revisions.bump(session, scope)
-        for scope in scopes:
+            bumped = {scope: await revisions.bump(session, scope) for scope in scopes}
+        for scope, value in bumped.items():
             self._invalidators[scope]()
+            self.watcher.saw(scope, value)
