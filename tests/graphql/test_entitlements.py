@@ -413,3 +413,33 @@ async def test_a_plans_and_a_tenants_entitlements_are_scoped_to_them(api: Api) -
     assert plan["totalCount"] == 2
     tenant = data["tenant"]["entitlements"]
     assert {e["node"]["reason"] for e in tenant["edges"]} == {"globex-bob-sso", "globex-basic-revoked"}
+
+
+async def test_dates_with_an_offset_are_stored_and_answered_in_utc(api: Api) -> None:
+    # given
+    await _catalog_and_subjects(api)
+    # when
+    created = await grant(
+        api,
+        plan_key="pro",
+        tenant_key="acme",
+        start_date="2030-01-01T02:00:00+02:00",
+        expiration_date="2030-01-31T18:30:00-05:30",
+    )
+    # then
+    assert created["startDate"] == "2030-01-01T00:00:00Z"
+    assert created["expirationDate"] == "2030-02-01T00:00:00Z"
+
+
+async def test_a_date_without_an_offset_is_refused(api: Api) -> None:
+    # given
+    await _catalog_and_subjects(api)
+    # when
+    error = await api.error(
+        CREATE_ENTITLEMENT,
+        {"input": {"planKey": "pro", "tenantKey": "acme", "startDate": "2030-01-01T00:00:00"}},
+    )
+    # then
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "offset" in error["message"]
+    assert (await api.data(LIST))["entitlements"]["totalCount"] == 0
