@@ -12,9 +12,18 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from entitle.settings import Settings
+
+Executor = AsyncConnection | AsyncSession
+"""Anything repositories can run statements on."""
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
@@ -55,6 +64,10 @@ class Database:
                 pool_recycle=1800,
             )
             self.write_engine = self.engine
+        # Single-statement reads on the hot path: no BEGIN/COMMIT round trips on PostgreSQL.
+        self._lookup_engine = (
+            self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
 
@@ -62,6 +75,12 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._read() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def lookup(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for independent reads (each statement sees the latest committed data)."""
+        async with self._lookup_engine.connect() as connection:
+            yield connection
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

@@ -94,6 +94,6 @@ async def _usage(runtime: Runtime, subject: Subject, grants: list[FeatureGrant])
     if who is None:
         return {}
     wanted = [(g.feature.id, g.period.start) for g in grants if g.period is not None]
-    async with runtime.database.read() as session:
-        found = await used_in_periods(session, who, wanted)
+    async with runtime.database.lookup() as connection:
+        found = await used_in_periods(connection, who, wanted)
     return {feature_id: found.get((feature_id, start), 0) for feature_id, start in wanted}

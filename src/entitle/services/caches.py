@@ -71,8 +71,8 @@ class SubjectCache:
         if subject is not None:
             return subject
         generation = self._generation
-        async with self._database.read() as session:
-            subject = await load_subject(session, tenant_key, user_key)
+        async with self._database.lookup() as connection:
+            subject = await load_subject(connection, tenant_key, user_key)
         if generation == self._generation:
             if len(self._entries) >= self.MAX_ENTRIES:
                 self._entries = {}
@@ -112,7 +112,7 @@ class RevisionWatcher:
             self._seen[scope.value] = value
 
     async def check(self) -> None:
-        async with self._database.engine.connect() as connection:
+        async with self._database.lookup() as connection:
             current = await revisions.read_all(connection)
         for scope, invalidate in self._invalidators.items():
             value = current.get(scope.value, 0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from entitle.db.engine import Executor
 from entitle.db.tables import ENTITLEMENTS as _ents
 from entitle.db.tables import MEMBERSHIPS as _members
 from entitle.db.tables import TENANTS as _tenants
@@ -44,14 +44,14 @@ def entitlement_record(row: Any) -> m.EntitlementRecord:
     )
 
 
-async def _ref(session: AsyncSession, table: sa.Table, key: str | None) -> m.SubjectRef | None:
+async def _ref(session: Executor, table: sa.Table, key: str | None) -> m.SubjectRef | None:
     if key is None:
         return None
     row = (await session.execute(sa.select(table.c.id, table.c.metadata).where(table.c.key == key))).first()
     return None if row is None else m.SubjectRef(id=row.id, key=key, metadata=row.metadata or {})
 
 
-async def load_subject(session: AsyncSession, tenant_key: str | None, user_key: str | None) -> m.Subject:
+async def load_subject(session: Executor, tenant_key: str | None, user_key: str | None) -> m.Subject:
     """Everything a decision needs about (tenant_key, user_key): at most four indexed statements."""
     tenant = await _ref(session, _tenants, tenant_key)
     user = await _ref(session, _users, user_key)

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from entitle.db.engine import Executor
 from entitle.db.tables import USAGE_COUNTERS as C
 from entitle.db.tables import USAGE_EVENTS as E
 from entitle.domain.model import Subject, SubscriptionContext
@@ -48,7 +49,7 @@ async def recorded_answer(
 
 
 async def used_in_periods(
-    session: AsyncSession, subject: SubjectId, wanted: Iterable[tuple[int, datetime]]
+    session: Executor, subject: SubjectId, wanted: Iterable[tuple[int, datetime]]
 ) -> dict[tuple[int, datetime], int]:
     """Units used per (feature id, period start); absent pairs have used nothing."""
     pairs = list(wanted)
