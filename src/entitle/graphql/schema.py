@@ -8,14 +8,10 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import (
-    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -25,6 +21,7 @@ from entitle.graphql.catalog.queries import CatalogQuery
 from entitle.graphql.catalog.types import Feature, Plan
 from entitle.graphql.context import Info
 from entitle.graphql.decisions.queries import DecisionsQuery
+from entitle.graphql.documents import cached_documents
 from entitle.graphql.entitlements.mutations import EntitlementsMutation
 from entitle.graphql.entitlements.queries import EntitlementsQuery
 from entitle.graphql.entitlements.types import Entitlement
@@ -94,18 +91,12 @@ Mutation = merge_types(
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    max_tokens = settings.entitle_max_tokens
-    # The limiter rule classes are built once: ValidationCache keys on them, so rules rebuilt
-    # per request would make every validation a cache miss.
     limits = [
         *QueryDepthLimiter(max_depth=settings.entitle_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.entitle_max_aliases).validation_rules,
     ]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: ParserCache(maxsize=1024),
-        lambda: AddValidationRules(limits),
-        lambda: ValidationCache(maxsize=1024),
+        cached_documents(settings.entitle_max_tokens, limits)
     ]
     if not settings.entitle_introspection:
         extensions.append(DisableIntrospection)

@@ -1,0 +1,53 @@
+"""Parse and validate each distinct document once, in one extension.
+
+Keyed by the query text (a string hashes in O(1) once; a parsed document would be hashed node by
+node on every request). The token limit applies while parsing, the depth and alias limits are
+validation rules, so all three only ever run on a cache miss. One extension instead of four
+(MaxTokensLimiter, ParserCache, AddValidationRules, ValidationCache) also saves their per-request
+hook plumbing on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
+from typing import Any
+
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
+
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
+
+CACHE_SIZE = 1024
+
+
+def cached_documents(
+    max_tokens: int, limit_rules: Sequence[type[ASTValidationRule]]
+) -> Callable[[], SchemaExtension]:
+    """A factory for the extension, with its caches shared by every request of one schema."""
+    limits = tuple(limit_rules)
+
+    @lru_cache(maxsize=CACHE_SIZE)
+    def parse_query(query: str) -> DocumentNode:
+        return parse(query, max_tokens=max_tokens)
+
+    @lru_cache(maxsize=CACHE_SIZE)
+    def validate_query(
+        schema: GraphQLSchema, query: str, rules: tuple[type[ASTValidationRule], ...]
+    ) -> list[GraphQLError]:
+        return validate_document(schema, parse_query(query), rules + limits)
+
+    class CachedDocuments(SchemaExtension):
+        def on_parse(self) -> Iterator[None]:
+            context: Any = self.execution_context
+            context.graphql_document = parse_query(context.query)
+            yield
+
+        def on_validate(self) -> Iterator[None]:
+            context: Any = self.execution_context
+            context.pre_execution_errors = validate_query(
+                context.schema._schema, context.query, tuple(context.validation_rules)
+            )
+            yield
+
+    return CachedDocuments
