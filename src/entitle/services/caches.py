@@ -65,6 +65,9 @@ class SubjectCache:
         self._generation += 1
         self._entries = {}
 
+    def peek(self, tenant_key: str | None, user_key: str | None) -> Subject | None:
+        return self._entries.get((tenant_key, user_key))
+
     async def get(self, tenant_key: str | None, user_key: str | None) -> Subject:
         key = (tenant_key, user_key)
         subject = self._entries.get(key)

@@ -7,7 +7,6 @@ import strawberry
 from entitle.clock import now
 from entitle.domain.decision import AccessRequest
 from entitle.domain.errors import Forbidden
-from entitle.domain.model import Subject
 from entitle.graphql.context import Context, Info
 from entitle.graphql.decisions.types import (
     EffectiveEntitlements,
@@ -17,7 +16,7 @@ from entitle.graphql.decisions.types import (
 )
 from entitle.graphql.enums import SubscriptionContext
 from entitle.graphql.subjects.types import Tenant, User
-from entitle.services.access import check_access, effective_entitlements
+from entitle.services.access import SubjectLoader, check_access, effective_entitlements
 
 
 @strawberry.input
@@ -40,14 +39,8 @@ def own_subject(
     return principal.tenant_key, principal.user_key
 
 
-def subject_loader(info: Info):  # type: ignore[no-untyped-def]
-    loader = info.context.loaders.subject_by_keys
-
-    async def load(tenant_key: str | None, user_key: str | None) -> Subject:
-        subject: Subject = await loader.load((tenant_key, user_key))
-        return subject
-
-    return load
+def subject_loader(info: Info) -> SubjectLoader:
+    return info.context.loaders.subject
 
 
 @strawberry.type
