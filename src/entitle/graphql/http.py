@@ -90,7 +90,14 @@ class EntitleGraphQL(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
-        """Strawberry's parsing, with bodies of the wrong JSON shape refused as 400 instead of crashing."""
+        """Strawberry's parsing, with bodies of the wrong JSON shape refused as 400 instead of crashing.
+
+        The common case (a POSTed JSON object, no streaming) is read directly with orjson, skipping
+        strawberry's content-type parsing through ``email.message`` (measured: ~5% of a decision).
+        """
+        fast = await self._plain_json_body(request)
+        if fast is not None:
+            return fast
         try:
             parsed = await super().parse_http_body(request)
         except (AttributeError, TypeError):  # a JSON body (or batch item) that is not an object
@@ -106,6 +113,30 @@ class EntitleGraphQL(GraphQL[Context, None]):
             ):
                 raise HTTPException(400, self._shape)
         return parsed
+
+    async def _plain_json_body(self, request: Any) -> GraphQLRequestData | None:
+        if request.method != "POST" or not (request.content_type or "").startswith("application/json"):
+            return None
+        accept = request.headers.get("accept", "")
+        if "multipart" in accept or "event-stream" in accept:
+            return None
+        try:
+            data = orjson.loads(await request.get_body())
+        except orjson.JSONDecodeError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if not isinstance(data, dict):
+            return None  # a batch or a body of the wrong shape: the general path decides
+        query, variables = data.get("query"), data.get("variables")
+        operation_name, extensions = data.get("operationName"), data.get("extensions")
+        if query is None or not isinstance(query, str):
+            return None
+        if not isinstance(variables, dict | None) or not isinstance(extensions, dict | None):
+            return None
+        if not isinstance(operation_name, str | None):
+            return None
+        return GraphQLRequestData(
+            query=query, variables=variables, operation_name=operation_name, extensions=extensions
+        )
 
     async def get_context(self, request: Any, response: Any) -> Context:
         response.headers["x-entitle-worker"] = self._worker
