@@ -38,6 +38,10 @@ class CatalogCache:
         self._generation += 1
         self._snapshot = None
 
+    def peek(self) -> CatalogSnapshot | None:
+        """The current snapshot when it is loaded (the steady state), without awaiting."""
+        return self._snapshot
+
     async def get(self) -> CatalogSnapshot:
         snapshot = self._snapshot
         if snapshot is not None:

@@ -17,7 +17,7 @@ Row = Any
 """A SQLAlchemy result row (attribute access by column name)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CatalogSnapshot:
     """The domain catalog plus the stored rows the API renders (names, metadata, timestamps)."""
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
+from weakref import WeakKeyDictionary
 
 import strawberry
 
+from entitle.db.repositories.catalog import CatalogSnapshot
 from entitle.graphql.context import Info
 from entitle.graphql.enums import FeatureType, OverageHandling, ResetPeriod
 from entitle.graphql.node import Node, to_global_id
@@ -89,7 +91,13 @@ class Plan(Node):
         )
 
     @strawberry.field
-    async def features(self, info: Info) -> list[PlanFeature]:
+    def features(self, info: Info) -> list[PlanFeature]:
+        snapshot = info.context.runtime.catalog.peek()
+        if snapshot is not None:
+            return rendered(snapshot).plan_features(self.pk)
+        return self._features_later(info)  # type: ignore[return-value]  # graphql-core awaits it
+
+    async def _features_later(self, info: Info) -> list[PlanFeature]:
         pairs = await info.context.loaders.plan_features_by_plan_id.load(self.pk)
         return [PlanFeature(feature=Feature.from_row(f), value=v) for f, v in pairs]
 
@@ -110,6 +118,52 @@ class Plan(Node):
 
         info.context.require_management()
         return await list_entitlements(info, first, after, last, before, filter, order_by, plan_id=self.pk)
+
+
+class RenderedCatalog:
+    """The GraphQL objects of one catalog snapshot, built once and shared by every request.
+
+    Catalog relations (an entitlement's plan and feature, a plan's features) resolve synchronously
+    from here: no dataloader future per row and no object rebuilt per row. The objects are never
+    mutated after they are built.
+    """
+
+    def __init__(self, snapshot: CatalogSnapshot) -> None:
+        self._snapshot = snapshot
+        self._features: dict[int, Feature | None] = {}
+        self._plans: dict[int, Plan | None] = {}
+        self._plan_features: dict[int, list[PlanFeature]] = {}
+
+    def feature(self, feature_id: int) -> Feature | None:
+        if feature_id not in self._features:
+            row = self._snapshot.features.get(feature_id)
+            self._features[feature_id] = None if row is None else Feature.from_row(row)
+        return self._features[feature_id]
+
+    def plan(self, plan_id: int) -> Plan | None:
+        if plan_id not in self._plans:
+            row = self._snapshot.plans.get(plan_id)
+            self._plans[plan_id] = None if row is None else Plan.from_row(row)
+        return self._plans[plan_id]
+
+    def plan_features(self, plan_id: int) -> list[PlanFeature]:
+        if plan_id not in self._plan_features:
+            self._plan_features[plan_id] = [
+                PlanFeature(feature=feature, value=pf.value)
+                for pf in self._snapshot.plan_features.get(plan_id, [])
+                if (feature := self.feature(pf.feature_id)) is not None
+            ]
+        return self._plan_features[plan_id]
+
+
+_RENDERED: WeakKeyDictionary[CatalogSnapshot, RenderedCatalog] = WeakKeyDictionary()
+
+
+def rendered(snapshot: CatalogSnapshot) -> RenderedCatalog:
+    view = _RENDERED.get(snapshot)
+    if view is None:
+        view = _RENDERED[snapshot] = RenderedCatalog(snapshot)
+    return view
 
 
 @strawberry.type

@@ -10,7 +10,7 @@ import strawberry
 from entitle.clock import now
 from entitle.db.repositories.subject_context import entitlement_record
 from entitle.domain.status import entitlement_status
-from entitle.graphql.catalog.types import Feature, Plan
+from entitle.graphql.catalog.types import Feature, Plan, rendered
 from entitle.graphql.context import Info
 from entitle.graphql.enums import AssignLevel, EntitlementOrderField, EntitlementStatus, OrderDirection
 from entitle.graphql.node import Node, to_global_id
@@ -53,17 +53,32 @@ class Entitlement(Node):
     def status(self) -> EntitlementStatus:
         return EntitlementStatus(entitlement_status(entitlement_record(self.row), now()))
 
+    # The catalog relations resolve synchronously from the process's catalog snapshot; only on a
+    # cold cache do they return an awaitable (which graphql-core awaits) that goes through the loader.
+
     @strawberry.field
-    async def plan(self, info: Info) -> Plan | None:
+    def plan(self, info: Info) -> Plan | None:
         if self.row.plan_id is None:
             return None
+        snapshot = info.context.runtime.catalog.peek()
+        if snapshot is not None:
+            return rendered(snapshot).plan(self.row.plan_id)
+        return self._plan_later(info)  # type: ignore[return-value]
+
+    async def _plan_later(self, info: Info) -> Plan | None:
         row = await info.context.loaders.plan_by_id.load(self.row.plan_id)
         return None if row is None else Plan.from_row(row)
 
     @strawberry.field
-    async def feature(self, info: Info) -> Feature | None:
+    def feature(self, info: Info) -> Feature | None:
         if self.row.feature_id is None:
             return None
+        snapshot = info.context.runtime.catalog.peek()
+        if snapshot is not None:
+            return rendered(snapshot).feature(self.row.feature_id)
+        return self._feature_later(info)  # type: ignore[return-value]
+
+    async def _feature_later(self, info: Info) -> Feature | None:
         row = await info.context.loaders.feature_by_id.load(self.row.feature_id)
         return None if row is None else Feature.from_row(row)
 
