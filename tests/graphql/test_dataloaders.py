@@ -79,6 +79,12 @@ async def test_a_page_of_100_entitlements_runs_as_many_statements_as_a_page_of_1
     # then
     assert small == large, "\n".join(s[:90] for s in ["--small", *small_sql, "--large", *large_sql])
     assert large <= 6, "\n".join(s[:120] for s in large_sql)
+    # the page, its count, the tenants and the users: each one batched statement (the catalog is cached)
+    tables = sorted(
+        next(t for t in ("COUNT(", "FROM ENTITLEMENTS", "FROM TENANTS", "FROM USERS") if t in s.upper())
+        for s in large_sql
+    )
+    assert tables == ["COUNT(", "FROM ENTITLEMENTS", "FROM TENANTS", "FROM USERS"], large_sql
 
 
 async def test_nested_fields_are_resolved_correctly_through_the_loaders(api: Api) -> None:

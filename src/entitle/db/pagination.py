@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from entitle.db.engine import Executor
 from entitle.domain.errors import BadUserInput
 
 MAX_PAGE_SIZE = 500
@@ -93,9 +93,7 @@ def decode_cursor(cursor: str, ordering: Ordering, field: str) -> tuple[Any, ...
         raise BadUserInput(f"{field} is not a valid cursor for this list", field=field) from None
 
 
-async def paginate(
-    session: AsyncSession, statement: sa.Select[Any], ordering: Ordering, args: PageArgs
-) -> Page:
+async def paginate(session: Executor, statement: sa.Select[Any], ordering: Ordering, args: PageArgs) -> Page:
     """Run ``statement`` (a filtered select) for one page; rows carry the selected columns."""
     expressions = [key.expression for key in ordering.keys]
     row_value = sa.tuple_(*expressions)
@@ -129,6 +127,6 @@ async def paginate(
     )
 
 
-async def count(session: AsyncSession, statement: sa.Select[Any]) -> int:
+async def count(session: Executor, statement: sa.Select[Any]) -> int:
     counted = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
     return int(await session.scalar(counted) or 0)

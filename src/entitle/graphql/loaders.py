@@ -29,8 +29,8 @@ class _RowsByIdLoader(DataLoader[Any, Any]):
         self.runtime = runtime
 
     async def batch_load_fn(self, ids: Sequence[int]) -> list[Any]:
-        async with self.runtime.database.read() as session:
-            rows = await session.execute(sa.select(self.table).where(self.table.c.id.in_(list(ids))))
+        async with self.runtime.database.lookup() as connection:
+            rows = await connection.execute(sa.select(self.table).where(self.table.c.id.in_(list(ids))))
             by_id = {row.id: row for row in rows}
         return [by_id.get(i) for i in ids]
 

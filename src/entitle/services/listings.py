@@ -15,12 +15,12 @@ async def list_page(
     runtime: Runtime, statement: sa.Select[Any], ordering: Ordering, args: PageArgs
 ) -> tuple[Page, Callable[[], Awaitable[int]]]:
     """One page of ``statement`` plus a function that counts all matching rows when asked."""
-    async with runtime.database.read() as session:
-        page = await paginate(session, statement, ordering, args)
+    async with runtime.database.lookup() as connection:
+        page = await paginate(connection, statement, ordering, args)
 
     async def count_rows() -> int:
-        async with runtime.database.read() as session:
-            return await count(session, statement)
+        async with runtime.database.lookup() as connection:
+            return await count(connection, statement)
 
     return page, count_rows
 
