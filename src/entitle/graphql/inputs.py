@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import sqlalchemy as sa
 import strawberry
 from strawberry.types.unset import UNSET
+
+from entitle.services.listings import key_filter
 
 
 @strawberry.input(description="Narrow a catalog or subject listing.")
@@ -15,6 +18,12 @@ class KeyFilter:
     search: str | None = strawberry.field(
         default=None, description="Case-insensitive substring of the key or the name."
     )
+
+
+def keyed_rows(table: sa.Table, filter: KeyFilter | None) -> sa.Select[Any]:
+    """``SELECT`` the rows of a keyed table (features, plans, tenants, users, flags) matching ``filter``."""
+    terms = key_filter(table, filter.keys, filter.search) if filter is not None else []
+    return sa.select(table).where(*terms)
 
 
 def given_fields(value: Any) -> dict[str, Any]:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import strawberry
 
-from entitle.db.pagination import Page
+from entitle.db.pagination import Ordering, Page, PageArgs
+from entitle.services.listings import list_page
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from entitle.graphql.context import Info
 
 NodeT = TypeVar("NodeT")
 
@@ -56,3 +62,20 @@ def to_connection(
         ),
         count_rows=count_rows,
     )
+
+
+async def paged(
+    info: Info,
+    cls: type[ConnectionT],
+    make_node: Callable[[Any], Any],
+    statement: sa.Select[Any],
+    ordering: Ordering,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> ConnectionT:
+    """One keyset page of ``statement`` as a connection: the one path every list field takes."""
+    args = PageArgs.parse(first, after, last, before)
+    page, count = await list_page(info.context.runtime, statement, ordering, args)
+    return to_connection(cls, page, make_node, count)

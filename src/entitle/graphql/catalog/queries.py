@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-import sqlalchemy as sa
 import strawberry
 
-from entitle.db.pagination import Ordering, PageArgs
+from entitle.db.pagination import Ordering
 from entitle.db.tables import FEATURES, PLANS
 from entitle.graphql.catalog.types import Feature, FeatureConnection, Plan, PlanConnection
 from entitle.graphql.context import Info
-from entitle.graphql.inputs import KeyFilter
-from entitle.graphql.pagination import to_connection
-from entitle.services.listings import key_filter, list_page
+from entitle.graphql.inputs import KeyFilter, keyed_rows
+from entitle.graphql.pagination import paged
 
 
 @strawberry.type
@@ -32,12 +30,17 @@ class CatalogQuery:
         filter: KeyFilter | None = None,
     ) -> FeatureConnection:
         info.context.require_management()
-        args = PageArgs.parse(first, after, last, before)
-        terms = key_filter(FEATURES, filter.keys, filter.search) if filter else []
-        page, count = await list_page(
-            info.context.runtime, sa.select(FEATURES).where(*terms), Ordering.by_id(FEATURES), args
+        return await paged(
+            info,
+            FeatureConnection,
+            Feature.from_row,
+            keyed_rows(FEATURES, filter),
+            Ordering.by_id(FEATURES),
+            first,
+            after,
+            last,
+            before,
         )
-        return to_connection(FeatureConnection, page, Feature.from_row, count)
 
     @strawberry.field
     async def plan(self, info: Info, key: str) -> Plan | None:
@@ -57,9 +60,14 @@ class CatalogQuery:
         filter: KeyFilter | None = None,
     ) -> PlanConnection:
         info.context.require_management()
-        args = PageArgs.parse(first, after, last, before)
-        terms = key_filter(PLANS, filter.keys, filter.search) if filter else []
-        page, count = await list_page(
-            info.context.runtime, sa.select(PLANS).where(*terms), Ordering.by_id(PLANS), args
+        return await paged(
+            info,
+            PlanConnection,
+            Plan.from_row,
+            keyed_rows(PLANS, filter),
+            Ordering.by_id(PLANS),
+            first,
+            after,
+            last,
+            before,
         )
-        return to_connection(PlanConnection, page, Plan.from_row, count)

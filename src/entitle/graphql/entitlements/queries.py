@@ -21,8 +21,7 @@ from entitle.graphql.entitlements.types import (
     EntitlementFilter,
     EntitlementOrder,
 )
-from entitle.graphql.pagination import to_connection
-from entitle.services.listings import list_page
+from entitle.graphql.pagination import paged
 
 
 def _to_query(
@@ -57,7 +56,7 @@ async def list_entitlements(
     tenant_id: int | None = None,
 ) -> EntitlementConnection:
     principal = info.context.require_principal()
-    args = PageArgs.parse(first, after, last, before)
+    PageArgs.parse(first, after, last, before)  # refuse bad page arguments before building the query
     terms = filter_terms(_to_query(filter, plan_id, tenant_id), now())
     if not principal.is_management:
         assert principal.user_key is not None
@@ -70,8 +69,10 @@ async def list_entitlements(
     order = ordering(
         order_by.field.value if order_by else None, bool(order_by and order_by.direction.value == "DESC")
     )
-    page, count = await list_page(info.context.runtime, sa.select(ENTITLEMENTS).where(*terms), order, args)
-    return to_connection(EntitlementConnection, page, Entitlement.from_row, count)
+    statement = sa.select(ENTITLEMENTS).where(*terms)
+    return await paged(
+        info, EntitlementConnection, Entitlement.from_row, statement, order, first, after, last, before
+    )
 
 
 @strawberry.type

@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-import sqlalchemy as sa
 import strawberry
 
-from entitle.db.pagination import Ordering, PageArgs
+from entitle.db.pagination import Ordering
 from entitle.db.tables import FLAGS
 from entitle.graphql.context import Info
 from entitle.graphql.flags.types import FeatureFlag, FeatureFlagConnection
-from entitle.graphql.inputs import KeyFilter
-from entitle.graphql.pagination import to_connection
-from entitle.services.listings import key_filter, list_page
+from entitle.graphql.inputs import KeyFilter, keyed_rows
+from entitle.graphql.pagination import paged
 
 
 @strawberry.type
@@ -32,11 +30,14 @@ class FlagsQuery:
         filter: KeyFilter | None = None,
     ) -> FeatureFlagConnection:
         info.context.require_management()
-        terms = key_filter(FLAGS, filter.keys, filter.search) if filter else []
-        page, count = await list_page(
-            info.context.runtime,
-            sa.select(FLAGS).where(*terms),
+        return await paged(
+            info,
+            FeatureFlagConnection,
+            FeatureFlag.from_row,
+            keyed_rows(FLAGS, filter),
             Ordering.by_id(FLAGS),
-            PageArgs.parse(first, after, last, before),
+            first,
+            after,
+            last,
+            before,
         )
-        return to_connection(FeatureFlagConnection, page, FeatureFlag.from_row, count)

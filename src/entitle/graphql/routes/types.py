@@ -7,16 +7,15 @@ from typing import Any
 import sqlalchemy as sa
 import strawberry
 
-from entitle.db.pagination import Ordering, PageArgs
+from entitle.db.pagination import Ordering
 from entitle.db.tables import ROUTES
 from entitle.graphql.catalog.mutations import DeletePayload
 from entitle.graphql.catalog.types import Feature
 from entitle.graphql.context import Info
 from entitle.graphql.enums import RoutePolicy
 from entitle.graphql.node import Node, pk_of, to_global_id
-from entitle.graphql.pagination import Connection, to_connection
+from entitle.graphql.pagination import Connection, paged
 from entitle.services import flags_routes
-from entitle.services.listings import list_page
 
 
 @strawberry.type
@@ -76,13 +75,17 @@ class RoutesQuery:
         before: str | None = None,
     ) -> ApiRouteConnection:
         info.context.require_management()
-        page, count = await list_page(
-            info.context.runtime,
+        return await paged(
+            info,
+            ApiRouteConnection,
+            ApiRoute.from_row,
             sa.select(ROUTES),
             Ordering.by_id(ROUTES),
-            PageArgs.parse(first, after, last, before),
+            first,
+            after,
+            last,
+            before,
         )
-        return to_connection(ApiRouteConnection, page, ApiRoute.from_row, count)
 
 
 @strawberry.type

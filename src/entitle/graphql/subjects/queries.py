@@ -3,13 +3,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 import strawberry
 
-from entitle.db.pagination import Ordering, PageArgs
+from entitle.db.pagination import Ordering
 from entitle.db.tables import TENANTS, USERS
 from entitle.graphql.context import Info
-from entitle.graphql.inputs import KeyFilter
-from entitle.graphql.pagination import to_connection
+from entitle.graphql.inputs import KeyFilter, keyed_rows
+from entitle.graphql.pagination import paged
 from entitle.graphql.subjects.types import Tenant, TenantConnection, User, UserConnection
-from entitle.services.listings import key_filter, list_page
 
 
 async def _by_key(info: Info, table: sa.Table, key: str) -> object | None:
@@ -36,14 +35,17 @@ class SubjectsQuery:
         filter: KeyFilter | None = None,
     ) -> TenantConnection:
         info.context.require_management()
-        terms = key_filter(TENANTS, filter.keys, filter.search) if filter else []
-        page, count = await list_page(
-            info.context.runtime,
-            sa.select(TENANTS).where(*terms),
+        return await paged(
+            info,
+            TenantConnection,
+            Tenant.from_row,
+            keyed_rows(TENANTS, filter),
             Ordering.by_id(TENANTS),
-            PageArgs.parse(first, after, last, before),
+            first,
+            after,
+            last,
+            before,
         )
-        return to_connection(TenantConnection, page, Tenant.from_row, count)
 
     @strawberry.field
     async def user(self, info: Info, key: str) -> User | None:
@@ -62,11 +64,14 @@ class SubjectsQuery:
         filter: KeyFilter | None = None,
     ) -> UserConnection:
         info.context.require_management()
-        terms = key_filter(USERS, filter.keys, filter.search) if filter else []
-        page, count = await list_page(
-            info.context.runtime,
-            sa.select(USERS).where(*terms),
+        return await paged(
+            info,
+            UserConnection,
+            User.from_row,
+            keyed_rows(USERS, filter),
             Ordering.by_id(USERS),
-            PageArgs.parse(first, after, last, before),
+            first,
+            after,
+            last,
+            before,
         )
-        return to_connection(UserConnection, page, User.from_row, count)

@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import sqlalchemy as sa
 import strawberry
 
-from entitle.db.pagination import Ordering, PageArgs
+from entitle.db.pagination import Ordering
 from entitle.db.tables import MEMBERSHIPS, TENANTS, USERS
 from entitle.graphql.context import Info
 from entitle.graphql.node import Node, to_global_id
-from entitle.graphql.pagination import Connection, to_connection
+from entitle.graphql.pagination import Connection, paged
 from entitle.graphql.scalars import JSON
-from entitle.services.listings import list_page
 
 if TYPE_CHECKING:
     from entitle.graphql.entitlements.types import EntitlementConnection, EntitlementFilter, EntitlementOrder
@@ -57,10 +56,9 @@ class Tenant(Node):
             .join(MEMBERSHIPS, MEMBERSHIPS.c.user_id == USERS.c.id)
             .where(MEMBERSHIPS.c.tenant_id == self.pk)
         )
-        page, count = await list_page(
-            info.context.runtime, statement, Ordering.by_id(USERS), PageArgs.parse(first, after, last, before)
+        return await paged(
+            info, UserConnection, User.from_row, statement, Ordering.by_id(USERS), first, after, last, before
         )
-        return to_connection(UserConnection, page, User.from_row, count)
 
     @strawberry.field
     async def entitlements(
@@ -116,13 +114,10 @@ class User(Node):
             .join(MEMBERSHIPS, MEMBERSHIPS.c.tenant_id == TENANTS.c.id)
             .where(MEMBERSHIPS.c.user_id == self.pk)
         )
-        page, count = await list_page(
-            info.context.runtime,
-            statement,
-            Ordering.by_id(TENANTS),
-            PageArgs.parse(first, after, last, before),
+        ordering = Ordering.by_id(TENANTS)
+        return await paged(
+            info, TenantConnection, Tenant.from_row, statement, ordering, first, after, last, before
         )
-        return to_connection(TenantConnection, page, Tenant.from_row, count)
 
 
 @strawberry.type
