@@ -277,29 +277,31 @@ def _feature_decision(evaluation: Evaluation, grant: FeatureGrant, used: int | N
 
 
 def _refused(evaluation: Evaluation, justification: Justification) -> Decision:
-    return Decision(
-        is_entitled=False,
-        justification=justification,
-        context=evaluation.context,
-        value=None,
-        limit=None,
-        unlimited=False,
-        used=None,
-        remaining=None,
-        resets_at=None,
-        overage=None,
-        warning=None,
-        expires_at=None,
-        sources=(),
-        feature=evaluation.feature,
+    return _unquantified(
+        evaluation, justification, value=None, expires_at=None, sources=(), feature=evaluation.feature
     )
 
 
 def _decision(evaluation: Evaluation, *, value: JsonValue, expires_at: datetime | None) -> Decision:
     """An entitled decision without a feature value (a permission, or an ALLOW route)."""
+    return _unquantified(
+        evaluation, None, value=value, expires_at=expires_at, sources=evaluation.sources, feature=None
+    )
+
+
+def _unquantified(
+    evaluation: Evaluation,
+    justification: Justification | None,
+    *,
+    value: JsonValue,
+    expires_at: datetime | None,
+    sources: tuple[DecisionSource, ...],
+    feature: Feature | None,
+) -> Decision:
+    """A decision with no limit, usage or period: entitled exactly when there is no justification."""
     return Decision(
-        is_entitled=True,
-        justification=None,
+        is_entitled=justification is None,
+        justification=justification,
         context=evaluation.context,
         value=value,
         limit=None,
@@ -310,6 +312,6 @@ def _decision(evaluation: Evaluation, *, value: JsonValue, expires_at: datetime 
         overage=None,
         warning=None,
         expires_at=expires_at,
-        sources=evaluation.sources,
-        feature=None,
+        sources=sources,
+        feature=feature,
     )
