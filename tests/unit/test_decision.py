@@ -554,6 +554,19 @@ def test_not_metered_features_report_no_overage_or_reset() -> None:
             utc(2025, 3, 10),
             id="an_expired_source_is_not_the_anchor",
         ),
+        pytest.param(
+            (
+                plan_entitlement(PRO, start_date=utc(2024, 12, 5), assign_level=AssignLevel.USER, user_id=7),
+                plan_entitlement(STARTER, start_date=utc(2025, 1, 10)),
+            ),
+            utc(2025, 3, 10),
+            id="a_members_earlier_own_grant_does_not_move_the_tenants_counted_period",
+        ),
+        pytest.param(
+            (plan_entitlement(PRO, start_date=utc(2024, 12, 5), assign_level=AssignLevel.USER, user_id=7),),
+            utc(2025, 3, 5),
+            id="a_members_own_grant_anchors_when_no_tenant_grant_has_the_feature",
+        ),
     ],
 )
 def test_metered_features_reset_at_the_end_of_the_anchored_period(

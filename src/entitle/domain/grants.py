@@ -18,6 +18,7 @@ from entitle.domain.catalog import Catalog
 from entitle.domain.flags import flag_applies
 from entitle.domain.model import (
     UNLIMITED,
+    AssignLevel,
     EntitlementRecord,
     EntitlementStatus,
     Feature,
@@ -138,6 +139,7 @@ class SourceVisit:
         values: list[JsonValue] = []
         sources: list[DecisionSource] = []
         anchor: datetime | None = None
+        counted_anchor: datetime | None = None  # from a source of the subject usage is counted for
         had_expired = had_future = False
         for entitlement, status, source in self._entries:
             value = self._value(entitlement, feature)
@@ -148,6 +150,8 @@ class SourceVisit:
                 sources.append(source)
                 if anchor is None:
                     anchor = entitlement.start_date
+                if counted_anchor is None and entitlement.assign_level is not AssignLevel.USER:
+                    counted_anchor = entitlement.start_date
             elif status is EntitlementStatus.SCHEDULED:
                 had_future = True
             else:
@@ -161,6 +165,9 @@ class SourceVisit:
                     sources.append(flag_source)
         if not sources:
             return Lookup(None, had_expired, had_future)
+        # Usage is counted per tenant in organization context: anchor its periods on the tenant's own
+        # grants when one grants the feature, so every member asking finds the same counter.
+        anchor = counted_anchor or anchor
         return Lookup(self._grant(feature, values, tuple(sources), anchor), had_expired, had_future)
 
     def granted_feature_ids(self) -> set[int]:
