@@ -81,11 +81,14 @@ def decode_cursor(cursor: str, ordering: Ordering, field: str) -> tuple[Any, ...
         values: list[Any] = []
         for key, value in zip(ordering.keys, raw, strict=True):
             if key.kind == "int":
-                if not isinstance(value, int) or isinstance(value, bool):
+                if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**31:
                     raise ValueError
                 values.append(value)
             elif key.kind == "datetime":
-                values.append(datetime.fromisoformat(value))
+                instant = datetime.fromisoformat(value)
+                if instant.tzinfo is None:
+                    raise ValueError
+                values.append(instant)
             else:
                 values.append(str(value))
         return tuple(values)

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from entitle.domain.errors import BadUserInput
 from entitle.domain.model import ApiRoute, RoutePolicy
 
-_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
+_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,16}")
 _PARAM = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]{0,63}\}")
 _LITERAL = re.compile(r"[^{}*?#\s]+")
-_MAX_PATTERN_LENGTH = 2048
+_MAX_PATTERN_LENGTH = 1000
 
 _ANY = None
 """A compiled segment that matches any one non-empty segment (``{param}`` or ``*``)."""

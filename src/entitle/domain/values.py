@@ -61,6 +61,23 @@ def validate_permission_key(key: str, field: str) -> None:
 # --------------------------------------------------------------------------- validation
 
 
+NAME_MAX_LENGTH = 200
+UNIT_MAX_LENGTH = 64
+
+
+def validate_text(value: object, field: str, max_length: int, *, required: bool = False) -> None:
+    """A free-text field (a name, a unit): non-empty when ``required``, at most ``max_length`` characters."""
+    if value is None:
+        if required:
+            raise BadUserInput(f"{field} must not be empty", field=field)
+        return
+    text = str(value)
+    if required and not text.strip():
+        raise BadUserInput(f"{field} must not be empty", field=field)
+    if len(text) > max_length:
+        raise BadUserInput(f"{field} is longer than {max_length} characters", field=field)
+
+
 def validate_value(feature: Feature, value: JsonValue, *, field: str) -> JsonValue:
     """Check ``value`` against ``feature``'s type and return it normalized.
 

@@ -31,6 +31,10 @@ def classify(error: GraphQLError) -> tuple[str, str, str | None]:
         # Variable coercion fails before execution, often wrapping the scalar's ValueError: the
         # request does not validate, whatever the original error (contract §7: bad variables).
         return "GRAPHQL_VALIDATION_FAILED", error.message, None
+    if error.path is None and original is not None:
+        # Raised while coercing the document's literals or variables (e.g. the DateTime scalar's
+        # ValueError), before anything executed: the request does not validate.
+        return "GRAPHQL_VALIDATION_FAILED", error.message, None
     if original is not None:
         log.error("unhandled error in %s", error.path, exc_info=original)
         return "INTERNAL_SERVER_ERROR", "Internal server error", None

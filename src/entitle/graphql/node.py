@@ -19,12 +19,19 @@ def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(base64.b64encode(f"{type_name}:{pk}".encode()).decode())
 
 
+MAX_PK = 2**31 - 1
+
+
 def from_global_id(global_id: str, *, field: str = "id") -> tuple[str, int]:
+    """(type name, primary key) of an id this API issued; anything else is ``BAD_USER_INPUT``."""
     try:
-        type_name, _, pk = base64.b64decode(global_id, validate=True).decode().partition(":")
-        return type_name, int(pk)
+        type_name, _, raw_pk = base64.b64decode(global_id, validate=True).decode().partition(":")
+        pk = int(raw_pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadUserInput(f"'{global_id}' is not a valid id", field=field) from None
+    if not 1 <= pk <= MAX_PK:
+        raise BadUserInput(f"'{global_id}' is not a valid id", field=field)
+    return type_name, pk
 
 
 def pk_of(global_id: str, expected_type: str, *, field: str = "id") -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NewType
 
 import strawberry
@@ -12,6 +12,10 @@ from strawberry.types.scalar import ScalarDefinition
 __all__ = ["JSON", "DateTime", "scalar_map"]
 
 DateTime = NewType("DateTime", datetime)
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 12, 31, 23, 59, 59, tzinfo=UTC)
+"""Accepted instants: far from the calendar's ends, so periods and trial lengths can never overflow."""
 
 
 def _serialize(value: datetime) -> str:
@@ -27,7 +31,13 @@ def _parse(value: Any) -> datetime:
         raise ValueError(f"'{value}' is not an ISO-8601 date-time") from None
     if parsed.tzinfo is None:
         raise ValueError(f"'{value}' has no UTC offset; add 'Z' or '+00:00'")
-    return parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        parsed = EARLIEST - timedelta(days=1)  # out of range either way; reported below
+    if not EARLIEST <= parsed <= LATEST:
+        raise ValueError(f"'{value}' is outside the supported range (years {EARLIEST.year} to {LATEST.year})")
+    return parsed
 
 
 _DATETIME: ScalarDefinition = strawberry.scalar(

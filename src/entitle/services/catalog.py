@@ -13,11 +13,19 @@ from entitle.db.revisions import Scope
 from entitle.db.tables import ENTITLEMENTS, FEATURES, FLAG_FEATURES, PLAN_FEATURES, PLANS, ROUTES
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.model import FeatureType, OverageHandling, ResetPeriod
-from entitle.domain.values import validate_catalog_key, validate_feature_definition, validate_value
+from entitle.domain.values import (
+    NAME_MAX_LENGTH,
+    UNIT_MAX_LENGTH,
+    validate_catalog_key,
+    validate_feature_definition,
+    validate_text,
+    validate_value,
+)
 from entitle.services.common import exists, row_by_key
 from entitle.services.runtime import Runtime
 
 Row = Any
+MAX_TRIAL_DAYS = 36_500
 
 
 # --------------------------------------------------------------------------- features
@@ -51,8 +59,10 @@ def _metadata(value: Any, field: str = "metadata") -> dict[str, Any]:
 
 
 def _check_name(data: dict[str, Any]) -> None:
-    if "name" in data and (data["name"] is None or not str(data["name"]).strip()):
-        raise BadUserInput("name must not be empty", field="name")
+    if "name" in data:
+        validate_text(data["name"], "name", NAME_MAX_LENGTH, required=True)
+    if "unit" in data:
+        validate_text(data["unit"], "unit", UNIT_MAX_LENGTH)
 
 
 async def create_feature(runtime: Runtime, data: dict[str, Any]) -> Row:
@@ -171,8 +181,11 @@ async def _plan_feature_rows(
 
 def _check_trial_days(data: dict[str, Any]) -> None:
     days = data.get("default_time_limitation_days")
-    if days is not None and days < 1:
-        raise BadUserInput("defaultTimeLimitationDays must be at least 1", field="defaultTimeLimitationDays")
+    if days is not None and not 1 <= days <= MAX_TRIAL_DAYS:
+        raise BadUserInput(
+            f"defaultTimeLimitationDays must be between 1 and {MAX_TRIAL_DAYS}",
+            field="defaultTimeLimitationDays",
+        )
 
 
 async def create_plan(runtime: Runtime, data: dict[str, Any]) -> Row:

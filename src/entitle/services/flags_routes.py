@@ -13,7 +13,13 @@ from entitle.db.tables import FEATURES, FLAG_FEATURES, FLAGS, ROUTES
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.model import FlagAttribute, FlagOperator, RoutePolicy
 from entitle.domain.routes import validate_route
-from entitle.domain.values import validate_catalog_key, validate_permission_key, validate_subject_key
+from entitle.domain.values import (
+    NAME_MAX_LENGTH,
+    validate_catalog_key,
+    validate_permission_key,
+    validate_subject_key,
+    validate_text,
+)
 from entitle.services.common import exists, row_by_key
 from entitle.services.runtime import Runtime
 
@@ -36,8 +42,7 @@ async def _feature_ids(session: AsyncSession, keys: list[str], field: str) -> li
 
 def _flag_values(data: dict[str, Any]) -> dict[str, Any]:
     validate_catalog_key(data["key"], "key")
-    if not str(data.get("name") or "").strip():
-        raise BadUserInput("name must not be empty", field="name")
+    validate_text(data.get("name"), "name", NAME_MAX_LENGTH, required=True)
     percentage = data.get("percentage")
     if percentage is not None and not 0 <= percentage <= 100:
         raise BadUserInput("percentage must be between 0 and 100", field="percentage")

@@ -11,7 +11,7 @@ from entitle.clock import now
 from entitle.db.revisions import Scope
 from entitle.db.tables import MEMBERSHIPS, TENANTS, USERS
 from entitle.domain.errors import BadUserInput, EntitleError, NotFound
-from entitle.domain.values import validate_subject_key
+from entitle.domain.values import NAME_MAX_LENGTH, validate_subject_key, validate_text
 from entitle.services.batches import BatchOutcome, ItemError, check_batch_size, upsert_statement
 from entitle.services.common import row_by_key
 from entitle.services.runtime import Runtime
@@ -26,6 +26,7 @@ def _check_subject_item(item: dict[str, Any], seen: dict[str, int]) -> None:
     metadata = item.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise BadUserInput("metadata must be a JSON object", field="metadata")
+    validate_text(item.get("name"), "name", NAME_MAX_LENGTH)
     email = item.get("email")
     if email is not None and ("@" not in email or len(email) > 320):
         raise BadUserInput(f"email '{email}' is not an e-mail address", field="email")
