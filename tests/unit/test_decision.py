@@ -564,8 +564,8 @@ def test_not_metered_features_report_no_overage_or_reset() -> None:
         ),
         pytest.param(
             (plan_entitlement(PRO, start_date=utc(2024, 12, 5), assign_level=AssignLevel.USER, user_id=7),),
-            utc(2025, 3, 5),
-            id="a_members_own_grant_anchors_when_no_tenant_grant_has_the_feature",
+            MAR_1,
+            id="members_own_grants_alone_follow_the_calendar_so_members_share_the_tenants_counter",
         ),
     ],
 )

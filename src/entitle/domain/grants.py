@@ -52,8 +52,9 @@ class FeatureGrant:
 
     ``sources`` holds every active source granting the feature, in visit order, including those
     whose value lost the merge. ``expires_at`` is the latest expiry among them, None if any never
-    expires. ``anchor`` is the start of the earliest-starting entitlement source (None when only
-    flags grant it); ``period`` is the current usage period of a metered feature.
+    expires. ``anchor`` is the start of the earliest-starting TENANT- or INDIVIDUAL-level source
+    (None when only flags or members' own grants have it: calendar periods); ``period`` is the
+    current usage period of a metered feature.
     """
 
     feature: Feature
@@ -138,8 +139,7 @@ class SourceVisit:
         """The feature's merged grant from every active source, and the inactive sources' trace."""
         values: list[JsonValue] = []
         sources: list[DecisionSource] = []
-        anchor: datetime | None = None
-        counted_anchor: datetime | None = None  # from a source of the subject usage is counted for
+        counted_anchor: datetime | None = None  # from a grant of the subject usage is counted for
         had_expired = had_future = False
         for entitlement, status, source in self._entries:
             value = self._value(entitlement, feature)
@@ -148,8 +148,6 @@ class SourceVisit:
             if source is not None:
                 values.append(value)
                 sources.append(source)
-                if anchor is None:
-                    anchor = entitlement.start_date
                 if counted_anchor is None and entitlement.assign_level is not AssignLevel.USER:
                     counted_anchor = entitlement.start_date
             elif status is EntitlementStatus.SCHEDULED:
@@ -166,8 +164,9 @@ class SourceVisit:
         if not sources:
             return Lookup(None, had_expired, had_future)
         # Usage is counted per tenant in organization context: anchor its periods on the tenant's own
-        # grants when one grants the feature, so every member asking finds the same counter.
-        anchor = counted_anchor or anchor
+        # grants, so every member asking finds the same counter. When only members' own grants have
+        # the feature, periods follow the UTC calendar (like a flag-only grant) for the same reason.
+        anchor = counted_anchor
         return Lookup(self._grant(feature, values, tuple(sources), anchor), had_expired, had_future)
 
     def granted_feature_ids(self) -> set[int]:

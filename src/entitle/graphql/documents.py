@@ -4,7 +4,8 @@ Keyed by the query text (a string hashes in O(1) once; a parsed document would b
 node on every request). The token limit applies while parsing, the depth and alias limits are
 validation rules, so all three only ever run on a cache miss. One extension instead of four
 (MaxTokensLimiter, ParserCache, AddValidationRules, ValidationCache) also saves their per-request
-hook plumbing on the hot path.
+hook plumbing on the hot path. A document with several operations must name one
+(``operationName``): graphql-core would otherwise run the first, silently.
 """
 
 from __future__ import annotations
@@ -16,9 +17,17 @@ from typing import Any
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    parse,
+)
 
 CACHE_SIZE = 1024
+_NAME_THE_OPERATION = "the document holds several operations: name the one to run in operationName"
 
 
 def cached_documents(
@@ -37,6 +46,10 @@ def cached_documents(
     ) -> list[GraphQLError]:
         return validate_document(schema, parse_query(query), rules + limits)
 
+    @lru_cache(maxsize=CACHE_SIZE)
+    def operation_count(query: str) -> int:
+        return sum(isinstance(d, OperationDefinitionNode) for d in parse_query(query).definitions)
+
     class CachedDocuments(SchemaExtension):
         def on_parse(self) -> Iterator[None]:
             context: Any = self.execution_context
@@ -45,9 +58,10 @@ def cached_documents(
 
         def on_validate(self) -> Iterator[None]:
             context: Any = self.execution_context
-            context.pre_execution_errors = validate_query(
-                context.schema._schema, context.query, tuple(context.validation_rules)
-            )
+            errors = validate_query(context.schema._schema, context.query, tuple(context.validation_rules))
+            if not errors and context.operation_name is None and operation_count(context.query) > 1:
+                errors = [GraphQLError(_NAME_THE_OPERATION)]
+            context.pre_execution_errors = errors
             yield
 
     return CachedDocuments

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 import strawberry
 from strawberry.types.unset import UNSET
 
+from entitle.domain.errors import BadUserInput
 from entitle.services.listings import key_filter
 
 
@@ -20,8 +21,18 @@ class KeyFilter:
     )
 
 
+MAX_FILTER_KEYS = 10_000
+
+
+def check_filter_size(values: list[str] | None, field: str) -> None:
+    """Filters by key lists are bounded (one bind parameter per key)."""
+    if values is not None and len(values) > MAX_FILTER_KEYS:
+        raise BadUserInput(f"{field} lists at most {MAX_FILTER_KEYS} keys", field=field)
+
+
 def keyed_rows(table: sa.Table, filter: KeyFilter | None) -> sa.Select[Any]:
     """``SELECT`` the rows of a keyed table (features, plans, tenants, users, flags) matching ``filter``."""
+    check_filter_size(filter.keys if filter is not None else None, "filter.keys")
     terms = key_filter(table, filter.keys, filter.search) if filter is not None else []
     return sa.select(table).where(*terms)
 

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from entitle.db.repositories.catalog import CatalogSnapshot
 from entitle.db.repositories.usage import usage_subject, used_in_periods
 from entitle.domain.catalog import Catalog
 from entitle.domain.decision import (
@@ -64,6 +65,8 @@ class EffectiveView:
     subject: Subject
     features: list[EffectiveFeatureView]
     permissions: list[str]
+    snapshot: CatalogSnapshot
+    """The catalog the grants were computed from (render from it, not from a newer one)."""
 
 
 async def effective_entitlements(
@@ -80,6 +83,7 @@ async def effective_entitlements(
         subject=subject,
         features=[EffectiveFeatureView(g, used.get(g.feature.id, 0) if g.period else None) for g in grants],
         permissions=permissions,
+        snapshot=snapshot,
     )
 
 

@@ -35,10 +35,10 @@ class BatchOutcome:
     errors: list[ItemError] = field(default_factory=list)
 
 
-def check_batch_size(items: list[Any], limit: int) -> None:
+def check_batch_size(items: list[Any], limit: int, *, field: str = "input") -> None:
     if len(items) > limit:
         raise BadUserInput(
-            f"at most {limit} items per batch (ENTITLE_MAX_BATCH); got {len(items)}", field="input"
+            f"at most {limit} items per batch (ENTITLE_MAX_BATCH); got {len(items)}", field=field
         )
 
 

@@ -10,7 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from entitle.clock import now
 from entitle.db.repositories.catalog import feature_to_domain
 from entitle.db.revisions import Scope
-from entitle.db.tables import ENTITLEMENTS, FEATURES, FLAG_FEATURES, PLAN_FEATURES, PLANS, ROUTES
+from entitle.db.tables import (
+    ENTITLEMENTS,
+    FEATURES,
+    FLAG_FEATURES,
+    PLAN_FEATURES,
+    PLANS,
+    ROUTES,
+    USAGE_COUNTERS,
+    USAGE_EVENTS,
+)
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.model import FeatureType, OverageHandling, ResetPeriod
 from entitle.domain.values import (
@@ -145,6 +154,8 @@ async def delete_feature(runtime: Runtime, key: str) -> int:
             (ENTITLEMENTS, "an entitlement"),
             (FLAG_FEATURES, "a feature flag"),
             (ROUTES, "an API route"),
+            (USAGE_COUNTERS, "recorded usage"),
+            (USAGE_EVENTS, "recorded usage"),
         ):
             if await exists(session, sa.select(table.c.feature_id).where(table.c.feature_id == row.id)):
                 raise Conflict(f"feature '{key}' is still used by {what}", field="key")

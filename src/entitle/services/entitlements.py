@@ -225,6 +225,10 @@ async def update_entitlement(runtime: Runtime, entitlement_id: int | None, chang
             ).first()
         if current is None:
             raise NotFound("no entitlement with this id", field="id")
+        if current.revoked_at is not None and ("start_date" in changes or "expiration_date" in changes):
+            raise Conflict(
+                "a revoked entitlement keeps its dates (its reason and metadata may change)", field="id"
+            )
         values: dict[str, Any] = {"updated_at": now()}
         if "start_date" in changes:
             if changes["start_date"] is None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitle.auth import Authenticator, create_api_key
 from entitle.db import revisions
 from entitle.db.engine import Database
 from entitle.db.revisions import Scope
+from entitle.domain.errors import Conflict
 from entitle.services.caches import CatalogCache, RevisionWatcher, SubjectCache
 from entitle.settings import Settings
 
@@ -42,9 +44,14 @@ class Runtime:
     @asynccontextmanager
     async def write(self, *scopes: Scope) -> AsyncIterator[AsyncSession]:
         """A write transaction that marks ``scopes`` changed for every process once it commits."""
-        async with self.database.write() as session:
-            yield session
-            bumped = {scope: await revisions.bump(session, scope) for scope in scopes}
+        try:
+            async with self.database.write() as session:
+                yield session
+                bumped = {scope: await revisions.bump(session, scope) for scope in scopes}
+        except IntegrityError:
+            # The checks before the write passed, so a concurrent write took the key (or removed a
+            # referenced row) between them and the commit.
+            raise Conflict("the change conflicts with a concurrent change; retry it") from None
         for scope, value in bumped.items():
             self._invalidators[scope]()
             self.watcher.saw(scope, value)

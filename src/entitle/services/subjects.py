@@ -96,34 +96,30 @@ async def upsert_tenants(runtime: Runtime, items: list[dict[str, Any]], *, atomi
 async def upsert_users(runtime: Runtime, items: list[dict[str, Any]], *, atomic: bool) -> BatchOutcome:
     check_batch_size(items, runtime.settings.entitle_max_batch)
     good, errors = _validate_items(items, _check_subject_item)
-    if not good or (errors and atomic):
+    # Memberships name tenants: resolve them for every valid item first, so an atomic batch reports
+    # every bad item (a malformed one and an unknown tenant alike) before anything is written.
+    tenant_keys = {k for _, item in good for k in item.get("tenant_keys") or []}
+    async with runtime.database.lookup() as connection:
+        rows = await connection.execute(
+            sa.select(TENANTS.c.key, TENANTS.c.id).where(TENANTS.c.key.in_(tenant_keys))
+        )
+        tenant_ids = {key: tenant_id for key, tenant_id in rows}
+    still_good = []
+    for index, item in good:
+        missing = [k for k in item.get("tenant_keys") or [] if k not in tenant_ids]
+        if missing:
+            errors.append(ItemError(index, "NOT_FOUND", f"no tenant with key '{missing[0]}'", "tenantKeys"))
+        else:
+            still_good.append((index, item))
+    errors.sort(key=lambda e: e.index)
+    if not still_good or (errors and atomic):
         return BatchOutcome(errors=errors)
     async with runtime.write(Scope.SUBJECTS) as session:
-        tenant_keys = {k for _, item in good for k in item.get("tenant_keys") or []}
-        tenant_ids = {
-            key: tid
-            for key, tid in await session.execute(
-                sa.select(TENANTS.c.key, TENANTS.c.id).where(TENANTS.c.key.in_(tenant_keys))
-            )
-        }
-        still_good = []
-        for index, item in good:
-            missing = [k for k in item.get("tenant_keys") or [] if k not in tenant_ids]
-            if missing:
-                errors.append(
-                    ItemError(index, "NOT_FOUND", f"no tenant with key '{missing[0]}'", "tenantKeys")
-                )
-            else:
-                still_good.append((index, item))
-        if not still_good or (errors and atomic):
-            errors.sort(key=lambda e: e.index)
-            return BatchOutcome(errors=errors)
         ids = await _upsert(session, USERS, [item for _, item in still_good], ("name", "email", "metadata"))
         pairs = {
             (tenant_ids[k], ids[item["key"]]) for _, item in still_good for k in item.get("tenant_keys") or []
         }
         await _add_memberships(session, pairs)
-    errors.sort(key=lambda e: e.index)
     return BatchOutcome(ids=[ids[item["key"]] for _, item in still_good], errors=errors)
 
 
@@ -152,6 +148,7 @@ async def _tenant_and_users(
 
 
 async def add_members(runtime: Runtime, tenant_key: str, user_keys: list[str]) -> Row:
+    check_batch_size(user_keys, runtime.settings.entitle_max_batch, field="userKeys")
     async with runtime.write(Scope.SUBJECTS) as session:
         tenant, user_ids = await _tenant_and_users(session, tenant_key, user_keys)
         await _add_memberships(session, {(tenant.id, u) for u in user_ids})
@@ -159,6 +156,7 @@ async def add_members(runtime: Runtime, tenant_key: str, user_keys: list[str]) -
 
 
 async def remove_members(runtime: Runtime, tenant_key: str, user_keys: list[str]) -> Row:
+    check_batch_size(user_keys, runtime.settings.entitle_max_batch, field="userKeys")
     async with runtime.write(Scope.SUBJECTS) as session:
         tenant, user_ids = await _tenant_and_users(session, tenant_key, user_keys)
         await session.execute(

@@ -25,6 +25,9 @@ from entitle.services.access import SubjectLoader
 from entitle.services.batches import upsert_statement
 from entitle.services.runtime import Runtime
 
+MAX_COUNTER = 2**31 - 1
+"""``used`` is a GraphQL Int: no period's counter may pass it, whatever the overage handling."""
+
 _GRANT_GONE = frozenset(
     {Justification.PLAN_EXPIRED, Justification.NOT_STARTED, Justification.MISSING_FEATURE}
 )
@@ -66,7 +69,7 @@ async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: Us
                 return decision_from_json(recorded, feature)
         return conclude(evaluation, None)  # nothing grants it: refuse, record nothing
 
-    async with runtime.database.write() as session:
+    async with runtime.write() as session:
         claim = upsert_statement(session, USAGE_EVENTS).values(
             subject_kind=who[0],
             subject_id=who[1],
@@ -79,8 +82,14 @@ async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: Us
         if (await session.execute(claim.on_conflict_do_nothing())).rowcount == 0:  # type: ignore[attr-defined]
             recorded = await recorded_answer(session, who, grant.feature.id, report.idempotency_key)
             return decision_from_json(recorded or {}, grant.feature)
-        cap = grant.limit if grant.feature.overage is OverageHandling.BLOCK else None
+        blocking = grant.feature.overage is OverageHandling.BLOCK and grant.limit is not None
+        cap = min(grant.limit, MAX_COUNTER) if blocking and grant.limit is not None else MAX_COUNTER
         applied, used = await consume(session, who, grant.feature.id, grant.period.start, report.amount, cap)
+        if not applied and not blocking:
+            raise BadUserInput(
+                f"amount: this period's counter would pass {MAX_COUNTER}, the largest value the API reports",
+                field="amount",
+            )
         if applied:
             decision = conclude(dataclasses.replace(evaluation, usage=None), used)
         else:

@@ -98,7 +98,7 @@ class DecisionsQuery:
             tenant = await info.context.loaders.tenant_by_id.load(subject.tenant.id)
         if subject.user is not None:
             user = await info.context.loaders.user_by_id.load(subject.user.id)
-        snapshot = await info.context.runtime.catalog.get()
+        snapshot = view.snapshot
         return EffectiveEntitlements(
             context=SubscriptionContext(subject.context),
             tenant=Tenant.from_row(tenant) if tenant is not None else None,

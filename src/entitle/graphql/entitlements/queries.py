@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 import strawberry
+from strawberry.utils.str_converters import to_camel_case
 
 from entitle.clock import now
 from entitle.db.pagination import PageArgs
@@ -21,6 +22,7 @@ from entitle.graphql.entitlements.types import (
     EntitlementFilter,
     EntitlementOrder,
 )
+from entitle.graphql.inputs import check_filter_size
 from entitle.graphql.pagination import paged
 
 
@@ -29,6 +31,8 @@ def _to_query(
 ) -> EntitlementQuery:
     if filter is None:
         return EntitlementQuery(plan_id=plan_id, tenant_id=tenant_id)
+    for name in ("plan_keys", "feature_keys", "tenant_keys", "user_keys"):
+        check_filter_size(getattr(filter, name), "filter." + to_camel_case(name))
     return EntitlementQuery(
         plan_keys=filter.plan_keys,
         feature_keys=filter.feature_keys,
