@@ -59,7 +59,9 @@ def cached_documents(
         def on_validate(self) -> Iterator[None]:
             context: Any = self.execution_context
             errors = validate_query(context.schema._schema, context.query, tuple(context.validation_rules))
-            if not errors and context.operation_name is None and operation_count(context.query) > 1:
+            # strawberry's `operation_name` falls back to the first operation's name: ask what was sent.
+            sent_name = getattr(context, "_provided_operation_name", None)
+            if not errors and sent_name is None and operation_count(context.query) > 1:
                 errors = [GraphQLError(_NAME_THE_OPERATION)]
             context.pre_execution_errors = errors
             yield
