@@ -135,3 +135,59 @@ async def test_nodes_loads_many_ids_with_as_many_statements_as_a_few(api: Api) -
         assert [n["id"] for n in nodes] == ids
     # then
     assert counts[0] == counts[1] == 2
+
+
+NESTED_CONNECTIONS = """
+query($first: Int!) {
+  tenants(first: $first) {
+    edges {
+      node {
+        key
+        members(first: 2) { totalCount edges { node { key tenants(first: 3) { totalCount edges { node { key } } } } } }
+        entitlements(first: 3, orderBy: {field: CREATED_AT, direction: DESC}) {
+          totalCount
+          pageInfo { hasNextPage }
+          edges { node { id plan { key } } }
+        }
+      }
+    }
+  }
+  plans { edges { node { key entitlements(first: 2) { totalCount edges { node { tenant { key } } } } } } }
+}
+"""
+
+
+async def _nested_statements_for(api: Api, first: int) -> tuple[int, dict[str, object]]:
+    await api.data(NESTED_CONNECTIONS, {"first": first})
+    api.statements.clear()
+    data = await api.data(NESTED_CONNECTIONS, {"first": first})
+    assert len(data["tenants"]["edges"]) == first
+    return len([s for s in api.statements if _is_request_query(s)]), data
+
+
+async def test_nested_connections_of_a_page_of_parents_run_as_many_statements_for_2_parents_as_for_6(
+    api: Api,
+) -> None:
+    # given
+    await _seed(api)
+    # when
+    small, _ = await _nested_statements_for(api, 2)
+    large, data = await _nested_statements_for(api, 6)
+    # then
+    assert small == large
+    first = data["tenants"]["edges"][0]["node"]
+    assert first["key"] == "tenant-0"
+    assert first["members"]["totalCount"] == 2
+    assert [m["node"]["key"] for m in first["members"]["edges"]] == ["user-0", "user-6"]
+    assert first["members"]["edges"][0]["node"]["tenants"] == {
+        "totalCount": 1,
+        "edges": [{"node": {"key": "tenant-0"}}],
+    }
+    # tenant-0 has 120/6 = 20 grants at TENANT or USER level (every n with n % 6 == 0, kinds 0, 1 and 3)
+    entitlements = first["entitlements"]
+    assert entitlements["totalCount"] == len([n for n in range(0, 120, 6) if n % 4 != 2])
+    assert len(entitlements["edges"]) == 3
+    assert entitlements["pageInfo"]["hasNextPage"] is True
+    plans = {p["node"]["key"]: p["node"]["entitlements"] for p in data["plans"]["edges"]}
+    assert sum(p["totalCount"] for p in plans.values()) == 60  # kinds 0 and 1 are plan grants
+    assert all(len(p["edges"]) == 2 for p in plans.values())

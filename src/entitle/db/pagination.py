@@ -96,8 +96,22 @@ def decode_cursor(cursor: str, ordering: Ordering, field: str) -> tuple[Any, ...
         raise BadUserInput(f"{field} is not a valid cursor for this list", field=field) from None
 
 
-async def paginate(session: Executor, statement: sa.Select[Any], ordering: Ordering, args: PageArgs) -> Page:
-    """Run ``statement`` (a filtered select) for one page; rows carry the selected columns."""
+_PARENT = "parent_key_"
+_RANK = "rank_in_parent_"
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A page request turned into SQL: the filtered statement, its order, and the page size."""
+
+    statement: sa.Select[Any]
+    order: list[Any]
+    labelled: list[Any]
+    size: int
+    forward: bool
+
+
+def _plan(statement: sa.Select[Any], ordering: Ordering, args: PageArgs) -> _Plan:
     expressions = [key.expression for key in ordering.keys]
     row_value = sa.tuple_(*expressions)
     if args.after is not None:
@@ -106,28 +120,76 @@ async def paginate(session: Executor, statement: sa.Select[Any], ordering: Order
     if args.before is not None:
         before = decode_cursor(args.before, ordering, "before")
         statement = statement.where(row_value > before if ordering.descending else row_value < before)
-
     forward = args.last is None
     size = args.first if forward else args.last
     assert size is not None
     descending = ordering.descending if forward else not ordering.descending
     order = [e.desc() if descending else e.asc() for e in expressions]
     labelled = [e.label(f"_sort{i}") for i, e in enumerate(expressions)]
-    statement = statement.add_columns(*labelled).order_by(*order).limit(size + 1)
+    return _Plan(statement, order, labelled, size, forward)
 
-    rows = list((await session.execute(statement)).all())
-    has_more = len(rows) > size
-    rows = rows[:size]
-    if not forward:
+
+def _page(rows: list[Any], plan: _Plan, args: PageArgs) -> Page:
+    """The page from up to ``size + 1`` rows in query order (the extra one says there is more)."""
+    has_more = len(rows) > plan.size
+    rows = rows[: plan.size]
+    if not plan.forward:
         rows.reverse()
-    width = len(expressions)
-    cursors = [encode_cursor(tuple(row)[-width:]) for row in rows]
+    names = [column.name for column in plan.labelled]
+    cursors = [encode_cursor([row._mapping[name] for name in names]) for row in rows]
     return Page(
         rows=rows,
         cursors=cursors,
-        has_next_page=has_more if forward else args.before is not None,
-        has_previous_page=args.after is not None if forward else has_more,
+        has_next_page=has_more if plan.forward else args.before is not None,
+        has_previous_page=args.after is not None if plan.forward else has_more,
     )
+
+
+async def paginate(session: Executor, statement: sa.Select[Any], ordering: Ordering, args: PageArgs) -> Page:
+    """Run ``statement`` (a filtered select) for one page; rows carry the selected columns."""
+    plan = _plan(statement, ordering, args)
+    query = plan.statement.add_columns(*plan.labelled).order_by(*plan.order).limit(plan.size + 1)
+    return _page(list((await session.execute(query)).all()), plan, args)
+
+
+async def paginate_many(
+    session: Executor,
+    statement: sa.Select[Any],
+    parent: Any,
+    parent_ids: Sequence[int],
+    ordering: Ordering,
+    args: PageArgs,
+) -> dict[int, Page]:
+    """The same page of ``statement`` for each parent (``parent``: the column naming it), in ONE query.
+
+    Rows are ranked within each parent (``ROW_NUMBER() OVER (PARTITION BY parent ...)``) and only the
+    first ``size + 1`` of each are kept, so nested connections cost one statement per page of parents.
+    """
+    plan = _plan(statement, ordering, args)
+    rank = sa.func.row_number().over(partition_by=parent, order_by=plan.order).label(_RANK)
+    ranked = (
+        plan.statement.where(parent.in_(list(parent_ids)))
+        .add_columns(parent.label(_PARENT), *plan.labelled, rank)
+        .subquery()
+    )
+    query = (
+        sa.select(ranked).where(ranked.c[_RANK] <= plan.size + 1).order_by(ranked.c[_PARENT], ranked.c[_RANK])
+    )
+    grouped: dict[int, list[Any]] = {parent_id: [] for parent_id in parent_ids}
+    for row in (await session.execute(query)).all():
+        grouped[row._mapping[_PARENT]].append(row)
+    return {parent_id: _page(rows, plan, args) for parent_id, rows in grouped.items()}
+
+
+async def count_many(
+    session: Executor, statement: sa.Select[Any], parent: Any, parent_ids: Sequence[int]
+) -> dict[int, int]:
+    """How many rows of ``statement`` each parent has, in one grouped query."""
+    inner = statement.where(parent.in_(list(parent_ids))).add_columns(parent.label(_PARENT)).order_by(None)
+    sub = inner.subquery()
+    query = sa.select(sub.c[_PARENT], sa.func.count()).group_by(sub.c[_PARENT])
+    counts: dict[int, int] = {row[0]: int(row[1]) for row in (await session.execute(query)).all()}
+    return {parent_id: counts.get(parent_id, 0) for parent_id in parent_ids}
 
 
 async def count(session: Executor, statement: sa.Select[Any]) -> int:

@@ -7,12 +7,13 @@ statement count does not grow with its size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from aiodataloader import DataLoader
 
+from entitle.db.pagination import Ordering, Page, PageArgs, count_many, paginate_many
 from entitle.db.repositories.catalog import CatalogSnapshot
 from entitle.db.tables import ENTITLEMENTS, TENANTS, USERS
 from entitle.domain.model import Subject
@@ -101,6 +102,30 @@ class SubjectByKeysLoader(DataLoader[Any, Any]):
         return [await self.runtime.subjects.get(t, u) for t, u in keys]
 
 
+class ChildPages:
+    """One page (and the count) of a nested connection for many parents: one query per batch of parents.
+
+    Created per request for one relation and one set of page arguments, so every parent in a list
+    asking the same nested connection is answered by the same windowed statement.
+    """
+
+    def __init__(
+        self, runtime: Runtime, statement: sa.Select[Any], parent: Any, ordering: Ordering, args: PageArgs
+    ) -> None:
+        async def load_pages(parent_ids: Sequence[int]) -> list[Page]:
+            async with runtime.database.lookup() as connection:
+                pages = await paginate_many(connection, statement, parent, parent_ids, ordering, args)
+            return [pages[i] for i in parent_ids]
+
+        async def load_counts(parent_ids: Sequence[int]) -> list[int]:
+            async with runtime.database.lookup() as connection:
+                counts = await count_many(connection, statement, parent, parent_ids)
+            return [counts[i] for i in parent_ids]
+
+        self.pages: DataLoader[int, Page] = DataLoader(load_pages)
+        self.counts: DataLoader[int, int] = DataLoader(load_counts)
+
+
 class Loaders:
     """Attribute access creates the loader on first use, so unused loaders cost nothing."""
 
@@ -119,6 +144,16 @@ class Loaders:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        self._children: dict[Hashable, ChildPages] = {}
+
+    def children(
+        self, key: Hashable, statement: sa.Select[Any], parent: Any, ordering: Ordering, args: PageArgs
+    ) -> ChildPages:
+        """The loader of one nested connection; ``key`` names the relation, its filter and ``args``."""
+        loader = self._children.get(key)
+        if loader is None:
+            loader = self._children[key] = ChildPages(self._runtime, statement, parent, ordering, args)
+        return loader
 
     async def subject(self, tenant_key: str | None, user_key: str | None) -> Subject:
         """A subject's context: straight from the process cache when it is there (no extra

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import strawberry
@@ -79,3 +79,33 @@ async def paged(
     args = PageArgs.parse(first, after, last, before)
     page, count = await list_page(info.context.runtime, statement, ordering, args)
     return to_connection(cls, page, make_node, count)
+
+
+async def paged_children(
+    info: Info,
+    relation: Hashable,
+    cls: type[ConnectionT],
+    make_node: Callable[[Any], Any],
+    statement: sa.Select[Any],
+    parent: Any,
+    parent_id: int,
+    ordering: Ordering,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> ConnectionT:
+    """A nested connection (a tenant's members, a plan's entitlements, ...): the parents of one list
+    share one windowed statement for their pages and one for their counts.
+
+    ``relation`` identifies the statement (the relation and any filter or order in it).
+    """
+    args = PageArgs.parse(first, after, last, before)
+    children = info.context.loaders.children((relation, args), statement, parent, ordering, args)
+    page = await children.pages.load(parent_id)
+
+    async def count_rows() -> int:
+        count: int = await children.counts.load(parent_id)
+        return count
+
+    return to_connection(cls, page, make_node, count_rows)

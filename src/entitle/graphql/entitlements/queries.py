@@ -23,7 +23,7 @@ from entitle.graphql.entitlements.types import (
     EntitlementOrder,
 )
 from entitle.graphql.inputs import check_filter_size
-from entitle.graphql.pagination import paged
+from entitle.graphql.pagination import paged, paged_children
 
 
 def _to_query(
@@ -61,7 +61,7 @@ async def list_entitlements(
 ) -> EntitlementConnection:
     principal = info.context.require_principal()
     PageArgs.parse(first, after, last, before)  # refuse bad page arguments before building the query
-    terms = filter_terms(_to_query(filter, plan_id, tenant_id), now())
+    terms = filter_terms(_to_query(filter, None, None), now())
     if not principal.is_management:
         assert principal.user_key is not None
         if filter is not None:
@@ -74,8 +74,25 @@ async def list_entitlements(
         order_by.field.value if order_by else None, bool(order_by and order_by.direction.value == "DESC")
     )
     statement = sa.select(ENTITLEMENTS).where(*terms)
-    return await paged(
-        info, EntitlementConnection, Entitlement.from_row, statement, order, first, after, last, before
+    page = (first, after, last, before)
+    if plan_id is None and tenant_id is None:
+        return await paged(info, EntitlementConnection, Entitlement.from_row, statement, order, *page)
+    # Nested under a plan or a tenant: every parent of the page shares one windowed statement.
+    parent, parent_id = (
+        (ENTITLEMENTS.c.plan_id, plan_id) if plan_id is not None else (ENTITLEMENTS.c.tenant_id, tenant_id)
+    )
+    assert parent_id is not None
+    relation = ("entitlements", parent.name, repr(filter), repr(order_by))
+    return await paged_children(
+        info,
+        relation,
+        EntitlementConnection,
+        Entitlement.from_row,
+        statement,
+        parent,
+        parent_id,
+        order,
+        *page,
     )
 
 

@@ -12,7 +12,7 @@ from entitle.db.pagination import Ordering
 from entitle.db.tables import MEMBERSHIPS, TENANTS, USERS
 from entitle.graphql.context import Info
 from entitle.graphql.node import Node, to_global_id
-from entitle.graphql.pagination import Connection, paged
+from entitle.graphql.pagination import Connection, paged_children
 from entitle.graphql.scalars import JSON
 
 if TYPE_CHECKING:
@@ -51,13 +51,20 @@ class Tenant(Node):
         before: str | None = None,
     ) -> UserConnection:
         info.context.require_management()
-        statement = (
-            sa.select(USERS)
-            .join(MEMBERSHIPS, MEMBERSHIPS.c.user_id == USERS.c.id)
-            .where(MEMBERSHIPS.c.tenant_id == self.pk)
-        )
-        return await paged(
-            info, UserConnection, User.from_row, statement, Ordering.by_id(USERS), first, after, last, before
+        statement = sa.select(USERS).join(MEMBERSHIPS, MEMBERSHIPS.c.user_id == USERS.c.id)
+        return await paged_children(
+            info,
+            "members",
+            UserConnection,
+            User.from_row,
+            statement,
+            MEMBERSHIPS.c.tenant_id,
+            self.pk,
+            Ordering.by_id(USERS),
+            first,
+            after,
+            last,
+            before,
         )
 
     @strawberry.field
@@ -109,14 +116,20 @@ class User(Node):
         before: str | None = None,
     ) -> TenantConnection:
         info.context.require_management()
-        statement = (
-            sa.select(TENANTS)
-            .join(MEMBERSHIPS, MEMBERSHIPS.c.tenant_id == TENANTS.c.id)
-            .where(MEMBERSHIPS.c.user_id == self.pk)
-        )
-        ordering = Ordering.by_id(TENANTS)
-        return await paged(
-            info, TenantConnection, Tenant.from_row, statement, ordering, first, after, last, before
+        statement = sa.select(TENANTS).join(MEMBERSHIPS, MEMBERSHIPS.c.tenant_id == TENANTS.c.id)
+        return await paged_children(
+            info,
+            "tenants",
+            TenantConnection,
+            Tenant.from_row,
+            statement,
+            MEMBERSHIPS.c.user_id,
+            self.pk,
+            Ordering.by_id(TENANTS),
+            first,
+            after,
+            last,
+            before,
         )
 
 
