@@ -183,6 +183,19 @@ async def test_different_idempotency_keys_write_separately(api: Api) -> None:
     assert await _count(api) == 6
 
 
+async def test_an_idempotency_key_reused_for_a_different_batch_is_a_conflict_and_writes_nothing(
+    api: Api,
+) -> None:
+    # given
+    await _seed(api)
+    await batch_grant(api, GOOD, idempotency_key="import-1")
+    # when
+    error = await api.error(BATCH_CREATE_ENTITLEMENTS, {"input": GOOD[:1], "key": "import-1"})
+    # then
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("CONFLICT", "idempotencyKey")
+    assert await _count(api) == len(GOOD)
+
+
 async def test_an_empty_idempotency_key_is_refused(api: Api) -> None:
     await _seed(api)
     error = await api.error(BATCH_CREATE_ENTITLEMENTS, {"input": GOOD, "key": ""})

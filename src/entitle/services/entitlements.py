@@ -3,15 +3,17 @@
 A batch is checked with a handful of ``IN`` lookups whatever its size, then written with one
 multi-row ``INSERT .. RETURNING`` per chunk. ``atomic`` batches write all or nothing; an
 ``idempotencyKey`` is claimed inside the same transaction, so a retry (even a concurrent one)
-writes nothing new and gets the first answer.
+writes nothing new and gets the first answer; the same key with a different batch is CONFLICT.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -181,7 +183,7 @@ async def batch_create(
             )
             claimed = await session.execute(claim.on_conflict_do_nothing())
             if claimed.rowcount == 0:  # type: ignore[attr-defined]
-                replay = await _recorded(session, idempotency_key)
+                replay = await _recorded(session, idempotency_key, _fingerprint(items, atomic))
                 return BatchCreated(rows=[], errors=replay[1], replayed_ids=replay[0])
         found = await _lookups(session, items)
         rows: list[dict[str, Any]] = []
@@ -192,20 +194,32 @@ async def batch_create(
                 outcome.errors.append(ItemError.of(index, exc))
         inserted = [] if (outcome.errors and atomic) else await _insert(session, rows)
         if idempotency_key is not None:
-            await _record(session, idempotency_key, [r.id for r in inserted], outcome.errors)
+            response = {
+                "request": _fingerprint(items, atomic),
+                "ids": [r.id for r in inserted],
+                "errors": [e.as_dict() for e in outcome.errors],
+            }
+            await _record(session, idempotency_key, response)
     return BatchCreated(rows=inserted, errors=outcome.errors)
 
 
-async def _record(session: AsyncSession, key: str, ids: list[int], errors: list[ItemError]) -> None:
+def _fingerprint(items: list[dict[str, Any]], atomic: bool) -> str:
+    """A digest of the request, so a key reused for a different batch is told apart from a retry."""
+    body = orjson.dumps({"atomic": atomic, "items": items}, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(body).hexdigest()
+
+
+async def _record(session: AsyncSession, key: str, response: dict[str, Any]) -> None:
     table = BATCH_RESULTS
     await session.execute(
         sa.update(table)
         .where(table.c.operation == _BATCH_OPERATION, table.c.idempotency_key == key)
-        .values(response={"ids": ids, "errors": [e.as_dict() for e in errors]})
+        .values(response=response)
     )
 
 
-async def _recorded(session: AsyncSession, key: str) -> tuple[list[int], list[ItemError]]:
+async def _recorded(session: AsyncSession, key: str, fingerprint: str) -> tuple[list[int], list[ItemError]]:
+    """The first answer given under ``key``; CONFLICT when the key was used for a different batch."""
     table = BATCH_RESULTS
     response = await session.scalar(
         sa.select(table.c.response).where(
@@ -213,6 +227,10 @@ async def _recorded(session: AsyncSession, key: str) -> tuple[list[int], list[It
         )
     )
     response = response or {}
+    if response.get("request", fingerprint) != fingerprint:
+        raise Conflict(
+            "this idempotencyKey was used for a different batch; use a new key", field="idempotencyKey"
+        )
     return list(response.get("ids", [])), [ItemError(**e) for e in response.get("errors", [])]
 
 
