@@ -13,6 +13,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,9 +185,14 @@ class Api:
         return error
 
 
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[Api]:
-    app = create_app(settings)
+@asynccontextmanager
+async def serving(database_url: str, **overrides: Any) -> AsyncIterator[Api]:
+    """The API on ``database_url`` (test settings plus ``overrides``) over httpx; stopped on exit.
+
+    Also how a test gets a second process on the same database: each app has its own caches and
+    revision watcher, exactly as another worker would.
+    """
+    app = create_app(make_settings(database_url, **overrides))
     await app.runtime.start()
     statements: list[str] = []
 
@@ -200,3 +206,9 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
             yield Api(client=client, app=app, statements=statements)
     finally:
         await app.runtime.stop()
+
+
+@pytest.fixture
+async def api(database_url: str) -> AsyncIterator[Api]:
+    async with serving(database_url) as served:
+        yield served

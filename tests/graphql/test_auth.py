@@ -9,17 +9,16 @@ import json
 import time
 import warnings
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from entitle.app import create_app
 from entitle.auth import create_api_key
-from tests.conftest import ADMIN_KEY, JWT_SECRET, Api, make_settings
+from tests.conftest import ADMIN_KEY, JWT_SECRET, Api, serving
 from tests.factories import (
     CREATE_FEATURE,
     UPSERT_TENANTS,
@@ -119,24 +118,12 @@ def _unsigned(payload: dict[str, Any]) -> str:
 @pytest.fixture
 async def make_api(database_url: str) -> AsyncIterator[Any]:
     """Builds extra APIs on the test's database with other settings; stops them at the end."""
-    apps: list[Any] = []
-    clients: list[httpx.AsyncClient] = []
+    async with AsyncExitStack() as stack:
 
-    async def build(**overrides: Any) -> Api:
-        app = create_app(make_settings(database_url, **overrides))
-        await app.runtime.start()
-        apps.append(app)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://entitle.test")
-        clients.append(client)
-        return Api(client=client, app=app)
+        async def build(**overrides: Any) -> Api:
+            return await stack.enter_async_context(serving(database_url, **overrides))
 
-    try:
         yield build
-    finally:
-        for client in clients:
-            await client.aclose()
-        for app in apps:
-            await app.runtime.stop()
 
 
 async def _two_tenants(api: Api) -> dict[str, str]:

@@ -6,11 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
-from entitle.app import create_app
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, serving
 from tests.factories import (
     BATCH_CREATE_ENTITLEMENTS,
     UPSERT_TENANTS,
@@ -30,14 +28,8 @@ MAX_BATCH = 5
 @pytest.fixture
 async def small_batch_api(database_url: str) -> AsyncIterator[Api]:
     """An API whose batches hold at most ``MAX_BATCH`` items."""
-    app = create_app(make_settings(database_url, entitle_max_batch=MAX_BATCH))
-    await app.runtime.start()
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://entitle.test") as client:
-            yield Api(client=client, app=app)
-    finally:
-        await app.runtime.stop()
+    async with serving(database_url, entitle_max_batch=MAX_BATCH) as served:
+        yield served
 
 
 async def _seed(api: Api) -> None:

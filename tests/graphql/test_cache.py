@@ -11,11 +11,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
-from entitle.app import create_app
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, serving
 from tests.factories import grant, make_feature, make_plan, make_tenant, make_user
 
 START = "2030-01-01T00:00:00Z"
@@ -280,14 +278,8 @@ async def test_twenty_aliased_checks_for_one_subject_load_its_context_once(api: 
 @asynccontextmanager
 async def other_process(database_url: str) -> AsyncIterator[Api]:
     """A second app on the same database, as another worker process would be."""
-    app = create_app(make_settings(database_url))
-    await app.runtime.start()
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://other.test") as client:
-            yield Api(client=client, app=app)
-    finally:
-        await app.runtime.stop()
+    async with serving(database_url) as served:
+        yield served
 
 
 CROSS_PROCESS = [

@@ -8,8 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from entitle.app import create_app
-from tests.conftest import ADMIN_KEY, JWT_SECRET, Api, make_settings
+from tests.conftest import ADMIN_KEY, JWT_SECRET, Api, serving
 from tests.factories import make_feature
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -43,14 +42,8 @@ async def _still_serving(api: Api) -> None:
 
 @pytest.fixture
 async def small_body_api(database_url: str) -> AsyncIterator[Api]:
-    app = create_app(make_settings(database_url, entitle_max_body_bytes=SMALL_BODY))
-    await app.runtime.start()
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://entitle.test") as client:
-            yield Api(client=client, app=app)
-    finally:
-        await app.runtime.stop()
+    async with serving(database_url, entitle_max_body_bytes=SMALL_BODY) as served:
+        yield served
 
 
 NOT_GRAPHQL_BODIES = [

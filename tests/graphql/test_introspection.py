@@ -4,26 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
-from entitle.app import create_app
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, serving
 
 INTROSPECT = "{ __schema { queryType { name } } }"
 
 
 @pytest.fixture
 async def closed_api(database_url: str) -> AsyncIterator[Api]:
-    app = create_app(make_settings(database_url, entitle_introspection=False))
-    await app.runtime.start()
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://entitle.test"
-        ) as client:
-            yield Api(client=client, app=app)
-    finally:
-        await app.runtime.stop()
+    async with serving(database_url, entitle_introspection=False) as served:
+        yield served
 
 
 async def test_introspection_is_refused_when_disabled(closed_api: Api) -> None:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import pytest
 
-from entitle.app import create_app
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, serving
 from tests.factories import grant, make_feature, make_tenant, make_user
 
 START = "2030-01-01T00:00:00Z"
@@ -424,16 +422,9 @@ async def test_concurrent_reports_from_two_processes_never_take_used_past_a_bloc
 ) -> None:
     # given
     await given_metered(api, 25)
-    other_app = create_app(make_settings(database_url))
-    await other_app.runtime.start()
-    try:
-        transport = httpx.ASGITransport(app=other_app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://other.test") as client:
-            other = Api(client=client, app=other_app)
-            # when
-            results = await asyncio.gather(*(report(api if n % 2 else other, 1, f"c{n}") for n in range(40)))
-    finally:
-        await other_app.runtime.stop()
+    async with serving(database_url) as other:
+        # when
+        results = await asyncio.gather(*(report(api if n % 2 else other, 1, f"c{n}") for n in range(40)))
     # then
     assert sum(r["isEntitled"] for r in results) == 25
     assert (await check(api))["used"] == 25

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
-from entitle.app import create_app
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, serving
 from tests.factories import grant, make_feature, make_plan, make_tenant
 
 REPORT = """
@@ -26,15 +24,8 @@ LOWER_LIMIT = (
 @pytest.fixture
 async def slow_polling_api(database_url: str) -> AsyncIterator[Api]:
     """A second process that would not notice other processes' changes for ten minutes by polling."""
-    app = create_app(make_settings(database_url, entitle_cache_poll_ms=600_000))
-    await app.runtime.start()
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://b.test"
-        ) as client:
-            yield Api(client=client, app=app)
-    finally:
-        await app.runtime.stop()
+    async with serving(database_url, entitle_cache_poll_ms=600_000) as served:
+        yield served
 
 
 async def test_a_limit_lowered_by_another_process_applies_to_the_next_consumption(
