@@ -32,7 +32,14 @@ def _configure(connection: Connection) -> None:
     )
 
 
+MIGRATION_LOCK = 7_264_846_353
+"""PostgreSQL advisory lock id: replicas starting together migrate one after the other."""
+
+
 def _run_sync(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Held until the migration transaction commits; the next process then finds the database at head.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     _configure(connection)
     with context.begin_transaction():
         context.run_migrations()

@@ -73,7 +73,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-async def _admin(*statements: str) -> None:
+async def admin(*statements: str) -> None:
+    """Run statements on the server's ``postgres`` database (CREATE/DROP DATABASE)."""
     engine = create_async_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
@@ -91,13 +92,13 @@ def pg_database() -> Iterator[str]:
             "PostgreSQL not reachable: running SQLite only (set ENTITLE_TEST_POSTGRES=1 to require it)"
         )
     name = f"entitle_test_{_worker()}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     url = f"{PG_BASE}/{name}"
     try:
         upgrade_to_head(url)
         yield url
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 _TRUNCATE = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables if t.name != "revisions")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import uuid
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -37,5 +41,36 @@ def test_migrations_produce_exactly_the_models_schema(database_url: str) -> None
     # when
     differences, scopes = asyncio.run(_inspect(database_url))
     # then
+    assert differences == []
+    assert scopes == ["catalog", "subjects"]
+
+
+def test_replicas_migrating_an_empty_postgresql_database_at_once_all_succeed() -> None:
+    # given: an empty database (PostgreSQL only: SQLite has a single file writer anyway)
+    from tests.conftest import PG_BASE, admin, pg_available
+
+    if not pg_available():
+        pytest.skip(
+            "PostgreSQL not reachable: running SQLite only (set ENTITLE_TEST_POSTGRES=1 to require it)"
+        )
+    name = f"entitle_test_race_{uuid.uuid4().hex[:8]}"
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = f"{PG_BASE}/{name}"
+    try:
+        # when: three replica processes start at the same moment
+        migrate = f"from entitle.db.migrations import upgrade_to_head; upgrade_to_head({url!r})"
+        replicas = [
+            subprocess.Popen(
+                [sys.executable, "-c", migrate], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            for _ in range(3)
+        ]
+        outcomes = [replica.wait(timeout=60) for replica in replicas]
+        output = b"".join(replica.stdout.read() for replica in replicas if replica.stdout)
+        # then: every one succeeded and the schema is exactly the models'
+        differences, scopes = asyncio.run(_inspect(url))
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    assert outcomes == [0, 0, 0], output.decode(errors="replace")
     assert differences == []
     assert scopes == ["catalog", "subjects"]
