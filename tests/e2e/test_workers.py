@@ -132,3 +132,38 @@ def test_a_plan_change_reaches_every_worker_within_100_ms(serve: ServeFactory, p
 
 def _ms(seconds: float | None) -> str:
     return "never" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
+METERED_SEED = [
+    'mutation { createFeature(input: {key: "calls", name: "Calls", type: LIMIT, resetPeriod: MONTH}) { key } }',
+    'mutation { createPlan(input: {key: "metered", name: "M", features: [{featureKey: "calls", value: 25}]}) { key } }',
+    'mutation { upsertTenants(input: [{key: "acme"}]) { errors { message } } }',
+    'mutation { createEntitlement(input: {planKey: "metered", tenantKey: "acme"}) { status } }',
+]
+CONSUME = (
+    'mutation { reportUsage(input: {tenantKey: "acme", featureKey: "calls", amount: 1, idempotencyKey: "%s"}) '
+    "{ isEntitled justification used } }"
+)
+USED = 'query { isEntitledTo(tenantKey: "acme", featureKey: "calls") { used remaining } }'
+
+
+def test_concurrent_consumption_across_two_workers_never_passes_a_block_limit(
+    serve: ServeFactory, postgres_url: str
+) -> None:
+    # given: a BLOCK limit of 25 on a monthly metered feature, two worker processes
+    server = serve({"DATABASE_URL": postgres_url, "ENTITLE_BOOTSTRAP_API_KEY": ADMIN_KEY}, workers=2)
+    for query in METERED_SEED:
+        post_fresh(server.base_url, query)
+    # when: 60 consumptions of one unit over fresh connections, 8 at a time, spread over both workers
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda n: post_fresh(server.base_url, CONSUME % f"call-{n}"), range(60)))
+    # then: exactly 25 were applied, the rest refused, and the counter stopped at the limit
+    applied = [a for a in answers if a.data["reportUsage"]["isEntitled"]]
+    refused = {
+        a.data["reportUsage"]["justification"] for a in answers if not a.data["reportUsage"]["isEntitled"]
+    }
+    assert len({a.pid for a in answers}) == 2, "both workers should have consumed"
+    assert len(applied) == 25
+    assert refused == {"LIMIT_EXCEEDED"}
+    assert sorted(a.data["reportUsage"]["used"] for a in applied) == list(range(1, 26))
+    assert post_fresh(server.base_url, USED).data["isEntitledTo"] == {"used": 25, "remaining": 0}
