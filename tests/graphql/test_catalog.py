@@ -400,3 +400,31 @@ async def test_a_trial_plan_entitlement_without_start_expires_n_days_from_now(ap
     end = datetime.fromisoformat(entitlement["expirationDate"])
     assert before - timedelta(seconds=5) <= start <= datetime.now(UTC)
     assert end - start == timedelta(days=7)
+
+
+UPDATE_TIERS = """
+mutation($tiers: [String!]) { updateFeature(key: "support", input: {tiers: $tiers}) { tiers } }
+"""
+
+
+async def test_changing_tiers_cannot_strand_a_tier_a_plan_or_grant_uses(api: Api) -> None:
+    # given: a tier used by a plan and by a single-feature grant
+    await make_feature(api, "support", "TIER", tiers=["basic", "pro", "premium"])
+    await make_plan(api, "gold", {"support": "pro"})
+    await make_tenant(api, "acme")
+    await grant(api, feature_key="support", tenant_key="acme", value="premium")
+    # when
+    dropping_plan_tier = await api.error(UPDATE_TIERS, {"tiers": ["basic", "premium"]})
+    dropping_grant_tier = await api.error(UPDATE_TIERS, {"tiers": ["basic", "pro"]})
+    kept = await api.data(UPDATE_TIERS, {"tiers": ["basic", "pro", "premium", "ultimate"]})
+    # then
+    assert (dropping_plan_tier["extensions"]["code"], dropping_plan_tier["extensions"]["field"]) == (
+        "BAD_USER_INPUT",
+        "tiers",
+    )
+    assert "gold" in dropping_plan_tier["message"]
+    assert (dropping_grant_tier["extensions"]["code"], dropping_grant_tier["extensions"]["field"]) == (
+        "BAD_USER_INPUT",
+        "tiers",
+    )
+    assert kept["updateFeature"]["tiers"] == ["basic", "pro", "premium", "ultimate"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from entitle.db.tables import (
     USAGE_EVENTS,
 )
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
-from entitle.domain.model import FeatureType, OverageHandling, ResetPeriod
+from entitle.domain.model import Feature, FeatureType, OverageHandling, ResetPeriod
 from entitle.domain.values import (
     NAME_MAX_LENGTH,
     UNIT_MAX_LENGTH,
@@ -112,7 +113,7 @@ async def update_feature(runtime: Runtime, key: str, changes: dict[str, Any]) ->
             ftype, merged["tiers"], merged["default_value"], reset, merged["permissions"]
         )
         if "tiers" in changes:
-            await _check_values_still_fit(session, current.id, feature_to_domain(_Struct(merged)))
+            await _check_values_still_fit(session, current.id, feature_to_domain(SimpleNamespace(**merged)))
         values = _feature_values(changes)
         values["updated_at"] = now()
         row = (
@@ -123,27 +124,31 @@ async def update_feature(runtime: Runtime, key: str, changes: dict[str, Any]) ->
     return row
 
 
-class _Struct:
-    def __init__(self, mapping: dict[str, Any]) -> None:
-        self.__dict__.update(mapping)
-
-
-async def _check_values_still_fit(session: AsyncSession, feature_id: int, feature: Any) -> None:
-    """Changing tiers must not strand a plan value or grant that names a removed tier."""
+async def _check_values_still_fit(session: AsyncSession, feature_id: int, feature: Feature) -> None:
+    """Changing tiers must not strand a plan value or a grant that names a tier the change removes."""
     plan_values = await session.execute(
         sa.select(PLANS.c.key, PLAN_FEATURES.c.value)
         .join(PLANS, PLANS.c.id == PLAN_FEATURES.c.plan_id)
         .where(PLAN_FEATURES.c.feature_id == feature_id)
     )
     for plan_key, value in plan_values:
-        validate_value(feature, value, field="tiers")
-        _ = plan_key
+        _still_fits(feature, value, f"plan '{plan_key}'")
     grant_values = await session.execute(
-        sa.select(ENTITLEMENTS.c.value).where(ENTITLEMENTS.c.feature_id == feature_id).distinct()
+        sa.select(ENTITLEMENTS.c.id, ENTITLEMENTS.c.value).where(
+            ENTITLEMENTS.c.feature_id == feature_id, ENTITLEMENTS.c.value.is_not(None)
+        )
     )
-    for (value,) in grant_values:
-        if value is not None:
-            validate_value(feature, value, field="tiers")
+    for entitlement_id, value in grant_values:
+        _still_fits(feature, value, f"entitlement {entitlement_id}")
+
+
+def _still_fits(feature: Feature, value: Any, user: str) -> None:
+    try:
+        validate_value(feature, value, field="tiers")
+    except BadUserInput:
+        raise BadUserInput(
+            f"tiers: {user} uses {value!r}, which these tiers no longer allow", field="tiers"
+        ) from None
 
 
 async def delete_feature(runtime: Runtime, key: str) -> int:
