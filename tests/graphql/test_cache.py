@@ -293,21 +293,27 @@ CROSS_PROCESS = [
 
 
 @pytest.mark.parametrize("setup", CROSS_PROCESS, ids=[s.__name__ for s in CROSS_PROCESS])
-async def test_a_write_by_another_process_is_seen_within_100_ms(
+async def test_a_write_by_another_process_is_seen_after_this_processs_next_poll(
     api: Api, database_url: str, setup: Callable[[Api], Awaitable[Scenario]]
 ) -> None:
+    """The mechanism, deterministically: the first poll that starts after the write makes it visible.
+
+    (The wall-clock bound — every worker agrees within 100 ms — is asserted against real
+    `entitle serve --workers 2` processes in tests/e2e/test_workers.py; in-process timing on a busy
+    CI machine measures the scheduler as much as the cache.)
+    """
     # given: this process has the decision cached
     await given_catalog(api)
     scenario = await setup(api)
     assert await decide(api, scenario.args) == scenario.before
     assert await decide(api, scenario.args) == scenario.before
+    watcher = api.app.runtime.watcher
     async with other_process(database_url) as other:
-        # when
+        # when: the other process writes, and this one completes a poll that began after the write
         await scenario.change(other)
-        written = time.monotonic()
-        while (seen := await decide(api, scenario.args)) != scenario.after:
-            assert time.monotonic() - written < 1.0, f"still {seen} a second after the write"
-            await asyncio.sleep(0.005)
-        elapsed = time.monotonic() - written
-    # then
-    assert elapsed < 0.1
+        written, polls = time.monotonic(), watcher.checks
+        while watcher.checks < polls + 2:  # the poll under way at the write may have read before it
+            assert time.monotonic() - written < 1.0, "the watcher stopped polling"
+            await asyncio.sleep(0.002)
+        # then
+        assert await decide(api, scenario.args) == scenario.after

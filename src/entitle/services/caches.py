@@ -101,6 +101,8 @@ class RevisionWatcher:
         self._invalidators = invalidators
         self._seen: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
+        self.checks = 0
+        """Completed checks, so tests can wait for "the next poll" instead of guessing at time."""
 
     async def start(self) -> None:
         await self.check()
@@ -126,6 +128,7 @@ class RevisionWatcher:
             if self._seen.get(scope.value) != value:
                 self._seen[scope.value] = value
                 invalidate()
+        self.checks += 1
 
     async def _run(self) -> None:
         while True:
