@@ -5,10 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from entitle.domain.errors import BadUserInput, EntitleError
 
 
@@ -40,10 +36,3 @@ def check_batch_size(items: list[Any], limit: int, *, field: str = "input") -> N
         raise BadUserInput(
             f"at most {limit} items per batch (ENTITLE_MAX_BATCH); got {len(items)}", field=field
         )
-
-
-def upsert_statement(session: AsyncSession, table: sa.Table) -> Any:
-    """``INSERT .. ON CONFLICT`` for the session's dialect."""
-    bind = session.get_bind()
-    dialect = bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)

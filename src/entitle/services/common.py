@@ -21,7 +21,3 @@ async def row_by_key(
 
 async def exists(session: AsyncSession, statement: sa.Select[Any]) -> bool:
     return (await session.scalar(sa.select(statement.exists()))) is True
-
-
-def given(changes: dict[str, Any], name: str) -> bool:
-    return name in changes

@@ -18,13 +18,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitle.clock import now
+from entitle.db.engine import upsert_statement
 from entitle.db.repositories.catalog import feature_to_domain
 from entitle.db.revisions import Scope
 from entitle.db.tables import BATCH_RESULTS, ENTITLEMENTS, FEATURES, MEMBERSHIPS, PLANS, TENANTS, USERS
 from entitle.domain.errors import BadUserInput, Conflict, EntitleError, NotFound
 from entitle.domain.model import AssignLevel
 from entitle.domain.values import validate_value
-from entitle.services.batches import BatchOutcome, ItemError, check_batch_size, upsert_statement
+from entitle.services.batches import BatchOutcome, ItemError, check_batch_size
 from entitle.services.runtime import Runtime
 
 Row = Any

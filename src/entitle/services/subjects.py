@@ -8,11 +8,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitle.clock import now
+from entitle.db.engine import upsert_statement
 from entitle.db.revisions import Scope
 from entitle.db.tables import MEMBERSHIPS, TENANTS, USERS
 from entitle.domain.errors import BadUserInput, EntitleError, NotFound
 from entitle.domain.values import NAME_MAX_LENGTH, validate_subject_key, validate_text
-from entitle.services.batches import BatchOutcome, ItemError, check_batch_size, upsert_statement
+from entitle.services.batches import BatchOutcome, ItemError, check_batch_size
 from entitle.services.common import row_by_key
 from entitle.services.runtime import Runtime
 

@@ -13,16 +13,12 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
-from entitle.db.repositories.usage import consume, recorded_answer, usage_subject
-from entitle.db.tables import USAGE_EVENTS
+from entitle.db.repositories.usage import claim_event, consume, record_answer, recorded_answer, usage_subject
 from entitle.domain.decision import AccessRequest, Decision, conclude, evaluate, validate_request
 from entitle.domain.errors import BadUserInput
 from entitle.domain.grants import DecisionSource
 from entitle.domain.model import Justification, OverageHandling, SourceKind, SubscriptionContext
 from entitle.services.access import SubjectLoader
-from entitle.services.batches import upsert_statement
 from entitle.services.runtime import Runtime
 
 MAX_COUNTER = 2**31 - 1
@@ -73,20 +69,12 @@ async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: Us
         return conclude(evaluation, None)  # nothing grants it: refuse, record nothing
 
     async with runtime.write() as session:
-        claim = upsert_statement(session, USAGE_EVENTS).values(
-            subject_kind=who[0],
-            subject_id=who[1],
-            feature_id=grant.feature.id,
-            idempotency_key=report.idempotency_key,
-            amount=report.amount,
-            response={},
-            created_at=report.at,
-        )
-        if (await session.execute(claim.on_conflict_do_nothing())).rowcount == 0:  # type: ignore[attr-defined]
+        if not await claim_event(session, who, grant.feature.id, report.idempotency_key, report.at):
             recorded = await recorded_answer(session, who, grant.feature.id, report.idempotency_key)
             return decision_from_json(recorded or {}, grant.feature)
-        blocking = grant.feature.overage is OverageHandling.BLOCK and grant.limit is not None
-        cap = min(grant.limit, MAX_COUNTER) if blocking and grant.limit is not None else MAX_COUNTER
+        limit = grant.limit
+        blocking = grant.feature.overage is OverageHandling.BLOCK and limit is not None
+        cap = min(limit, MAX_COUNTER) if limit is not None and blocking else MAX_COUNTER
         applied, used = await consume(session, who, grant.feature.id, grant.period.start, report.amount, cap)
         if not applied and not blocking:
             raise BadUserInput(
@@ -97,15 +85,13 @@ async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: Us
             decision = conclude(dataclasses.replace(evaluation, usage=None), used)
         else:
             decision = conclude(evaluation, used)
-        await session.execute(
-            sa.update(USAGE_EVENTS)
-            .where(
-                USAGE_EVENTS.c.subject_kind == who[0],
-                USAGE_EVENTS.c.subject_id == who[1],
-                USAGE_EVENTS.c.feature_id == grant.feature.id,
-                USAGE_EVENTS.c.idempotency_key == report.idempotency_key,
-            )
-            .values(response=decision_to_json(decision), amount=report.amount if applied else 0)
+        await record_answer(
+            session,
+            who,
+            grant.feature.id,
+            report.idempotency_key,
+            amount=report.amount if applied else 0,
+            response=decision_to_json(decision),
         )
     return decision
 
