@@ -12,7 +12,6 @@ from datetime import datetime
 
 from entitle.db.repositories.catalog import CatalogSnapshot
 from entitle.db.repositories.usage import usage_subject, used_in_periods
-from entitle.domain.catalog import Catalog
 from entitle.domain.decision import (
     AccessRequest,
     Decision,
@@ -75,7 +74,7 @@ async def effective_entitlements(
     validate_request(tenant_key, user_key, AccessRequest(feature_key=""))
     snapshot = await runtime.catalog.get()
     subject = await load_subject(tenant_key, user_key)
-    grants = _grants(snapshot.catalog, subject, at)
+    grants = effective_grants(snapshot.catalog, subject, at)
     metered = [g for g in grants if g.period is not None]
     used = await _usage(runtime, subject, metered) if metered else {}
     permissions = list(dict.fromkeys(p for g in grants for p in g.feature.permissions))
@@ -85,12 +84,6 @@ async def effective_entitlements(
         permissions=permissions,
         snapshot=snapshot,
     )
-
-
-def _grants(catalog: Catalog, subject: Subject, at: datetime) -> list[FeatureGrant]:
-    if not subject.known or not subject.is_member:
-        return []
-    return effective_grants(catalog, subject, at)
 
 
 async def _usage(runtime: Runtime, subject: Subject, grants: list[FeatureGrant]) -> dict[int, int]:
