@@ -16,8 +16,10 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLObjectType,
     InputObjectTypeDefinitionNode,
+    InputObjectTypeExtensionNode,
     InterfaceTypeDefinitionNode,
     ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
     build_schema,
     parse,
     print_type,
@@ -56,7 +58,12 @@ def test_every_contract_type_field_argument_and_enum_value_is_in_the_schema() ->
                 f"{name}.{v.name.value}" for v in definition.values or () if v.name.value not in mine.values
             ]
         elif isinstance(
-            definition, ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode | InputObjectTypeDefinitionNode
+            definition,
+            ObjectTypeDefinitionNode
+            | InterfaceTypeDefinitionNode
+            | InputObjectTypeDefinitionNode
+            | ObjectTypeExtensionNode  # `extend type Query { ... }` of the later sections
+            | InputObjectTypeExtensionNode,
         ):
             assert isinstance(mine, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType), name
             for field in definition.fields or ():

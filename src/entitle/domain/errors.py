@@ -34,3 +34,12 @@ class Forbidden(EntitleError):
 
 class Unauthenticated(EntitleError):
     code = "UNAUTHENTICATED"
+
+
+class NotBuiltYet(EntitleError):
+    """A part of the contract (sections 9 to 13) that is in the schema but not built in this version.
+
+    It answers ``NOT_IMPLEMENTED`` instead of pretending: the README lists which fields these are.
+    """
+
+    code = "NOT_IMPLEMENTED"

@@ -19,6 +19,8 @@ from strawberry.tools import merge_types
 from entitle.graphql.catalog.mutations import CatalogMutation
 from entitle.graphql.catalog.queries import CatalogQuery
 from entitle.graphql.catalog.types import Feature, Plan
+from entitle.graphql.changes.queries import ChangesQuery, Subscription
+from entitle.graphql.changes.types import Change
 from entitle.graphql.context import Info
 from entitle.graphql.decisions.queries import DecisionsQuery
 from entitle.graphql.documents import cached_documents
@@ -28,6 +30,8 @@ from entitle.graphql.entitlements.types import Entitlement
 from entitle.graphql.flags.mutations import FlagsMutation
 from entitle.graphql.flags.queries import FlagsQuery
 from entitle.graphql.flags.types import FeatureFlag
+from entitle.graphql.lifecycle.resolvers import LifecycleMutation, LifecycleQuery
+from entitle.graphql.lifecycle.types import UsageRecord, UsageReservation
 from entitle.graphql.node import Node, from_global_id
 from entitle.graphql.routes.types import ApiRoute, RoutesMutation, RoutesQuery
 from entitle.graphql.scalars import scalar_map
@@ -35,6 +39,8 @@ from entitle.graphql.subjects.mutations import SubjectsMutation
 from entitle.graphql.subjects.queries import SubjectsQuery
 from entitle.graphql.subjects.types import Tenant, User
 from entitle.graphql.usage.mutations import UsageMutation
+from entitle.graphql.webhooks.resolvers import WebhooksMutation, WebhooksQuery
+from entitle.graphql.webhooks.types import WebhookDelivery, WebhookEndpoint
 from entitle.settings import Settings
 
 MAX_NODES = 500
@@ -81,11 +87,31 @@ class NodeQuery:
 
 Query = merge_types(
     "Query",
-    (NodeQuery, DecisionsQuery, CatalogQuery, SubjectsQuery, EntitlementsQuery, FlagsQuery, RoutesQuery),
+    (
+        NodeQuery,
+        DecisionsQuery,
+        CatalogQuery,
+        SubjectsQuery,
+        EntitlementsQuery,
+        FlagsQuery,
+        RoutesQuery,
+        ChangesQuery,
+        WebhooksQuery,
+        LifecycleQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
-    (CatalogMutation, SubjectsMutation, EntitlementsMutation, FlagsMutation, RoutesMutation, UsageMutation),
+    (
+        CatalogMutation,
+        SubjectsMutation,
+        EntitlementsMutation,
+        FlagsMutation,
+        RoutesMutation,
+        UsageMutation,
+        WebhooksMutation,
+        LifecycleMutation,
+    ),
 )
 
 
@@ -103,7 +129,21 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[Feature, Plan, Tenant, User, Entitlement, FeatureFlag, ApiRoute],
+        subscription=Subscription,
+        types=[
+            Feature,
+            Plan,
+            Tenant,
+            User,
+            Entitlement,
+            FeatureFlag,
+            ApiRoute,
+            Change,
+            WebhookEndpoint,
+            WebhookDelivery,
+            UsageReservation,
+            UsageRecord,
+        ],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=scalar_map, batching_config={"max_operations": 10}),
     )

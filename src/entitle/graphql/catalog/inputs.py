@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from entitle.graphql.enums import FeatureType, OverageHandling, ResetPeriod
 from entitle.graphql.scalars import JSON
+from entitle.graphql.unbuilt import LIFECYCLE, not_built
 
 
 @strawberry.input
@@ -19,6 +22,7 @@ class CreateFeatureInput:
     reset_period: ResetPeriod | None = strawberry.UNSET
     overage: OverageHandling | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
+    warning_thresholds: list[int] | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -32,6 +36,7 @@ class UpdateFeatureInput:
     reset_period: ResetPeriod | None = strawberry.UNSET
     overage: OverageHandling | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
+    warning_thresholds: list[int] | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -48,6 +53,8 @@ class CreatePlanInput:
     default_time_limitation_days: int | None = strawberry.UNSET
     features: list[PlanFeatureInput] | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
+    auto_assign: bool | None = strawberry.UNSET
+    rank: int | None = strawberry.UNSET
 
 
 @strawberry.input(description="`features`, when given, replace the plan's whole feature list.")
@@ -57,12 +64,33 @@ class UpdatePlanInput:
     default_time_limitation_days: int | None = strawberry.UNSET
     features: list[PlanFeatureInput] | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
+    auto_assign: bool | None = strawberry.UNSET
+    rank: int | None = strawberry.UNSET
 
 
-def plan_changes(value: CreatePlanInput | UpdatePlanInput) -> dict[str, object]:
+_UNBUILT_FIELDS: dict[str, tuple[str, object]] = {
+    "auto_assign": ("autoAssign", False),
+    "rank": ("rank", None),
+    "warning_thresholds": ("warningThresholds", []),
+}
+"""Input fields of contract §11 that are not built yet: each is accepted only with the value that describes
+today's behaviour (no auto-assignment, no rank, no thresholds), or left out."""
+
+
+def catalog_changes(value: object) -> dict[str, Any]:
+    """The given fields of a feature or plan input, refusing the §11 fields that are not built yet."""
     from entitle.graphql.inputs import given_fields
 
     changes = given_fields(value)
+    for name, (graphql_name, today) in _UNBUILT_FIELDS.items():
+        sent = changes.pop(name, None)
+        if sent is not None and sent != today:
+            not_built(f"`{graphql_name}`", LIFECYCLE, field=f"input.{graphql_name}")
+    return changes
+
+
+def plan_changes(value: CreatePlanInput | UpdatePlanInput) -> dict[str, object]:
+    changes = catalog_changes(value)
     if changes.get("features") is not None:
         changes["features"] = [{"feature_key": f.feature_key, "value": f.value} for f in changes["features"]]
     return changes

@@ -7,11 +7,11 @@ from entitle.graphql.catalog.inputs import (
     CreatePlanInput,
     UpdateFeatureInput,
     UpdatePlanInput,
+    catalog_changes,
     plan_changes,
 )
 from entitle.graphql.catalog.types import Feature, Plan
 from entitle.graphql.context import Info
-from entitle.graphql.inputs import given_fields
 from entitle.graphql.node import to_global_id
 from entitle.services import catalog
 
@@ -26,12 +26,14 @@ class CatalogMutation:
     @strawberry.mutation
     async def create_feature(self, info: Info, input: CreateFeatureInput) -> Feature:
         info.context.require_writer()
-        return Feature.from_row(await catalog.create_feature(info.context.runtime, given_fields(input)))
+        return Feature.from_row(await catalog.create_feature(info.context.runtime, catalog_changes(input)))
 
     @strawberry.mutation
     async def update_feature(self, info: Info, key: str, input: UpdateFeatureInput) -> Feature:
         info.context.require_writer()
-        return Feature.from_row(await catalog.update_feature(info.context.runtime, key, given_fields(input)))
+        return Feature.from_row(
+            await catalog.update_feature(info.context.runtime, key, catalog_changes(input))
+        )
 
     @strawberry.mutation(description="CONFLICT while a plan, entitlement, flag or route uses it.")
     async def delete_feature(self, info: Info, key: str) -> DeletePayload:

@@ -14,9 +14,11 @@ from entitle.graphql.enums import FeatureType, OverageHandling, ResetPeriod
 from entitle.graphql.node import Node, to_global_id
 from entitle.graphql.pagination import Connection
 from entitle.graphql.scalars import JSON
+from entitle.graphql.unbuilt import LIFECYCLE, not_built
 
 if TYPE_CHECKING:
     from entitle.graphql.entitlements.types import EntitlementConnection, EntitlementFilter, EntitlementOrder
+    from entitle.graphql.lifecycle.types import PlanVersion
 
 
 @strawberry.type
@@ -57,6 +59,12 @@ class Feature(Node):
             updated_at=row.updated_at,
         )
 
+    @strawberry.field(
+        description="Percent of the limit at which a consumption warns (none until §11 is built)."
+    )
+    def warning_thresholds(self) -> list[int]:
+        return []
+
 
 @strawberry.type
 class PlanFeature:
@@ -96,6 +104,22 @@ class Plan(Node):
         if snapshot is not None:
             return rendered(snapshot).plan_features(self.pk)
         return self._features_later(info)  # type: ignore[return-value]  # graphql-core awaits it
+
+    @strawberry.field(description="The current version (plans have one version until §11 is built).")
+    def version(self) -> int:
+        return 1
+
+    @strawberry.field
+    def versions(self) -> list[Annotated[PlanVersion, strawberry.lazy("entitle.graphql.lifecycle.types")]]:
+        not_built("`Plan.versions`", LIFECYCLE)
+
+    @strawberry.field(description="New tenants get this plan (not settable until §11 is built).")
+    def auto_assign(self) -> bool:
+        return False
+
+    @strawberry.field(description="Order of upgrade options (not settable until §11 is built).")
+    def rank(self) -> int | None:
+        return None
 
     async def _features_later(self, info: Info) -> list[PlanFeature]:
         pairs = await info.context.loaders.plan_features_by_plan_id.load(self.pk)

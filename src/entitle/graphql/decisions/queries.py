@@ -16,6 +16,7 @@ from entitle.graphql.decisions.types import (
 )
 from entitle.graphql.enums import SubscriptionContext
 from entitle.graphql.subjects.types import Tenant, User
+from entitle.graphql.unbuilt import CHANGE_FEED, refuse_unbuilt_argument
 from entitle.services.access import SubjectLoader, check_access, effective_entitlements
 
 
@@ -66,7 +67,9 @@ class DecisionsQuery:
         route: RouteInput | None = None,
         usage: int | None = None,
         at: datetime | None = None,
+        min_revision: str | None = None,
     ) -> EntitlementDecision:
+        refuse_unbuilt_argument(min_revision, "minRevision", CHANGE_FEED)
         tenant_key, user_key = own_subject(info.context, tenant_key, user_key)
         request = AccessRequest(
             feature_key=feature_key,
@@ -87,7 +90,9 @@ class DecisionsQuery:
         tenant_key: str | None = None,
         user_key: str | None = None,
         at: datetime | None = None,
+        min_revision: str | None = None,
     ) -> EffectiveEntitlements:
+        refuse_unbuilt_argument(min_revision, "minRevision", CHANGE_FEED)
         tenant_key, user_key = own_subject(info.context, tenant_key, user_key)
         view = await effective_entitlements(
             info.context.runtime, subject_loader(info), tenant_key, user_key, at or now()

@@ -16,6 +16,7 @@ from entitle.graphql.enums import Justification, SourceKind, SubscriptionContext
 from entitle.graphql.flags.types import FeatureFlag
 from entitle.graphql.scalars import JSON
 from entitle.graphql.subjects.types import Tenant, User
+from entitle.graphql.unbuilt import LIFECYCLE, not_built
 from entitle.services.access import EffectiveFeatureView
 
 
@@ -94,6 +95,14 @@ class EntitlementDecision:
             expires_at=decision.expires_at,
             sources=[EntitlementSource.from_domain(s) for s in decision.sources],
         )
+
+    @strawberry.field(description="A sentence to show the end user when not entitled; null when entitled.")
+    def message(self) -> str | None:
+        not_built("`message`", LIFECYCLE)
+
+    @strawberry.field(description="Plans that would entitle this request, by rank then key.")
+    def upgrade_options(self) -> list[Plan]:
+        not_built("`upgradeOptions`", LIFECYCLE)
 
 
 @strawberry.type

@@ -24,6 +24,7 @@ from entitle.graphql.entitlements.types import (
 )
 from entitle.graphql.inputs import check_filter_size
 from entitle.graphql.pagination import paged, paged_children
+from entitle.graphql.unbuilt import CHANGE_FEED, refuse_unbuilt_argument
 
 
 def _to_query(
@@ -110,5 +111,7 @@ class EntitlementsQuery:
         before: str | None = None,
         filter: EntitlementFilter | None = None,
         order_by: EntitlementOrder | None = None,
+        min_revision: str | None = None,
     ) -> EntitlementConnection:
+        refuse_unbuilt_argument(min_revision, "minRevision", CHANGE_FEED)
         return await list_entitlements(info, first, after, last, before, filter, order_by)

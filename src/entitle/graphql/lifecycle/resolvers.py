@@ -1,0 +1,96 @@
+"""Plan lifecycle and metering-depth fields (contract §11): in the schema, not built yet."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from entitle.graphql.catalog.inputs import PlanFeatureInput
+from entitle.graphql.catalog.types import Plan
+from entitle.graphql.context import Info
+from entitle.graphql.lifecycle.types import (
+    MigratePayload,
+    PlanChangePayload,
+    ReserveUsageInput,
+    UsagePeriod,
+    UsageRecordConnection,
+    UsageRecordFilter,
+    UsageReservation,
+)
+from entitle.graphql.unbuilt import LIFECYCLE, not_built
+
+
+@strawberry.type
+class LifecycleQuery:
+    @strawberry.field(
+        description="The subject's current usage period and the `periods - 1` before it, newest first."
+    )
+    def usage(
+        self,
+        info: Info,
+        feature_key: str,
+        tenant_key: str | None = None,
+        user_key: str | None = None,
+        periods: int | None = 1,
+        at: datetime | None = None,
+    ) -> list[UsagePeriod]:
+        info.context.require_principal()
+        not_built("`usage`", LIFECYCLE)
+
+    @strawberry.field(description="Every reportUsage/commit applied or refused, newest first.")
+    def usage_records(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: UsageRecordFilter | None = None,
+    ) -> UsageRecordConnection:
+        info.context.require_management()
+        not_built("`usageRecords`", LIFECYCLE)
+
+
+@strawberry.type
+class LifecycleMutation:
+    @strawberry.mutation
+    def publish_plan_version(self, info: Info, key: str, features: list[PlanFeatureInput]) -> Plan:
+        info.context.require_writer()
+        not_built("`publishPlanVersion`", LIFECYCLE)
+
+    @strawberry.mutation
+    def migrate_plan_entitlements(
+        self, info: Info, key: str, from_version: int, to_version: int
+    ) -> MigratePayload:
+        info.context.require_writer()
+        not_built("`migratePlanEntitlements`", LIFECYCLE)
+
+    @strawberry.mutation
+    def change_plan(
+        self,
+        info: Info,
+        entitlement_id: strawberry.ID,
+        to_plan_key: str,
+        effective_at: datetime | None = None,
+        carry_over_usage: bool | None = True,
+    ) -> PlanChangePayload:
+        info.context.require_writer()
+        not_built("`changePlan`", LIFECYCLE)
+
+    @strawberry.mutation
+    def reserve_usage(self, info: Info, input: ReserveUsageInput) -> UsageReservation:
+        info.context.require_writer()
+        not_built("`reserveUsage`", LIFECYCLE)
+
+    @strawberry.mutation
+    def commit_usage(
+        self, info: Info, reservation_id: strawberry.ID, amount: int | None = None
+    ) -> UsageReservation:
+        info.context.require_writer()
+        not_built("`commitUsage`", LIFECYCLE)
+
+    @strawberry.mutation
+    def release_usage(self, info: Info, reservation_id: strawberry.ID) -> UsageReservation:
+        info.context.require_writer()
+        not_built("`releaseUsage`", LIFECYCLE)
