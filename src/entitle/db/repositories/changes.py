@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from entitle.db.tables import CHANGES
 from entitle.domain.changes import Change, ChangeKind, NewChange, Revision
 
+CHANNEL = "entitle_changes"
+"""PostgreSQL ``NOTIFY`` channel: every appending transaction notifies it (delivered on commit)."""
+
 _XID = sa.text("pg_current_xact_id()::text::bigint")
 _HORIZON = sa.text(
     """(SELECT coalesce(min(x::text::bigint), pg_snapshot_xmax(pg_current_snapshot())::text::bigint)
@@ -66,7 +69,10 @@ async def append(session: AsyncSession, changes: Sequence[NewChange], at: dateti
         )
         last = max(ids)
     assert last is not None
-    return Revision(txid, last)
+    revision = Revision(txid, last)
+    if txid:
+        await session.execute(sa.select(sa.func.pg_notify(CHANNEL, str(revision))))
+    return revision
 
 
 def _visible(executor: AsyncConnection | AsyncSession) -> list[Any]:
