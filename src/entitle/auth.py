@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jwt
-import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from entitle.db.engine import Database
-from entitle.db.tables import API_KEYS as _api_keys
-from entitle.db.tables import ApiKeyRow
+from entitle.db.repositories import api_keys
 from entitle.domain.errors import Unauthenticated
 from entitle.settings import Settings
 
@@ -52,21 +50,12 @@ async def create_api_key(
 ) -> str:
     """Store a key and return its secret (shown once). With ``secret`` given, idempotent."""
     secret = secret or new_api_key_secret()
-    async with database.write() as session:
-        digest = hash_api_key(secret)
-        exists = await session.scalar(sa.select(_api_keys.c.id).where(_api_keys.c.key_hash == digest))
-        if exists is None:
-            await session.execute(
-                sa.insert(_api_keys).values(
-                    **ApiKeyRow(name=name, key_hash=digest, read_only=read_only).model_dump(exclude={"id"})
-                )
-            )
+    await api_keys.add_if_absent(database, name, hash_api_key(secret), read_only=read_only)
     return secret
 
 
 async def count_api_keys(database: Database) -> int:
-    async with database.read() as session:
-        return int(await session.scalar(sa.select(sa.func.count()).select_from(_api_keys)) or 0)
+    return await api_keys.count(database)
 
 
 class Authenticator:
@@ -109,15 +98,10 @@ class Authenticator:
         principal = self._keys.get(digest)
         if principal is not None:
             return principal
-        async with self._database.read() as session:
-            row = (
-                await session.execute(
-                    sa.select(_api_keys.c.name, _api_keys.c.read_only).where(_api_keys.c.key_hash == digest)
-                )
-            ).first()
-        if row is None:
+        stored = await api_keys.by_hash(self._database, digest)
+        if stored is None:
             raise Unauthenticated("invalid API key")
-        principal = Principal(kind="MANAGEMENT", name=row.name, read_only=bool(row.read_only))
+        principal = Principal(kind="MANAGEMENT", name=stored.name, read_only=stored.read_only)
         self._keys[digest] = principal
         return principal
 

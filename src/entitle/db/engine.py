@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from entitle.domain.errors import Conflict
 from entitle.settings import Settings
 
 Executor = AsyncConnection | AsyncSession
@@ -86,9 +88,16 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that commits when the block exits normally and rolls back otherwise."""
-        async with self._write() as session, session.begin():
-            yield session
+        """A transaction that commits when the block exits normally and rolls back otherwise.
+
+        A unique or foreign-key violation becomes the domain ``Conflict``: the use case checked
+        before writing, so a concurrent write took the key (or removed a referenced row) in between.
+        """
+        try:
+            async with self._write() as session, session.begin():
+                yield session
+        except IntegrityError:
+            raise Conflict("the change conflicts with a concurrent change; retry it") from None
 
     async def dispose(self) -> None:
         await self.engine.dispose()

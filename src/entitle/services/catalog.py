@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import dataclasses
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from entitle.clock import now
+from entitle.db.repositories import Session
+from entitle.db.repositories import features as feature_rows
+from entitle.db.repositories import plans as plan_rows
 from entitle.db.repositories.catalog import feature_to_domain
+from entitle.db.repositories.features import FeatureRecord
+from entitle.db.repositories.plans import PlanFeatureValue, PlanRecord
 from entitle.db.revisions import Scope
-from entitle.db.tables import (
-    ENTITLEMENTS,
-    FEATURES,
-    FLAG_FEATURES,
-    PLAN_FEATURES,
-    PLANS,
-    ROUTES,
-    USAGE_COUNTERS,
-    USAGE_EVENTS,
-)
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.model import Feature, FeatureType, OverageHandling, ResetPeriod
 from entitle.domain.values import (
@@ -31,10 +23,9 @@ from entitle.domain.values import (
     validate_text,
     validate_value,
 )
-from entitle.services.common import exists, row_by_key
+from entitle.services.common import found
 from entitle.services.runtime import Runtime
 
-Row = Any
 MAX_TRIAL_DAYS = 36_500
 
 
@@ -75,7 +66,7 @@ def _check_name(data: dict[str, Any]) -> None:
         validate_text(data["unit"], "unit", UNIT_MAX_LENGTH)
 
 
-async def create_feature(runtime: Runtime, data: dict[str, Any]) -> Row:
+async def create_feature(runtime: Runtime, data: dict[str, Any]) -> FeatureRecord:
     validate_catalog_key(data["key"], "key")
     _check_name(data)
     ftype = FeatureType(data["type"])
@@ -86,59 +77,40 @@ async def create_feature(runtime: Runtime, data: dict[str, Any]) -> Row:
     values = _feature_values(data)
     stamp = now()
     async with runtime.write(Scope.CATALOG) as session:
-        if await exists(session, sa.select(FEATURES.c.id).where(FEATURES.c.key == data["key"])):
+        if await feature_rows.key_exists(session, data["key"]):
             raise Conflict(f"a feature with key '{data['key']}' already exists", field="key")
         values.setdefault("overage", OverageHandling.BLOCK.value)
         values.setdefault("metadata", {})
         values.setdefault("tiers", [])
         values.setdefault("permissions", [])
-        row = (
-            await session.execute(
-                sa.insert(FEATURES)
-                .values(key=data["key"], type=ftype.value, created_at=stamp, updated_at=stamp, **values)
-                .returning(FEATURES)
-            )
-        ).one()
-    return row
+        record = await feature_rows.insert(
+            session,
+            {"key": data["key"], "type": ftype.value, "created_at": stamp, "updated_at": stamp, **values},
+        )
+    return record
 
 
-async def update_feature(runtime: Runtime, key: str, changes: dict[str, Any]) -> Row:
+async def update_feature(runtime: Runtime, key: str, changes: dict[str, Any]) -> FeatureRecord:
     _check_name(changes)
     async with runtime.write(Scope.CATALOG) as session:
-        current = await row_by_key(session, FEATURES, key, what="feature")
-        merged = {**current._mapping, **_feature_values(changes)}
+        current = found(await feature_rows.by_key(session, key), key, what="feature")
+        merged = dataclasses.replace(current, **_feature_values(changes))
         ftype = FeatureType(current.type)
-        reset = ResetPeriod(merged["reset_period"]) if merged["reset_period"] else None
-        validate_feature_definition(
-            ftype, merged["tiers"], merged["default_value"], reset, merged["permissions"]
-        )
+        reset = ResetPeriod(merged.reset_period) if merged.reset_period else None
+        validate_feature_definition(ftype, merged.tiers, merged.default_value, reset, merged.permissions)
         if "tiers" in changes:
-            await _check_values_still_fit(session, current.id, feature_to_domain(SimpleNamespace(**merged)))
+            await _check_values_still_fit(session, current.id, feature_to_domain(merged))
         values = _feature_values(changes)
         values["updated_at"] = now()
-        row = (
-            await session.execute(
-                sa.update(FEATURES).where(FEATURES.c.id == current.id).values(**values).returning(FEATURES)
-            )
-        ).one()
-    return row
+        record = await feature_rows.update(session, current.id, values)
+    return record
 
 
-async def _check_values_still_fit(session: AsyncSession, feature_id: int, feature: Feature) -> None:
+async def _check_values_still_fit(session: Session, feature_id: int, feature: Feature) -> None:
     """Changing tiers must not strand a plan value or a grant that names a tier the change removes."""
-    plan_values = await session.execute(
-        sa.select(PLANS.c.key, PLAN_FEATURES.c.value)
-        .join(PLANS, PLANS.c.id == PLAN_FEATURES.c.plan_id)
-        .where(PLAN_FEATURES.c.feature_id == feature_id)
-    )
-    for plan_key, value in plan_values:
+    for plan_key, value in await feature_rows.plan_values(session, feature_id):
         _still_fits(feature, value, f"plan '{plan_key}'")
-    grant_values = await session.execute(
-        sa.select(ENTITLEMENTS.c.id, ENTITLEMENTS.c.value).where(
-            ENTITLEMENTS.c.feature_id == feature_id, ENTITLEMENTS.c.value.is_not(None)
-        )
-    )
-    for entitlement_id, value in grant_values:
+    for entitlement_id, value in await feature_rows.grant_values(session, feature_id):
         _still_fits(feature, value, f"entitlement {entitlement_id}")
 
 
@@ -153,31 +125,23 @@ def _still_fits(feature: Feature, value: Any, user: str) -> None:
 
 async def delete_feature(runtime: Runtime, key: str) -> int:
     async with runtime.write(Scope.CATALOG) as session:
-        row = await row_by_key(session, FEATURES, key, what="feature")
-        for table, what in (
-            (PLAN_FEATURES, "a plan"),
-            (ENTITLEMENTS, "an entitlement"),
-            (FLAG_FEATURES, "a feature flag"),
-            (ROUTES, "an API route"),
-            (USAGE_COUNTERS, "recorded usage"),
-            (USAGE_EVENTS, "recorded usage"),
-        ):
-            if await exists(session, sa.select(table.c.feature_id).where(table.c.feature_id == row.id)):
-                raise Conflict(f"feature '{key}' is still used by {what}", field="key")
-        await session.execute(sa.delete(FEATURES).where(FEATURES.c.id == row.id))
-    return int(row.id)
+        record = found(await feature_rows.by_key(session, key), key, what="feature")
+        what = await feature_rows.first_user(session, record.id)
+        if what is not None:
+            raise Conflict(f"feature '{key}' is still used by {what}", field="key")
+        await feature_rows.delete(session, record.id)
+    return record.id
 
 
 # --------------------------------------------------------------------------- plans
 
 
-async def _plan_feature_rows(
-    session: AsyncSession, items: list[dict[str, Any]], field: str = "features"
-) -> list[dict[str, Any]]:
-    """Validate ``[{feature_key, value}]`` against the catalog; return rows to insert (sans plan_id)."""
-    keys = [item["feature_key"] for item in items]
-    found = {r.key: r for r in await session.execute(sa.select(FEATURES).where(FEATURES.c.key.in_(keys)))}
-    rows: list[dict[str, Any]] = []
+async def _plan_feature_values(
+    session: Session, items: list[dict[str, Any]], field: str = "features"
+) -> list[PlanFeatureValue]:
+    """Validate ``[{feature_key, value}]`` against the catalog; return the values to store."""
+    known = await feature_rows.by_keys(session, [item["feature_key"] for item in items])
+    rows: list[PlanFeatureValue] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
         where = f"{field}[{index}]"
@@ -187,11 +151,11 @@ async def _plan_feature_rows(
                 f"{where}.featureKey: feature '{key}' is listed twice", field=f"{where}.featureKey"
             )
         seen.add(key)
-        feature_row = found.get(key)
-        if feature_row is None:
+        feature = known.get(key)
+        if feature is None:
             raise NotFound(f"{where}.featureKey: no feature with key '{key}'", field=f"{where}.featureKey")
-        value = validate_value(feature_to_domain(feature_row), item["value"], field=f"{where}.value")
-        rows.append({"feature_id": feature_row.id, "value": value, "position": index})
+        value = validate_value(feature_to_domain(feature), item["value"], field=f"{where}.value")
+        rows.append(PlanFeatureValue(feature_id=feature.id, value=value, position=index))
     return rows
 
 
@@ -204,40 +168,36 @@ def _check_trial_days(data: dict[str, Any]) -> None:
         )
 
 
-async def create_plan(runtime: Runtime, data: dict[str, Any]) -> Row:
+async def create_plan(runtime: Runtime, data: dict[str, Any]) -> PlanRecord:
     validate_catalog_key(data["key"], "key")
     _check_name(data)
     _check_trial_days(data)
     stamp = now()
     async with runtime.write(Scope.CATALOG) as session:
-        if await exists(session, sa.select(PLANS.c.id).where(PLANS.c.key == data["key"])):
+        if await plan_rows.key_exists(session, data["key"]):
             raise Conflict(f"a plan with key '{data['key']}' already exists", field="key")
-        feature_rows = await _plan_feature_rows(session, data.get("features") or [])
-        row = (
-            await session.execute(
-                sa.insert(PLANS)
-                .values(
-                    key=data["key"],
-                    name=data["name"],
-                    description=data.get("description"),
-                    default_time_limitation_days=data.get("default_time_limitation_days"),
-                    metadata=_metadata(data.get("metadata")),
-                    created_at=stamp,
-                    updated_at=stamp,
-                )
-                .returning(PLANS)
-            )
-        ).one()
-        if feature_rows:
-            await session.execute(sa.insert(PLAN_FEATURES), [{**r, "plan_id": row.id} for r in feature_rows])
-    return row
+        values = await _plan_feature_values(session, data.get("features") or [])
+        record = await plan_rows.insert(
+            session,
+            {
+                "key": data["key"],
+                "name": data["name"],
+                "description": data.get("description"),
+                "default_time_limitation_days": data.get("default_time_limitation_days"),
+                "metadata": _metadata(data.get("metadata")),
+                "created_at": stamp,
+                "updated_at": stamp,
+            },
+        )
+        await plan_rows.add_features(session, record.id, values)
+    return record
 
 
-async def update_plan(runtime: Runtime, key: str, changes: dict[str, Any]) -> Row:
+async def update_plan(runtime: Runtime, key: str, changes: dict[str, Any]) -> PlanRecord:
     _check_name(changes)
     _check_trial_days(changes)
     async with runtime.write(Scope.CATALOG) as session:
-        current = await row_by_key(session, PLANS, key, what="plan")
+        current = found(await plan_rows.by_key(session, key), key, what="plan")
         values: dict[str, Any] = {"updated_at": now()}
         for name in ("name", "description", "default_time_limitation_days"):
             if name in changes:
@@ -245,25 +205,16 @@ async def update_plan(runtime: Runtime, key: str, changes: dict[str, Any]) -> Ro
         if "metadata" in changes:
             values["metadata"] = _metadata(changes["metadata"])
         if "features" in changes:
-            feature_rows = await _plan_feature_rows(session, changes["features"] or [])
-            await session.execute(sa.delete(PLAN_FEATURES).where(PLAN_FEATURES.c.plan_id == current.id))
-            if feature_rows:
-                await session.execute(
-                    sa.insert(PLAN_FEATURES), [{**r, "plan_id": current.id} for r in feature_rows]
-                )
-        row = (
-            await session.execute(
-                sa.update(PLANS).where(PLANS.c.id == current.id).values(**values).returning(PLANS)
-            )
-        ).one()
-    return row
+            feature_values = await _plan_feature_values(session, changes["features"] or [])
+            await plan_rows.replace_features(session, current.id, feature_values)
+        record = await plan_rows.update(session, current.id, values)
+    return record
 
 
 async def delete_plan(runtime: Runtime, key: str) -> int:
     async with runtime.write(Scope.CATALOG) as session:
-        row = await row_by_key(session, PLANS, key, what="plan")
-        if await exists(session, sa.select(ENTITLEMENTS.c.id).where(ENTITLEMENTS.c.plan_id == row.id)):
+        record = found(await plan_rows.by_key(session, key), key, what="plan")
+        if await plan_rows.is_granted(session, record.id):
             raise Conflict(f"plan '{key}' is referenced by entitlements (revoked ones included)", field="key")
-        await session.execute(sa.delete(PLAN_FEATURES).where(PLAN_FEATURES.c.plan_id == row.id))
-        await session.execute(sa.delete(PLANS).where(PLANS.c.id == row.id))
-    return int(row.id)
+        await plan_rows.delete(session, record.id)
+    return record.id

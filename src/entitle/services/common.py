@@ -1,23 +1,16 @@
-"""Small shared pieces of the use cases: lookups by key that raise the right error."""
+"""Small shared pieces of the use cases: a lookup by key that raises the right error."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TypeVar
 
 from entitle.domain.errors import NotFound
 
+T = TypeVar("T")
 
-async def row_by_key(
-    session: AsyncSession, table: sa.Table, key: str, *, what: str, field: str = "key"
-) -> Any:
-    row = (await session.execute(sa.select(table).where(table.c.key == key))).first()
-    if row is None:
+
+def found(record: T | None, key: str, *, what: str, field: str = "key") -> T:
+    """``record``, or NOT_FOUND naming ``field`` when the lookup by ``key`` found nothing."""
+    if record is None:
         raise NotFound(f"no {what} with key '{key}'", field=field)
-    return row
-
-
-async def exists(session: AsyncSession, statement: sa.Select[Any]) -> bool:
-    return (await session.scalar(sa.select(statement.exists()))) is True
+    return record

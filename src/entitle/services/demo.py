@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from entitle.clock import now
-from entitle.db.tables import ENTITLEMENTS, FEATURES
+from entitle.db.repositories import entitlements as entitlement_rows
+from entitle.db.repositories import features as feature_rows
 from entitle.domain.model import FeatureType, OverageHandling, ResetPeriod
 from entitle.services import catalog, entitlements, flags_routes, subjects
 from entitle.services.runtime import Runtime
@@ -89,7 +88,7 @@ async def seed_demo(settings: Settings) -> str:
     runtime = Runtime(settings)
     try:
         async with runtime.database.read() as session:
-            if await session.scalar(sa.select(FEATURES.c.id).where(FEATURES.c.key == "sso")) is not None:
+            if await feature_rows.key_exists(session, "sso"):
                 return "demo data is already loaded"
         for feature in FEATURES_DEMO:
             await catalog.create_feature(runtime, dict(feature))
@@ -194,7 +193,7 @@ async def seed_demo(settings: Settings) -> str:
         ):
             await flags_routes.create_route(runtime, route)
         async with runtime.database.read() as session:
-            count = await session.scalar(sa.select(sa.func.count()).select_from(ENTITLEMENTS))
+            count = await entitlement_rows.count(session)
         return (
             f"demo data loaded: {len(FEATURES_DEMO)} features, {len(PLANS_DEMO)} plans, "
             f"3 tenants, 4 users, {count} entitlements, 1 flag, 4 routes"

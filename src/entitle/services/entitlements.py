@@ -14,69 +14,48 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitle.clock import now
-from entitle.db.engine import upsert_statement
+from entitle.db.repositories import Session
+from entitle.db.repositories import entitlements as entitlement_rows
+from entitle.db.repositories import features as feature_rows
+from entitle.db.repositories import plans as plan_rows
+from entitle.db.repositories import subjects as subject_rows
 from entitle.db.repositories.catalog import feature_to_domain
+from entitle.db.repositories.entitlements import StoredEntitlement
+from entitle.db.repositories.features import FeatureRecord
+from entitle.db.repositories.idempotency import BATCHES
+from entitle.db.repositories.plans import PlanRecord
 from entitle.db.revisions import Scope
-from entitle.db.tables import BATCH_RESULTS, ENTITLEMENTS, FEATURES, MEMBERSHIPS, PLANS, TENANTS, USERS
 from entitle.domain.errors import BadUserInput, Conflict, EntitleError, NotFound
 from entitle.domain.model import AssignLevel
 from entitle.domain.values import validate_value
 from entitle.services.batches import BatchOutcome, ItemError, check_batch_size
 from entitle.services.runtime import Runtime
 
-Row = Any
 _BATCH_OPERATION = "batchCreateEntitlements"
-_CHUNK = 1000
 
 
 @dataclass(frozen=True)
 class _Lookups:
-    plans: dict[str, Row]
-    features: dict[str, Row]
+    plans: dict[str, PlanRecord]
+    features: dict[str, FeatureRecord]
     tenants: dict[str, int]
     users: dict[str, int]
     memberships: set[tuple[int, int]]
 
 
-async def _lookups(session: AsyncSession, items: list[dict[str, Any]]) -> _Lookups:
+async def _lookups(session: Session, items: list[dict[str, Any]]) -> _Lookups:
     def keys(name: str) -> set[str]:
         return {item[name] for item in items if isinstance(item.get(name), str)}
 
-    plans = {
-        r.key: r for r in await session.execute(sa.select(PLANS).where(PLANS.c.key.in_(keys("plan_key"))))
-    }
-    features = {
-        r.key: r
-        for r in await session.execute(sa.select(FEATURES).where(FEATURES.c.key.in_(keys("feature_key"))))
-    }
-    tenants = dict(
-        (
-            await session.execute(
-                sa.select(TENANTS.c.key, TENANTS.c.id).where(TENANTS.c.key.in_(keys("tenant_key")))
-            )
-        ).all()
-    )
-    users = dict(
-        (
-            await session.execute(sa.select(USERS.c.key, USERS.c.id).where(USERS.c.key.in_(keys("user_key"))))
-        ).all()
-    )
+    plans = await plan_rows.by_keys(session, keys("plan_key"))
+    features = await feature_rows.by_keys(session, keys("feature_key"))
+    tenants = await subject_rows.tenant_ids(session, keys("tenant_key"))
+    users = await subject_rows.user_ids(session, keys("user_key"))
     memberships: set[tuple[int, int]] = set()
     if tenants and users:
-        memberships = set(
-            (
-                await session.execute(
-                    sa.select(MEMBERSHIPS.c.tenant_id, MEMBERSHIPS.c.user_id).where(
-                        MEMBERSHIPS.c.tenant_id.in_(list(tenants.values())),
-                        MEMBERSHIPS.c.user_id.in_(list(users.values())),
-                    )
-                )
-            ).all()
-        )
+        memberships = await subject_rows.memberships_among(session, tenants.values(), users.values())
     return _Lookups(plans, features, tenants, users, memberships)
 
 
@@ -147,24 +126,16 @@ def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str
     return row
 
 
-async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[Row]:
-    inserted: list[Row] = []
-    statement = sa.insert(ENTITLEMENTS).returning(ENTITLEMENTS, sort_by_parameter_order=True)
-    for offset in range(0, len(rows), _CHUNK):
-        inserted.extend((await session.execute(statement, rows[offset : offset + _CHUNK])).all())
-    return inserted
-
-
-async def create_entitlement(runtime: Runtime, item: dict[str, Any]) -> Row:
+async def create_entitlement(runtime: Runtime, item: dict[str, Any]) -> StoredEntitlement:
     async with runtime.write(Scope.SUBJECTS) as session:
         row = _new_row(item, await _lookups(session, [item]), now())
-        (inserted,) = await _insert(session, [row])
+        (inserted,) = await entitlement_rows.insert_many(session, [row])
     return inserted
 
 
 @dataclass
 class BatchCreated:
-    rows: list[Row]
+    rows: list[StoredEntitlement]
     errors: list[ItemError]
     replayed_ids: list[int] | None = None
 
@@ -178,14 +149,10 @@ async def batch_create(
     stamp = now()
     outcome = BatchOutcome()
     async with runtime.write(Scope.SUBJECTS) as session:
-        if idempotency_key is not None:
-            claim = upsert_statement(session, BATCH_RESULTS).values(
-                operation=_BATCH_OPERATION, idempotency_key=idempotency_key, response={}, created_at=stamp
-            )
-            claimed = await session.execute(claim.on_conflict_do_nothing())
-            if claimed.rowcount == 0:  # type: ignore[attr-defined]
-                replay = await _recorded(session, idempotency_key, _fingerprint(items, atomic))
-                return BatchCreated(rows=[], errors=replay[1], replayed_ids=replay[0])
+        key = None if idempotency_key is None else (_BATCH_OPERATION, idempotency_key)
+        if key is not None and not await BATCHES.claim(session, key, stamp):
+            replay = await _recorded(session, key, _fingerprint(items, atomic))
+            return BatchCreated(rows=[], errors=replay[1], replayed_ids=replay[0])
         found = await _lookups(session, items)
         rows: list[dict[str, Any]] = []
         for index, item in enumerate(items):
@@ -193,14 +160,14 @@ async def batch_create(
                 rows.append(_new_row(item, found, stamp))
             except EntitleError as exc:
                 outcome.errors.append(ItemError.of(index, exc))
-        inserted = [] if (outcome.errors and atomic) else await _insert(session, rows)
-        if idempotency_key is not None:
+        inserted = [] if (outcome.errors and atomic) else await entitlement_rows.insert_many(session, rows)
+        if key is not None:
             response = {
                 "request": _fingerprint(items, atomic),
                 "ids": [r.id for r in inserted],
                 "errors": [e.as_dict() for e in outcome.errors],
             }
-            await _record(session, idempotency_key, response)
+            await BATCHES.record(session, key, response)
     return BatchCreated(rows=inserted, errors=outcome.errors)
 
 
@@ -210,24 +177,11 @@ def _fingerprint(items: list[dict[str, Any]], atomic: bool) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-async def _record(session: AsyncSession, key: str, response: dict[str, Any]) -> None:
-    table = BATCH_RESULTS
-    await session.execute(
-        sa.update(table)
-        .where(table.c.operation == _BATCH_OPERATION, table.c.idempotency_key == key)
-        .values(response=response)
-    )
-
-
-async def _recorded(session: AsyncSession, key: str, fingerprint: str) -> tuple[list[int], list[ItemError]]:
+async def _recorded(
+    session: Session, key: tuple[str, str], fingerprint: str
+) -> tuple[list[int], list[ItemError]]:
     """The first answer given under ``key``; CONFLICT when the key was used for a different batch."""
-    table = BATCH_RESULTS
-    response = await session.scalar(
-        sa.select(table.c.response).where(
-            table.c.operation == _BATCH_OPERATION, table.c.idempotency_key == key
-        )
-    )
-    response = response or {}
+    response = await BATCHES.recorded(session, key) or {}
     if response.get("request", fingerprint) != fingerprint:
         raise Conflict(
             "this idempotencyKey was used for a different batch; use a new key", field="idempotencyKey"
@@ -235,13 +189,13 @@ async def _recorded(session: AsyncSession, key: str, fingerprint: str) -> tuple[
     return list(response.get("ids", [])), [ItemError(**e) for e in response.get("errors", [])]
 
 
-async def update_entitlement(runtime: Runtime, entitlement_id: int | None, changes: dict[str, Any]) -> Row:
+async def update_entitlement(
+    runtime: Runtime, entitlement_id: int | None, changes: dict[str, Any]
+) -> StoredEntitlement:
     async with runtime.write(Scope.SUBJECTS) as session:
         current = None
         if entitlement_id is not None:
-            current = (
-                await session.execute(sa.select(ENTITLEMENTS).where(ENTITLEMENTS.c.id == entitlement_id))
-            ).first()
+            current = await entitlement_rows.by_id(session, entitlement_id)
         if current is None:
             raise NotFound("no entitlement with this id", field="id")
         if current.revoked_at is not None and ("start_date" in changes or "expiration_date" in changes):
@@ -265,15 +219,8 @@ async def update_entitlement(runtime: Runtime, entitlement_id: int | None, chang
         expiration = values.get("expiration_date", current.expiration_date)
         if expiration is not None and expiration <= start:
             raise BadUserInput("expirationDate must be after startDate", field="expirationDate")
-        row = (
-            await session.execute(
-                sa.update(ENTITLEMENTS)
-                .where(ENTITLEMENTS.c.id == current.id)
-                .values(**values)
-                .returning(ENTITLEMENTS)
-            )
-        ).one()
-    return row
+        record = await entitlement_rows.update(session, current.id, values)
+    return record
 
 
 async def revoke(runtime: Runtime, ids: list[int | None]) -> tuple[int, list[ItemError]]:
@@ -281,19 +228,11 @@ async def revoke(runtime: Runtime, ids: list[int | None]) -> tuple[int, list[Ite
     check_batch_size(ids, runtime.settings.entitle_max_batch)
     wanted = [i for i in ids if i is not None]
     async with runtime.write(Scope.SUBJECTS) as session:
-        known = set(
-            (
-                await session.execute(sa.select(ENTITLEMENTS.c.id).where(ENTITLEMENTS.c.id.in_(wanted)))
-            ).scalars()
-        )
+        known = await entitlement_rows.existing_ids(session, wanted)
         errors = [
             ItemError(index, "NOT_FOUND", "no entitlement with this id", "ids")
             for index, i in enumerate(ids)
             if i is None or i not in known
         ]
-        result = await session.execute(
-            sa.update(ENTITLEMENTS)
-            .where(ENTITLEMENTS.c.id.in_(known), ENTITLEMENTS.c.revoked_at.is_(None))
-            .values(revoked_at=now(), updated_at=now())
-        )
-    return int(result.rowcount or 0), errors  # type: ignore[attr-defined]
+        revoked = await entitlement_rows.revoke(session, known, now())
+    return revoked, errors

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from entitle.clock import now
+from entitle.db.repositories import Session
+from entitle.db.repositories import features as feature_rows
+from entitle.db.repositories import flags as flag_rows
+from entitle.db.repositories import routes as route_rows
+from entitle.db.repositories.flags import FlagRecord
+from entitle.db.repositories.routes import RouteRecord
 from entitle.db.revisions import Scope
-from entitle.db.tables import FEATURES, FLAG_FEATURES, FLAGS, ROUTES
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.model import FlagAttribute, FlagOperator, RoutePolicy
 from entitle.domain.routes import validate_route
@@ -20,24 +22,19 @@ from entitle.domain.values import (
     validate_subject_key,
     validate_text,
 )
-from entitle.services.common import exists, row_by_key
+from entitle.services.common import found
 from entitle.services.runtime import Runtime
 
-Row = Any
 _METADATA = {FlagAttribute.TENANT_METADATA, FlagAttribute.USER_METADATA}
 _SINGLE_VALUE = {FlagOperator.GREATER_THAN, FlagOperator.LESS_THAN}
 
 
-async def _feature_ids(session: AsyncSession, keys: list[str], field: str) -> list[int]:
-    found = dict(
-        (
-            await session.execute(sa.select(FEATURES.c.key, FEATURES.c.id).where(FEATURES.c.key.in_(keys)))
-        ).all()
-    )
+async def _feature_ids(session: Session, keys: list[str], field: str) -> list[int]:
+    ids = await feature_rows.ids_by_keys(session, keys)
     for index, key in enumerate(keys):
-        if key not in found:
+        if key not in ids:
             raise NotFound(f"no feature with key '{key}'", field=f"{field}[{index}]")
-    return [found[k] for k in dict.fromkeys(keys)]
+    return [ids[k] for k in dict.fromkeys(keys)]
 
 
 def _flag_values(data: dict[str, Any]) -> dict[str, Any]:
@@ -85,61 +82,38 @@ def _flag_values(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _set_flag_features(session: AsyncSession, flag_id: int, feature_ids: list[int]) -> None:
-    await session.execute(sa.delete(FLAG_FEATURES).where(FLAG_FEATURES.c.flag_id == flag_id))
-    if feature_ids:
-        await session.execute(
-            sa.insert(FLAG_FEATURES),
-            [{"flag_id": flag_id, "feature_id": f, "position": i} for i, f in enumerate(feature_ids)],
-        )
-
-
-async def create_flag(runtime: Runtime, data: dict[str, Any]) -> Row:
+async def create_flag(runtime: Runtime, data: dict[str, Any]) -> FlagRecord:
     values = _flag_values(data)
     stamp = now()
     async with runtime.write(Scope.CATALOG) as session:
-        if await exists(session, sa.select(FLAGS.c.id).where(FLAGS.c.key == values["key"])):
+        if await flag_rows.key_exists(session, values["key"]):
             raise Conflict(f"a feature flag with key '{values['key']}' already exists", field="key")
         feature_ids = await _feature_ids(session, data.get("feature_keys") or [], "featureKeys")
-        row = (
-            await session.execute(
-                sa.insert(FLAGS).values(**values, created_at=stamp, updated_at=stamp).returning(FLAGS)
-            )
-        ).one()
-        await _set_flag_features(session, row.id, feature_ids)
-    return row
+        record = await flag_rows.insert(session, {**values, "created_at": stamp, "updated_at": stamp})
+        await flag_rows.set_features(session, record.id, feature_ids)
+    return record
 
 
-async def update_flag(runtime: Runtime, key: str, data: dict[str, Any]) -> Row:
+async def update_flag(runtime: Runtime, key: str, data: dict[str, Any]) -> FlagRecord:
     values = _flag_values(data)
     async with runtime.write(Scope.CATALOG) as session:
-        current = await row_by_key(session, FLAGS, key, what="feature flag")
-        if values["key"] != key and await exists(
-            session, sa.select(FLAGS.c.id).where(FLAGS.c.key == values["key"])
-        ):
+        current = found(await flag_rows.by_key(session, key), key, what="feature flag")
+        if values["key"] != key and await flag_rows.key_exists(session, values["key"]):
             raise Conflict(f"a feature flag with key '{values['key']}' already exists", field="key")
         feature_ids = await _feature_ids(session, data.get("feature_keys") or [], "featureKeys")
-        row = (
-            await session.execute(
-                sa.update(FLAGS)
-                .where(FLAGS.c.id == current.id)
-                .values(**values, updated_at=now())
-                .returning(FLAGS)
-            )
-        ).one()
-        await _set_flag_features(session, row.id, feature_ids)
-    return row
+        record = await flag_rows.update(session, current.id, {**values, "updated_at": now()})
+        await flag_rows.set_features(session, record.id, feature_ids)
+    return record
 
 
 async def delete_flag(runtime: Runtime, key: str) -> int:
     async with runtime.write(Scope.CATALOG) as session:
-        row = await row_by_key(session, FLAGS, key, what="feature flag")
-        await session.execute(sa.delete(FLAG_FEATURES).where(FLAG_FEATURES.c.flag_id == row.id))
-        await session.execute(sa.delete(FLAGS).where(FLAGS.c.id == row.id))
-    return int(row.id)
+        record = found(await flag_rows.by_key(session, key), key, what="feature flag")
+        await flag_rows.delete(session, record.id)
+    return record.id
 
 
-async def create_route(runtime: Runtime, data: dict[str, Any]) -> Row:
+async def create_route(runtime: Runtime, data: dict[str, Any]) -> RouteRecord:
     method = str(data["method"]).strip().upper()
     pattern = str(data["path_pattern"]).strip()
     validate_route(method, pattern)
@@ -162,34 +136,25 @@ async def create_route(runtime: Runtime, data: dict[str, Any]) -> Row:
     async with runtime.write(Scope.CATALOG) as session:
         feature_id = None
         if feature_key:
-            feature_id = (
-                await row_by_key(session, FEATURES, feature_key, what="feature", field="featureKey")
-            ).id
-        row = (
-            await session.execute(
-                sa.insert(ROUTES)
-                .values(
-                    method=method,
-                    path_pattern=pattern,
-                    policy=policy.value,
-                    feature_id=feature_id,
-                    permission_key=permission_key,
-                    priority=data.get("priority") or 0,
-                    created_at=now(),
-                )
-                .returning(ROUTES)
-            )
-        ).one()
-    return row
+            feature = await feature_rows.by_key(session, feature_key)
+            feature_id = found(feature, feature_key, what="feature", field="featureKey").id
+        record = await route_rows.insert(
+            session,
+            {
+                "method": method,
+                "path_pattern": pattern,
+                "policy": policy.value,
+                "feature_id": feature_id,
+                "permission_key": permission_key,
+                "priority": data.get("priority") or 0,
+                "created_at": now(),
+            },
+        )
+    return record
 
 
 async def delete_route(runtime: Runtime, route_id: int | None) -> int:
     async with runtime.write(Scope.CATALOG) as session:
-        deleted = None
-        if route_id is not None:
-            deleted = await session.scalar(
-                sa.delete(ROUTES).where(ROUTES.c.id == route_id).returning(ROUTES.c.id)
-            )
-        if deleted is None:
+        if route_id is None or not await route_rows.delete(session, route_id):
             raise NotFound("no API route with this id", field="id")
-    return int(deleted)
+    return route_id

@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from entitle.auth import Authenticator, create_api_key
 from entitle.db import revisions
 from entitle.db.engine import Database
+from entitle.db.repositories import Session
 from entitle.db.revisions import Scope
-from entitle.domain.errors import Conflict
 from entitle.services.caches import CatalogCache, RevisionWatcher, SubjectCache
 from entitle.settings import Settings
 
@@ -42,16 +39,14 @@ class Runtime:
         await self.database.dispose()
 
     @asynccontextmanager
-    async def write(self, *scopes: Scope) -> AsyncIterator[AsyncSession]:
-        """A write transaction that marks ``scopes`` changed for every process once it commits."""
-        try:
-            async with self.database.write() as session:
-                yield session
-                bumped = {scope: await revisions.bump(session, scope) for scope in scopes}
-        except IntegrityError:
-            # The checks before the write passed, so a concurrent write took the key (or removed a
-            # referenced row) between them and the commit.
-            raise Conflict("the change conflicts with a concurrent change; retry it") from None
+    async def write(self, *scopes: Scope) -> AsyncIterator[Session]:
+        """A write transaction that marks ``scopes`` changed for every process once it commits.
+
+        A concurrent write that wins a unique key raises ``Conflict`` (see ``Database.write``).
+        """
+        async with self.database.write() as session:
+            yield session
+            bumped = {scope: await revisions.bump(session, scope) for scope in scopes}
         for scope, value in bumped.items():
             self._invalidators[scope]()
             self.watcher.saw(scope, value)

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from entitle.clock import now
-from entitle.db.engine import upsert_statement
+from entitle.db.repositories import Session
+from entitle.db.repositories import subjects as subject_rows
+from entitle.db.repositories.subjects import TenantRecord
 from entitle.db.revisions import Scope
-from entitle.db.tables import MEMBERSHIPS, TENANTS, USERS
 from entitle.domain.errors import BadUserInput, EntitleError, NotFound
 from entitle.domain.values import NAME_MAX_LENGTH, validate_subject_key, validate_text
 from entitle.services.batches import BatchOutcome, ItemError, check_batch_size
-from entitle.services.common import row_by_key
+from entitle.services.common import found
 from entitle.services.runtime import Runtime
-
-Row = Any
 
 
 def _check_subject_item(item: dict[str, Any], seen: dict[str, int]) -> None:
@@ -31,38 +27,6 @@ def _check_subject_item(item: dict[str, Any], seen: dict[str, int]) -> None:
     email = item.get("email")
     if email is not None and ("@" not in email or len(email) > 320):
         raise BadUserInput(f"email '{email}' is not an e-mail address", field="email")
-
-
-async def _upsert(
-    session: AsyncSession, table: sa.Table, items: list[dict[str, Any]], fields: tuple[str, ...]
-) -> dict[str, int]:
-    """Insert or update ``items`` by key in one statement; fields an item omits keep their stored value."""
-    keys = [item["key"] for item in items]
-    existing = {r.key: r for r in await session.execute(sa.select(table).where(table.c.key.in_(keys)))}
-    stamp = now()
-    rows = []
-    for item in items:
-        current = existing.get(item["key"])
-        row: dict[str, Any] = {"key": item["key"], "updated_at": stamp}
-        row["created_at"] = current.created_at if current is not None else stamp
-        for name in fields:
-            if name in item:
-                row[name] = item[name] if name != "metadata" else (item[name] or {})
-            else:
-                row[name] = (
-                    getattr(current, name) if current is not None else ({} if name == "metadata" else None)
-                )
-        rows.append(row)
-    statement = upsert_statement(session, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.key],
-        set_={name: statement.excluded[name] for name in (*fields, "updated_at")},
-    ).returning(table.c.key, table.c.id)
-    ids: dict[str, int] = {}
-    for offset in range(0, len(rows), 2000):  # stay far below bind-parameter limits
-        for key, row_id in await session.execute(statement, rows[offset : offset + 2000]):
-            ids[key] = row_id
-    return ids
 
 
 def _validate_items(
@@ -90,7 +54,7 @@ async def upsert_tenants(runtime: Runtime, items: list[dict[str, Any]], *, atomi
     if not good:
         return BatchOutcome(errors=errors)
     async with runtime.write(Scope.SUBJECTS) as session:
-        ids = await _upsert(session, TENANTS, [item for _, item in good], ("name", "metadata"))
+        ids = await subject_rows.upsert_tenants(session, [item for _, item in good], now())
     return BatchOutcome(ids=[ids[item["key"]] for _, item in good], errors=errors)
 
 
@@ -101,10 +65,7 @@ async def upsert_users(runtime: Runtime, items: list[dict[str, Any]], *, atomic:
     # every bad item (a malformed one and an unknown tenant alike) before anything is written.
     tenant_keys = {k for _, item in good for k in item.get("tenant_keys") or []}
     async with runtime.database.lookup() as connection:
-        rows = await connection.execute(
-            sa.select(TENANTS.c.key, TENANTS.c.id).where(TENANTS.c.key.in_(tenant_keys))
-        )
-        tenant_ids = {key: tenant_id for key, tenant_id in rows}
+        tenant_ids = await subject_rows.tenant_ids(connection, tenant_keys)
     still_good = []
     for index, item in good:
         missing = [k for k in item.get("tenant_keys") or [] if k not in tenant_ids]
@@ -116,53 +77,38 @@ async def upsert_users(runtime: Runtime, items: list[dict[str, Any]], *, atomic:
     if not still_good or (errors and atomic):
         return BatchOutcome(errors=errors)
     async with runtime.write(Scope.SUBJECTS) as session:
-        ids = await _upsert(session, USERS, [item for _, item in still_good], ("name", "email", "metadata"))
+        stamp = now()
+        ids = await subject_rows.upsert_users(session, [item for _, item in still_good], stamp)
         pairs = {
             (tenant_ids[k], ids[item["key"]]) for _, item in still_good for k in item.get("tenant_keys") or []
         }
-        await _add_memberships(session, pairs)
+        await subject_rows.add_memberships(session, pairs, stamp)
     return BatchOutcome(ids=[ids[item["key"]] for _, item in still_good], errors=errors)
 
 
-async def _add_memberships(session: AsyncSession, pairs: set[tuple[int, int]]) -> None:
-    if not pairs:
-        return
-    stamp = now()
-    statement = upsert_statement(session, MEMBERSHIPS).on_conflict_do_nothing()
-    await session.execute(statement, [{"tenant_id": t, "user_id": u, "created_at": stamp} for t, u in pairs])
-
-
 async def _tenant_and_users(
-    session: AsyncSession, tenant_key: str, user_keys: list[str]
-) -> tuple[Row, list[int]]:
-    tenant = await row_by_key(session, TENANTS, tenant_key, what="tenant", field="tenantKey")
-    found = {
-        k: i
-        for k, i in await session.execute(
-            sa.select(USERS.c.key, USERS.c.id).where(USERS.c.key.in_(user_keys))
-        )
-    }
+    session: Session, tenant_key: str, user_keys: list[str]
+) -> tuple[TenantRecord, list[int]]:
+    tenant = await subject_rows.tenant_by_key(session, tenant_key)
+    tenant = found(tenant, tenant_key, what="tenant", field="tenantKey")
+    ids = await subject_rows.user_ids(session, user_keys)
     for index, key in enumerate(user_keys):
-        if key not in found:
+        if key not in ids:
             raise NotFound(f"no user with key '{key}'", field=f"userKeys[{index}]")
-    return tenant, [found[k] for k in user_keys]
+    return tenant, [ids[k] for k in user_keys]
 
 
-async def add_members(runtime: Runtime, tenant_key: str, user_keys: list[str]) -> Row:
+async def add_members(runtime: Runtime, tenant_key: str, user_keys: list[str]) -> TenantRecord:
     check_batch_size(user_keys, runtime.settings.entitle_max_batch, field="userKeys")
     async with runtime.write(Scope.SUBJECTS) as session:
         tenant, user_ids = await _tenant_and_users(session, tenant_key, user_keys)
-        await _add_memberships(session, {(tenant.id, u) for u in user_ids})
+        await subject_rows.add_memberships(session, {(tenant.id, u) for u in user_ids}, now())
     return tenant
 
 
-async def remove_members(runtime: Runtime, tenant_key: str, user_keys: list[str]) -> Row:
+async def remove_members(runtime: Runtime, tenant_key: str, user_keys: list[str]) -> TenantRecord:
     check_batch_size(user_keys, runtime.settings.entitle_max_batch, field="userKeys")
     async with runtime.write(Scope.SUBJECTS) as session:
         tenant, user_ids = await _tenant_and_users(session, tenant_key, user_keys)
-        await session.execute(
-            sa.delete(MEMBERSHIPS).where(
-                MEMBERSHIPS.c.tenant_id == tenant.id, MEMBERSHIPS.c.user_id.in_(user_ids)
-            )
-        )
+        await subject_rows.remove_memberships(session, tenant.id, user_ids)
     return tenant

@@ -13,7 +13,8 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from entitle.db.repositories.usage import claim_event, consume, record_answer, recorded_answer, usage_subject
+from entitle.db.repositories.idempotency import USAGE_EVENTS_LEDGER as usage_events
+from entitle.db.repositories.usage import consume, usage_subject
 from entitle.domain.decision import AccessRequest, Decision, conclude, evaluate, validate_request
 from entitle.domain.errors import BadUserInput
 from entitle.domain.grants import DecisionSource
@@ -63,14 +64,15 @@ async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: Us
         if who is not None and feature is not None and evaluation.justification in _GRANT_GONE:
             # A key already applied keeps its answer, even if the grant has since ended.
             async with runtime.database.read() as session:
-                recorded = await recorded_answer(session, who, feature.id, report.idempotency_key)
+                recorded = await usage_events.recorded(session, (*who, feature.id, report.idempotency_key))
             if recorded is not None:
                 return decision_from_json(recorded, feature)
         return conclude(evaluation, None)  # nothing grants it: refuse, record nothing
 
     async with runtime.write() as session:
-        if not await claim_event(session, who, grant.feature.id, report.idempotency_key, report.at):
-            recorded = await recorded_answer(session, who, grant.feature.id, report.idempotency_key)
+        event = (*who, grant.feature.id, report.idempotency_key)
+        if not await usage_events.claim(session, event, report.at):
+            recorded = await usage_events.recorded(session, event)
             return decision_from_json(recorded or {}, grant.feature)
         limit = grant.limit
         blocking = grant.feature.overage is OverageHandling.BLOCK and limit is not None
@@ -85,13 +87,8 @@ async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: Us
             decision = conclude(dataclasses.replace(evaluation, usage=None), used)
         else:
             decision = conclude(evaluation, used)
-        await record_answer(
-            session,
-            who,
-            grant.feature.id,
-            report.idempotency_key,
-            amount=report.amount if applied else 0,
-            response=decision_to_json(decision),
+        await usage_events.record(
+            session, event, decision_to_json(decision), amount=report.amount if applied else 0
         )
     return decision
 

@@ -1,0 +1,12 @@
+"""Repositories: every SQL statement of the use cases lives in this package.
+
+One module per aggregate. Functions take a session (or connection) plus plain values and return
+domain objects or small frozen read models, never SQLAlchemy rows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+Session = AsyncSession
+"""The transaction a use case got from ``Runtime.write()`` or ``Database.read()``."""

@@ -4,36 +4,36 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from entitle.db.repositories import Session
+from entitle.db.repositories.features import FeatureRecord
+from entitle.db.repositories.flags import FlagRecord
+from entitle.db.repositories.plans import PlanFeatureRecord, PlanRecord
+from entitle.db.repositories.routes import RouteRecord
 from entitle.db.tables import FEATURES, FLAG_FEATURES, FLAGS, PLAN_FEATURES, PLANS, ROUTES
 from entitle.domain import model as m
 from entitle.domain.catalog import Catalog
 
-Row = Any
-"""A SQLAlchemy result row (attribute access by column name)."""
-
 
 @dataclass(frozen=True, eq=False)
 class CatalogSnapshot:
-    """The domain catalog plus the stored rows the API renders (names, metadata, timestamps)."""
+    """The domain catalog plus the stored records the API renders (names, metadata, timestamps)."""
 
     catalog: Catalog
-    features: dict[int, Row] = field(default_factory=dict)
-    plans: dict[int, Row] = field(default_factory=dict)
-    plan_features: dict[int, list[Row]] = field(default_factory=dict)
-    flags: dict[int, Row] = field(default_factory=dict)
+    features: dict[int, FeatureRecord] = field(default_factory=dict)
+    plans: dict[int, PlanRecord] = field(default_factory=dict)
+    plan_features: dict[int, list[PlanFeatureRecord]] = field(default_factory=dict)
+    flags: dict[int, FlagRecord] = field(default_factory=dict)
     flag_features: dict[int, list[int]] = field(default_factory=dict)
-    routes: dict[int, Row] = field(default_factory=dict)
+    routes: dict[int, RouteRecord] = field(default_factory=dict)
     feature_ids_by_key: dict[str, int] = field(default_factory=dict)
     plan_ids_by_key: dict[str, int] = field(default_factory=dict)
     flag_ids_by_key: dict[str, int] = field(default_factory=dict)
 
 
-def feature_to_domain(row: Row) -> m.Feature:
+def feature_to_domain(row: FeatureRecord) -> m.Feature:
     return m.Feature(
         id=row.id,
         key=row.key,
@@ -49,7 +49,7 @@ def feature_to_domain(row: Row) -> m.Feature:
     )
 
 
-def flag_to_domain(row: Row, feature_ids: list[int]) -> m.FeatureFlag:
+def flag_to_domain(row: FlagRecord, feature_ids: list[int]) -> m.FeatureFlag:
     return m.FeatureFlag(
         id=row.id,
         key=row.key,
@@ -71,7 +71,7 @@ def flag_to_domain(row: Row, feature_ids: list[int]) -> m.FeatureFlag:
     )
 
 
-def route_to_domain(row: Row) -> m.ApiRoute:
+def route_to_domain(row: RouteRecord) -> m.ApiRoute:
     return m.ApiRoute(
         id=row.id,
         method=row.method,
@@ -83,16 +83,18 @@ def route_to_domain(row: Row) -> m.ApiRoute:
     )
 
 
-async def load_snapshot(session: AsyncSession, revision: int) -> CatalogSnapshot:
-    """Five statements, whatever the catalog's size; rows are SQLAlchemy ``Row`` objects."""
-    features = {r.id: r for r in await session.execute(sa.select(FEATURES).order_by(FEATURES.c.id))}
-    plans = {r.id: r for r in await session.execute(sa.select(PLANS).order_by(PLANS.c.id))}
-    plan_features: dict[int, list[Row]] = defaultdict(list)
+async def load_snapshot(session: Session, revision: int) -> CatalogSnapshot:
+    """Six statements, whatever the catalog's size (once per catalog revision, not per decision)."""
+    features = {
+        r.id: FeatureRecord.of(r) for r in await session.execute(sa.select(FEATURES).order_by(FEATURES.c.id))
+    }
+    plans = {r.id: PlanRecord.of(r) for r in await session.execute(sa.select(PLANS).order_by(PLANS.c.id))}
+    plan_features: dict[int, list[PlanFeatureRecord]] = defaultdict(list)
     for pf in await session.execute(
         sa.select(PLAN_FEATURES).order_by(PLAN_FEATURES.c.plan_id, PLAN_FEATURES.c.position)
     ):
-        plan_features[pf.plan_id].append(pf)
-    flags = {r.id: r for r in await session.execute(sa.select(FLAGS).order_by(FLAGS.c.id))}
+        plan_features[pf.plan_id].append(PlanFeatureRecord.of(pf))
+    flags = {r.id: FlagRecord.of(r) for r in await session.execute(sa.select(FLAGS).order_by(FLAGS.c.id))}
     flag_features: dict[int, list[int]] = defaultdict(list)
     for flag_id, feature_id in await session.execute(
         sa.select(FLAG_FEATURES.c.flag_id, FLAG_FEATURES.c.feature_id).order_by(
@@ -100,7 +102,7 @@ async def load_snapshot(session: AsyncSession, revision: int) -> CatalogSnapshot
         )
     ):
         flag_features[flag_id].append(feature_id)
-    routes = {r.id: r for r in await session.execute(sa.select(ROUTES).order_by(ROUTES.c.id))}
+    routes = {r.id: RouteRecord.of(r) for r in await session.execute(sa.select(ROUTES).order_by(ROUTES.c.id))}
 
     catalog = Catalog.build(
         revision=revision,

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitle.db.engine import Executor, upsert_statement
 from entitle.db.tables import USAGE_COUNTERS as C
-from entitle.db.tables import USAGE_EVENTS as E
 from entitle.domain.model import Subject, SubscriptionContext
 
 SubjectId = tuple[str, int]
@@ -31,62 +29,6 @@ def _key(subject: SubjectId, feature_id: int, period_start: datetime) -> list[sa
         C.c.feature_id == feature_id,
         C.c.period_start == period_start,
     ]
-
-
-def _event(subject: SubjectId, feature_id: int, idempotency_key: str) -> list[sa.ColumnElement[bool]]:
-    return [
-        E.c.subject_kind == subject[0],
-        E.c.subject_id == subject[1],
-        E.c.feature_id == feature_id,
-        E.c.idempotency_key == idempotency_key,
-    ]
-
-
-async def claim_event(
-    session: AsyncSession, subject: SubjectId, feature_id: int, idempotency_key: str, at: datetime
-) -> bool:
-    """Claim an idempotency key (per subject and feature); False when an earlier call holds it.
-
-    A concurrent claim of the same key waits on the unique row until the first commits.
-    """
-    claim = upsert_statement(session, E).values(
-        subject_kind=subject[0],
-        subject_id=subject[1],
-        feature_id=feature_id,
-        idempotency_key=idempotency_key,
-        amount=0,
-        response={},
-        created_at=at,
-    )
-    result = await session.execute(claim.on_conflict_do_nothing())
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def record_answer(
-    session: AsyncSession,
-    subject: SubjectId,
-    feature_id: int,
-    idempotency_key: str,
-    *,
-    amount: int,
-    response: dict[str, Any],
-) -> None:
-    """Store what a claimed key consumed and answered, for its repeats."""
-    await session.execute(
-        sa.update(E)
-        .where(*_event(subject, feature_id, idempotency_key))
-        .values(amount=amount, response=response)
-    )
-
-
-async def recorded_answer(
-    session: AsyncSession, subject: SubjectId, feature_id: int, idempotency_key: str
-) -> dict[str, Any] | None:
-    """The answer recorded for a ``reportUsage`` idempotency key (per subject and feature), if any."""
-    answer: dict[str, Any] | None = await session.scalar(
-        sa.select(E.c.response).where(*_event(subject, feature_id, idempotency_key))
-    )
-    return answer
 
 
 async def used_in_periods(

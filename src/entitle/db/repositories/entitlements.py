@@ -1,0 +1,87 @@
+"""Grants: inserted in bulk, updated, revoked."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from entitle.db.repositories import Session
+from entitle.db.tables import ENTITLEMENTS
+
+_CHUNK = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntitlement:
+    """A stored grant as the API renders it (attribute names are the column names).
+
+    Not the domain's ``EntitlementRecord`` (what a decision reads): this one carries everything stored.
+    """
+
+    id: int
+    assign_level: str
+    plan_id: int | None
+    feature_id: int | None
+    value: Any
+    tenant_id: int | None
+    user_id: int | None
+    start_date: datetime
+    expiration_date: datetime | None
+    revoked_at: datetime | None
+    reason: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> StoredEntitlement:
+        return cls(**row._mapping)
+
+
+async def insert_many(session: Session, rows: list[dict[str, Any]]) -> list[StoredEntitlement]:
+    """Insert ``rows`` (column values) with one multi-row statement per chunk; returned in input order."""
+    inserted: list[StoredEntitlement] = []
+    statement = sa.insert(ENTITLEMENTS).returning(ENTITLEMENTS, sort_by_parameter_order=True)
+    for offset in range(0, len(rows), _CHUNK):
+        result = await session.execute(statement, rows[offset : offset + _CHUNK])
+        inserted.extend(StoredEntitlement.of(row) for row in result)
+    return inserted
+
+
+async def by_id(session: Session, entitlement_id: int) -> StoredEntitlement | None:
+    row = (await session.execute(sa.select(ENTITLEMENTS).where(ENTITLEMENTS.c.id == entitlement_id))).first()
+    return None if row is None else StoredEntitlement.of(row)
+
+
+async def update(session: Session, entitlement_id: int, values: dict[str, Any]) -> StoredEntitlement:
+    statement = (
+        sa.update(ENTITLEMENTS)
+        .where(ENTITLEMENTS.c.id == entitlement_id)
+        .values(**values)
+        .returning(ENTITLEMENTS)
+    )
+    return StoredEntitlement.of((await session.execute(statement)).one())
+
+
+async def existing_ids(session: Session, ids: Collection[int]) -> set[int]:
+    """Which of ``ids`` are stored grants."""
+    rows = await session.execute(sa.select(ENTITLEMENTS.c.id).where(ENTITLEMENTS.c.id.in_(ids)))
+    return set(rows.scalars())
+
+
+async def revoke(session: Session, ids: Collection[int], at: datetime) -> int:
+    """Revoke the grants among ``ids`` not revoked yet; returns how many changed."""
+    result = await session.execute(
+        sa.update(ENTITLEMENTS)
+        .where(ENTITLEMENTS.c.id.in_(ids), ENTITLEMENTS.c.revoked_at.is_(None))
+        .values(revoked_at=at, updated_at=at)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def count(session: Session) -> int:
+    return int(await session.scalar(sa.select(sa.func.count()).select_from(ENTITLEMENTS)) or 0)

@@ -1,0 +1,69 @@
+"""Feature flags and the features each one turns on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from entitle.db.repositories import Session
+from entitle.db.tables import FLAG_FEATURES, FLAGS
+
+
+@dataclass(frozen=True, slots=True)
+class FlagRecord:
+    """A stored feature flag as the API renders it (attribute names are the column names)."""
+
+    id: int
+    key: str
+    name: str
+    description: str | None
+    on: bool
+    tenant_keys: list[str]
+    user_keys: list[str]
+    rules: list[dict[str, Any]]
+    percentage: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> FlagRecord:
+        return cls(**row._mapping)
+
+
+async def key_exists(session: Session, key: str) -> bool:
+    statement = sa.select(FLAGS.c.id).where(FLAGS.c.key == key)
+    return (await session.scalar(sa.select(statement.exists()))) is True
+
+
+async def by_key(session: Session, key: str) -> FlagRecord | None:
+    row = (await session.execute(sa.select(FLAGS).where(FLAGS.c.key == key))).first()
+    return None if row is None else FlagRecord.of(row)
+
+
+async def insert(session: Session, values: dict[str, Any]) -> FlagRecord:
+    """Insert one flag; ``values`` are column values."""
+    row = (await session.execute(sa.insert(FLAGS).values(**values).returning(FLAGS))).one()
+    return FlagRecord.of(row)
+
+
+async def update(session: Session, flag_id: int, values: dict[str, Any]) -> FlagRecord:
+    statement = sa.update(FLAGS).where(FLAGS.c.id == flag_id).values(**values).returning(FLAGS)
+    return FlagRecord.of((await session.execute(statement)).one())
+
+
+async def set_features(session: Session, flag_id: int, feature_ids: list[int]) -> None:
+    """Replace the flag's features by ``feature_ids``, in this order."""
+    await session.execute(sa.delete(FLAG_FEATURES).where(FLAG_FEATURES.c.flag_id == flag_id))
+    if feature_ids:
+        await session.execute(
+            sa.insert(FLAG_FEATURES),
+            [{"flag_id": flag_id, "feature_id": f, "position": i} for i, f in enumerate(feature_ids)],
+        )
+
+
+async def delete(session: Session, flag_id: int) -> None:
+    await session.execute(sa.delete(FLAG_FEATURES).where(FLAG_FEATURES.c.flag_id == flag_id))
+    await session.execute(sa.delete(FLAGS).where(FLAGS.c.id == flag_id))

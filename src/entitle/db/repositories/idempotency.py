@@ -1,0 +1,65 @@
+"""Idempotency keys: claim a key inside the writing transaction, record the answer, replay it.
+
+One mechanism for every operation that takes an idempotency key; each keeps its own table
+(batch results per operation, usage events per subject and feature). A concurrent claim of the
+same key waits on the unique row until the first transaction commits, then finds it taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from entitle.db.engine import upsert_statement
+from entitle.db.repositories import Session
+from entitle.db.tables import BATCH_RESULTS, USAGE_EVENTS
+
+
+@dataclass(frozen=True)
+class IdempotencyLedger:
+    """The keys of one table: ``key_columns`` name a key's parts; ``response`` holds its answer."""
+
+    table: sa.Table
+    key_columns: tuple[str, ...]
+    claimed_values: Mapping[str, Any] = field(default_factory=dict)
+    """What a claimed but not yet answered key stores besides its key (``response`` is ``{}``)."""
+
+    def _where(self, key: tuple[Any, ...]) -> list[sa.ColumnElement[bool]]:
+        return [self.table.c[name] == value for name, value in zip(self.key_columns, key, strict=True)]
+
+    async def claim(self, session: Session, key: tuple[Any, ...], at: datetime) -> bool:
+        """Claim ``key`` in this transaction; False when an earlier call holds it."""
+        values = dict(zip(self.key_columns, key, strict=True))
+        claim = upsert_statement(session, self.table).values(
+            **values, **self.claimed_values, response={}, created_at=at
+        )
+        result = await session.execute(claim.on_conflict_do_nothing())
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def record(
+        self, session: Session, key: tuple[Any, ...], response: dict[str, Any], **values: Any
+    ) -> None:
+        """Store the answer given under a claimed key (and what else the table keeps about it)."""
+        await session.execute(
+            sa.update(self.table).where(*self._where(key)).values(response=response, **values)
+        )
+
+    async def recorded(self, session: Session, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        """The answer recorded under ``key``, if any (``{}`` while its first call is still running)."""
+        answer: dict[str, Any] | None = await session.scalar(
+            sa.select(self.table.c.response).where(*self._where(key))
+        )
+        return answer
+
+
+BATCHES = IdempotencyLedger(BATCH_RESULTS, ("operation", "idempotency_key"))
+"""Batch mutations; a key is ``(operation name, idempotency key)``."""
+
+USAGE_EVENTS_LEDGER = IdempotencyLedger(
+    USAGE_EVENTS, ("subject_kind", "subject_id", "feature_id", "idempotency_key"), {"amount": 0}
+)
+"""``reportUsage``: a key is ``(subject kind, subject id, feature id, key)``; ``amount`` is what it used."""

@@ -1,0 +1,105 @@
+"""Plans and the feature values they bundle."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from entitle.db.repositories import Session
+from entitle.db.tables import ENTITLEMENTS, PLAN_FEATURES, PLANS
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    """A stored plan as the API renders it (attribute names are the column names)."""
+
+    id: int
+    key: str
+    name: str
+    description: str | None
+    default_time_limitation_days: int | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> PlanRecord:
+        return cls(**row._mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFeatureValue:
+    """One feature value of a plan, at its position in the plan's list."""
+
+    feature_id: int
+    value: Any
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFeatureRecord:
+    plan_id: int
+    feature_id: int
+    position: int
+    value: Any
+
+    @classmethod
+    def of(cls, row: Any) -> PlanFeatureRecord:
+        return cls(**row._mapping)
+
+
+async def key_exists(session: Session, key: str) -> bool:
+    statement = sa.select(PLANS.c.id).where(PLANS.c.key == key)
+    return (await session.scalar(sa.select(statement.exists()))) is True
+
+
+async def by_key(session: Session, key: str) -> PlanRecord | None:
+    row = (await session.execute(sa.select(PLANS).where(PLANS.c.key == key))).first()
+    return None if row is None else PlanRecord.of(row)
+
+
+async def by_keys(session: Session, keys: Collection[str]) -> dict[str, PlanRecord]:
+    rows = await session.execute(sa.select(PLANS).where(PLANS.c.key.in_(keys)))
+    return {row.key: PlanRecord.of(row) for row in rows}
+
+
+async def insert(session: Session, values: dict[str, Any]) -> PlanRecord:
+    """Insert one plan; ``values`` are column values (``metadata`` included)."""
+    row = (await session.execute(sa.insert(PLANS).values(**values).returning(PLANS))).one()
+    return PlanRecord.of(row)
+
+
+async def update(session: Session, plan_id: int, values: dict[str, Any]) -> PlanRecord:
+    statement = sa.update(PLANS).where(PLANS.c.id == plan_id).values(**values).returning(PLANS)
+    return PlanRecord.of((await session.execute(statement)).one())
+
+
+async def add_features(session: Session, plan_id: int, values: list[PlanFeatureValue]) -> None:
+    if values:
+        await session.execute(
+            sa.insert(PLAN_FEATURES),
+            [
+                {"plan_id": plan_id, "feature_id": v.feature_id, "value": v.value, "position": v.position}
+                for v in values
+            ],
+        )
+
+
+async def replace_features(session: Session, plan_id: int, values: list[PlanFeatureValue]) -> None:
+    await session.execute(sa.delete(PLAN_FEATURES).where(PLAN_FEATURES.c.plan_id == plan_id))
+    await add_features(session, plan_id, values)
+
+
+async def is_granted(session: Session, plan_id: int) -> bool:
+    """Whether any entitlement (revoked ones included) refers to the plan."""
+    statement = sa.select(ENTITLEMENTS.c.id).where(ENTITLEMENTS.c.plan_id == plan_id)
+    return (await session.scalar(sa.select(statement.exists()))) is True
+
+
+async def delete(session: Session, plan_id: int) -> None:
+    await session.execute(sa.delete(PLAN_FEATURES).where(PLAN_FEATURES.c.plan_id == plan_id))
+    await session.execute(sa.delete(PLANS).where(PLANS.c.id == plan_id))

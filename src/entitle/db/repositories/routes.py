@@ -1,0 +1,42 @@
+"""API routes: which policy guards a method and path pattern."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from entitle.db.repositories import Session
+from entitle.db.tables import ROUTES
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRecord:
+    """A stored API route as the API renders it (attribute names are the column names)."""
+
+    id: int
+    method: str
+    path_pattern: str
+    policy: str
+    feature_id: int | None
+    permission_key: str | None
+    priority: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> RouteRecord:
+        return cls(**row._mapping)
+
+
+async def insert(session: Session, values: dict[str, Any]) -> RouteRecord:
+    """Insert one route; ``values`` are column values."""
+    row = (await session.execute(sa.insert(ROUTES).values(**values).returning(ROUTES))).one()
+    return RouteRecord.of(row)
+
+
+async def delete(session: Session, route_id: int) -> bool:
+    """Delete the route; False when there was none with this id."""
+    deleted = await session.scalar(sa.delete(ROUTES).where(ROUTES.c.id == route_id).returning(ROUTES.c.id))
+    return deleted is not None

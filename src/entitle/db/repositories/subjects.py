@@ -1,0 +1,116 @@
+"""Tenants, users and memberships: upserts by key in bulk, and lookups by key."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from entitle.db.engine import Executor, upsert_statement
+from entitle.db.repositories import Session
+from entitle.db.tables import MEMBERSHIPS, TENANTS, USERS
+
+_CHUNK = 2000  # rows per statement: far below bind-parameter limits
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRecord:
+    """A stored tenant as the API renders it (attribute names are the column names)."""
+
+    id: int
+    key: str
+    name: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> TenantRecord:
+        return cls(**row._mapping)
+
+
+async def _upsert(
+    session: Session, table: sa.Table, items: list[dict[str, Any]], fields: tuple[str, ...], at: datetime
+) -> dict[str, int]:
+    """Insert or update ``items`` by key; fields an item omits keep their stored value. Ids by key."""
+    keys = [item["key"] for item in items]
+    existing = {r.key: r for r in await session.execute(sa.select(table).where(table.c.key.in_(keys)))}
+    rows = []
+    for item in items:
+        current = existing.get(item["key"])
+        row: dict[str, Any] = {"key": item["key"], "updated_at": at}
+        row["created_at"] = current.created_at if current is not None else at
+        for name in fields:
+            if name in item:
+                row[name] = item[name] if name != "metadata" else (item[name] or {})
+            else:
+                row[name] = (
+                    getattr(current, name) if current is not None else ({} if name == "metadata" else None)
+                )
+        rows.append(row)
+    statement = upsert_statement(session, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={name: statement.excluded[name] for name in (*fields, "updated_at")},
+    ).returning(table.c.key, table.c.id)
+    ids: dict[str, int] = {}
+    for offset in range(0, len(rows), _CHUNK):
+        for key, row_id in await session.execute(statement, rows[offset : offset + _CHUNK]):
+            ids[key] = row_id
+    return ids
+
+
+async def upsert_tenants(session: Session, items: list[dict[str, Any]], at: datetime) -> dict[str, int]:
+    """``items`` carry ``key`` and any of ``name``, ``metadata``; returns ids by key."""
+    return await _upsert(session, TENANTS, items, ("name", "metadata"), at)
+
+
+async def upsert_users(session: Session, items: list[dict[str, Any]], at: datetime) -> dict[str, int]:
+    """``items`` carry ``key`` and any of ``name``, ``email``, ``metadata``; returns ids by key."""
+    return await _upsert(session, USERS, items, ("name", "email", "metadata"), at)
+
+
+async def tenant_by_key(session: Session, key: str) -> TenantRecord | None:
+    row = (await session.execute(sa.select(TENANTS).where(TENANTS.c.key == key))).first()
+    return None if row is None else TenantRecord.of(row)
+
+
+async def tenant_ids(executor: Executor, keys: Collection[str]) -> dict[str, int]:
+    rows = await executor.execute(sa.select(TENANTS.c.key, TENANTS.c.id).where(TENANTS.c.key.in_(keys)))
+    return {key: tenant_id for key, tenant_id in rows}
+
+
+async def user_ids(executor: Executor, keys: Collection[str]) -> dict[str, int]:
+    rows = await executor.execute(sa.select(USERS.c.key, USERS.c.id).where(USERS.c.key.in_(keys)))
+    return {key: user_id for key, user_id in rows}
+
+
+async def memberships_among(
+    session: Session, tenant_ids: Collection[int], user_ids: Collection[int]
+) -> set[tuple[int, int]]:
+    """The ``(tenant id, user id)`` memberships between these tenants and users."""
+    rows = await session.execute(
+        sa.select(MEMBERSHIPS.c.tenant_id, MEMBERSHIPS.c.user_id).where(
+            MEMBERSHIPS.c.tenant_id.in_(list(tenant_ids)), MEMBERSHIPS.c.user_id.in_(list(user_ids))
+        )
+    )
+    return {(tenant_id, user_id) for tenant_id, user_id in rows}
+
+
+async def add_memberships(session: Session, pairs: Collection[tuple[int, int]], at: datetime) -> None:
+    """Add ``(tenant id, user id)`` memberships; existing ones stay as they are."""
+    if not pairs:
+        return
+    statement = upsert_statement(session, MEMBERSHIPS).on_conflict_do_nothing()
+    await session.execute(statement, [{"tenant_id": t, "user_id": u, "created_at": at} for t, u in pairs])
+
+
+async def remove_memberships(session: Session, tenant_id: int, user_ids: Collection[int]) -> None:
+    await session.execute(
+        sa.delete(MEMBERSHIPS).where(
+            MEMBERSHIPS.c.tenant_id == tenant_id, MEMBERSHIPS.c.user_id.in_(user_ids)
+        )
+    )
