@@ -31,21 +31,11 @@ class Context:
         return self._loaders
 
     def require_principal(self) -> Principal:
+        """The caller, for resolvers that act on who it is (field access itself is checked by
+        ``graphql.permissions``)."""
         if self.principal is None:  # only the GraphiQL page is served without one
             raise Forbidden("authentication required")
         return self.principal
-
-    def require_management(self) -> Principal:
-        principal = self.require_principal()
-        if not principal.is_management:
-            raise Forbidden("a management API key is required for this field")
-        return principal
-
-    def require_writer(self) -> Principal:
-        principal = self.require_management()
-        if principal.read_only:
-            raise Forbidden("this API key is read-only: mutations are not allowed")
-        return principal
 
 
 Info = StrawberryInfo[Context, None]

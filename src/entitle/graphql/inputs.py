@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import sqlalchemy as sa
 import strawberry
 from strawberry.types.unset import UNSET
 
 from entitle.domain.errors import BadUserInput
-from entitle.services.listings import key_filter
+from entitle.services import listings
+from entitle.services.listings import Listing
 
 
 @strawberry.input(description="Narrow a catalog or subject listing.")
@@ -30,11 +30,12 @@ def check_filter_size(values: list[str] | None, field: str) -> None:
         raise BadUserInput(f"{field} lists at most {MAX_FILTER_KEYS} keys", field=field)
 
 
-def keyed_rows(table: sa.Table, filter: KeyFilter | None) -> sa.Select[Any]:
-    """``SELECT`` the rows of a keyed table (features, plans, tenants, users, flags) matching ``filter``."""
-    check_filter_size(filter.keys if filter is not None else None, "filter.keys")
-    terms = key_filter(table, filter.keys, filter.search) if filter is not None else []
-    return sa.select(table).where(*terms)
+def keyed_rows(kind: listings.KeyedKind, filter: KeyFilter | None) -> Listing:
+    """The features, plans, tenants, users or flags matching ``filter``."""
+    if filter is None:
+        return listings.keyed(kind)
+    check_filter_size(filter.keys, "filter.keys")
+    return listings.keyed(kind, filter.keys, filter.search)
 
 
 def given_fields(value: Any) -> dict[str, Any]:

@@ -8,97 +8,102 @@ statement count does not grow with its size.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from typing import Any
+from functools import cached_property
+from typing import Any, ClassVar, Generic, TypeVar
 
-import sqlalchemy as sa
 from aiodataloader import DataLoader
 
-from entitle.db.pagination import Ordering, Page, PageArgs, count_many, paginate_many
-from entitle.db.repositories.catalog import CatalogSnapshot
-from entitle.db.tables import ENTITLEMENTS, TENANTS, USERS
 from entitle.domain.model import Subject
+from entitle.services.listings import ChildListing, Page, PageArgs, child_counts, child_pages
+from entitle.services.lookups import CatalogSnapshot, Row, RowKind, rows_by_id
 from entitle.services.runtime import Runtime
 
+ValueT = TypeVar("ValueT")
 
-class _RowsByIdLoader(DataLoader[Any, Any]):
-    """Rows of ``table`` by primary key; missing ids load as None."""
 
-    table: sa.Table
+class _RowsByIdLoader(DataLoader[int, Row | None]):
+    """Stored rows of ``kind`` by id; missing ids load as None."""
+
+    kind: ClassVar[RowKind]
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__()
         self.runtime = runtime
 
-    async def batch_load_fn(self, ids: Sequence[int]) -> list[Any]:
-        async with self.runtime.database.lookup() as connection:
-            rows = await connection.execute(sa.select(self.table).where(self.table.c.id.in_(list(ids))))
-            by_id = {row.id: row for row in rows}
-        return [by_id.get(i) for i in ids]
+    async def batch_load_fn(self, ids: Sequence[int]) -> list[Row | None]:
+        return await rows_by_id(self.runtime, self.kind, ids)
 
 
 class TenantByIdLoader(_RowsByIdLoader):
-    table = TENANTS
+    kind = "tenants"
 
 
 class UserByIdLoader(_RowsByIdLoader):
-    table = USERS
+    kind = "users"
 
 
 class EntitlementByIdLoader(_RowsByIdLoader):
-    table = ENTITLEMENTS
+    kind = "entitlements"
 
 
-class _CatalogLoader(DataLoader[Any, Any]):
+class _CatalogLoader(DataLoader[int, ValueT], Generic[ValueT]):
+    """Picks values out of the process's catalog snapshot (loaded once per batch, usually cached)."""
+
     def __init__(self, runtime: Runtime) -> None:
         super().__init__()
         self.runtime = runtime
 
-    async def batch_load_fn(self, keys: Sequence[Any]) -> list[Any]:
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[ValueT]:
         snapshot = await self.runtime.catalog.get()
         return [self.pick(snapshot, key) for key in keys]
 
-    def pick(self, snapshot: CatalogSnapshot, key: Any) -> Any:
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> ValueT:
         raise NotImplementedError
 
 
-class FeatureByIdLoader(_CatalogLoader):
-    def pick(self, snapshot: CatalogSnapshot, key: int) -> Any:
+class FeatureByIdLoader(_CatalogLoader[Row | None]):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> Row | None:
         return snapshot.features.get(key)
 
 
-class PlanByIdLoader(_CatalogLoader):
-    def pick(self, snapshot: CatalogSnapshot, key: int) -> Any:
+class PlanByIdLoader(_CatalogLoader[Row | None]):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> Row | None:
         return snapshot.plans.get(key)
 
 
-class PlanFeaturesByPlanIdLoader(_CatalogLoader):
-    def pick(self, snapshot: CatalogSnapshot, key: int) -> list[tuple[Any, Any]]:
+class PlanFeaturesByPlanIdLoader(_CatalogLoader[list[tuple[Row, Any]]]):
+    """A plan's (feature row, value) pairs."""
+
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> list[tuple[Row, Any]]:
         return [(snapshot.features[pf.feature_id], pf.value) for pf in snapshot.plan_features.get(key, [])]
 
 
-class FlagByIdLoader(_CatalogLoader):
-    def pick(self, snapshot: CatalogSnapshot, key: int) -> Any:
+class FlagByIdLoader(_CatalogLoader[Row | None]):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> Row | None:
         return snapshot.flags.get(key)
 
 
-class FlagFeaturesByFlagIdLoader(_CatalogLoader):
-    def pick(self, snapshot: CatalogSnapshot, key: int) -> list[Any]:
+class FlagFeaturesByFlagIdLoader(_CatalogLoader[list[Row]]):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> list[Row]:
         return [snapshot.features[i] for i in snapshot.flag_features.get(key, [])]
 
 
-class RouteByIdLoader(_CatalogLoader):
-    def pick(self, snapshot: CatalogSnapshot, key: int) -> Any:
+class RouteByIdLoader(_CatalogLoader[Row | None]):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> Row | None:
         return snapshot.routes.get(key)
 
 
-class SubjectByKeysLoader(DataLoader[Any, Any]):
+SubjectKeys = tuple[str | None, str | None]
+
+
+class SubjectByKeysLoader(DataLoader[SubjectKeys, Subject]):
     """A subject's decision context by ``(tenant_key, user_key)``, loaded once per request."""
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__()
         self.runtime = runtime
 
-    async def batch_load_fn(self, keys: Iterable[tuple[str | None, str | None]]) -> list[Subject]:
+    async def batch_load_fn(self, keys: Iterable[SubjectKeys]) -> list[Subject]:
         return [await self.runtime.subjects.get(t, u) for t, u in keys]
 
 
@@ -109,50 +114,69 @@ class ChildPages:
     asking the same nested connection is answered by the same windowed statement.
     """
 
-    def __init__(
-        self, runtime: Runtime, statement: sa.Select[Any], parent: Any, ordering: Ordering, args: PageArgs
-    ) -> None:
+    def __init__(self, runtime: Runtime, child: ChildListing, args: PageArgs) -> None:
         async def load_pages(parent_ids: Sequence[int]) -> list[Page]:
-            async with runtime.database.lookup() as connection:
-                pages = await paginate_many(connection, statement, parent, parent_ids, ordering, args)
-            return [pages[i] for i in parent_ids]
+            return await child_pages(runtime, child, parent_ids, args)
 
         async def load_counts(parent_ids: Sequence[int]) -> list[int]:
-            async with runtime.database.lookup() as connection:
-                counts = await count_many(connection, statement, parent, parent_ids)
-            return [counts[i] for i in parent_ids]
+            return await child_counts(runtime, child, parent_ids)
 
         self.pages: DataLoader[int, Page] = DataLoader(load_pages)
         self.counts: DataLoader[int, int] = DataLoader(load_counts)
 
 
 class Loaders:
-    """Attribute access creates the loader on first use, so unused loaders cost nothing."""
-
-    _kinds: dict[str, Any] = {
-        "tenant_by_id": TenantByIdLoader,
-        "user_by_id": UserByIdLoader,
-        "entitlement_by_id": EntitlementByIdLoader,
-        "feature_by_id": FeatureByIdLoader,
-        "plan_by_id": PlanByIdLoader,
-        "plan_features_by_plan_id": PlanFeaturesByPlanIdLoader,
-        "flag_by_id": FlagByIdLoader,
-        "flag_features_by_flag_id": FlagFeaturesByFlagIdLoader,
-        "route_by_id": RouteByIdLoader,
-        "subject_by_keys": SubjectByKeysLoader,
-    }
+    """The request's loaders; each is created on first use, so unused loaders cost nothing."""
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self._children: dict[Hashable, ChildPages] = {}
 
-    def children(
-        self, key: Hashable, statement: sa.Select[Any], parent: Any, ordering: Ordering, args: PageArgs
-    ) -> ChildPages:
+    @cached_property
+    def tenant_by_id(self) -> TenantByIdLoader:
+        return TenantByIdLoader(self._runtime)
+
+    @cached_property
+    def user_by_id(self) -> UserByIdLoader:
+        return UserByIdLoader(self._runtime)
+
+    @cached_property
+    def entitlement_by_id(self) -> EntitlementByIdLoader:
+        return EntitlementByIdLoader(self._runtime)
+
+    @cached_property
+    def feature_by_id(self) -> FeatureByIdLoader:
+        return FeatureByIdLoader(self._runtime)
+
+    @cached_property
+    def plan_by_id(self) -> PlanByIdLoader:
+        return PlanByIdLoader(self._runtime)
+
+    @cached_property
+    def plan_features_by_plan_id(self) -> PlanFeaturesByPlanIdLoader:
+        return PlanFeaturesByPlanIdLoader(self._runtime)
+
+    @cached_property
+    def flag_by_id(self) -> FlagByIdLoader:
+        return FlagByIdLoader(self._runtime)
+
+    @cached_property
+    def flag_features_by_flag_id(self) -> FlagFeaturesByFlagIdLoader:
+        return FlagFeaturesByFlagIdLoader(self._runtime)
+
+    @cached_property
+    def route_by_id(self) -> RouteByIdLoader:
+        return RouteByIdLoader(self._runtime)
+
+    @cached_property
+    def subject_by_keys(self) -> SubjectByKeysLoader:
+        return SubjectByKeysLoader(self._runtime)
+
+    def children(self, key: Hashable, child: ChildListing, args: PageArgs) -> ChildPages:
         """The loader of one nested connection; ``key`` names the relation, its filter and ``args``."""
         loader = self._children.get(key)
         if loader is None:
-            loader = self._children[key] = ChildPages(self._runtime, statement, parent, ordering, args)
+            loader = self._children[key] = ChildPages(self._runtime, child, args)
         return loader
 
     async def subject(self, tenant_key: str | None, user_key: str | None) -> Subject:
@@ -161,13 +185,4 @@ class Loaders:
         cached = self._runtime.subjects.peek(tenant_key, user_key)
         if cached is not None:
             return cached
-        subject: Subject = await self.subject_by_keys.load((tenant_key, user_key))
-        return subject
-
-    def __getattr__(self, name: str) -> DataLoader[Any, Any]:
-        kind = self._kinds.get(name)
-        if kind is None:
-            raise AttributeError(name)
-        loader: DataLoader[Any, Any] = kind(self._runtime)
-        setattr(self, name, loader)
-        return loader
+        return await self.subject_by_keys.load((tenant_key, user_key))

@@ -7,12 +7,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import strawberry
 
-from entitle.db.pagination import Ordering, Page, PageArgs
-from entitle.services.listings import list_page
+from entitle.services.listings import ChildListing, Listing, Page, PageArgs, list_page
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
-
     from entitle.graphql.context import Info
 
 NodeT = TypeVar("NodeT")
@@ -68,16 +65,15 @@ async def paged(
     info: Info,
     cls: type[ConnectionT],
     make_node: Callable[[Any], Any],
-    statement: sa.Select[Any],
-    ordering: Ordering,
+    listing: Listing,
     first: int | None,
     after: str | None,
     last: int | None,
     before: str | None,
 ) -> ConnectionT:
-    """One keyset page of ``statement`` as a connection: the one path every list field takes."""
+    """One keyset page of ``listing`` as a connection: the one path every list field takes."""
     args = PageArgs.parse(first, after, last, before)
-    page, count = await list_page(info.context.runtime, statement, ordering, args)
+    page, count = await list_page(info.context.runtime, listing, args)
     return to_connection(cls, page, make_node, count)
 
 
@@ -86,10 +82,8 @@ async def paged_children(
     relation: Hashable,
     cls: type[ConnectionT],
     make_node: Callable[[Any], Any],
-    statement: sa.Select[Any],
-    parent: Any,
+    child: ChildListing,
     parent_id: int,
-    ordering: Ordering,
     first: int | None,
     after: str | None,
     last: int | None,
@@ -98,10 +92,10 @@ async def paged_children(
     """A nested connection (a tenant's members, a plan's entitlements, ...): the parents of one list
     share one windowed statement for their pages and one for their counts.
 
-    ``relation`` identifies the statement (the relation and any filter or order in it).
+    ``relation`` identifies ``child`` (the relation and any filter or order in it).
     """
     args = PageArgs.parse(first, after, last, before)
-    children = info.context.loaders.children((relation, args), statement, parent, ordering, args)
+    children = info.context.loaders.children((relation, args), child, args)
     page = await children.pages.load(parent_id)
 
     async def count_rows() -> int:

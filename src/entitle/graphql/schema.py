@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
+from aiodataloader import DataLoader
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -32,7 +33,9 @@ from entitle.graphql.flags.queries import FlagsQuery
 from entitle.graphql.flags.types import FeatureFlag
 from entitle.graphql.lifecycle.resolvers import LifecycleMutation, LifecycleQuery
 from entitle.graphql.lifecycle.types import UsageRecord, UsageReservation
+from entitle.graphql.loaders import Loaders
 from entitle.graphql.node import Node, from_global_id
+from entitle.graphql.permissions import management
 from entitle.graphql.routes.types import ApiRoute, RoutesMutation, RoutesQuery
 from entitle.graphql.scalars import scalar_map
 from entitle.graphql.subjects.mutations import SubjectsMutation
@@ -41,18 +44,19 @@ from entitle.graphql.subjects.types import Tenant, User
 from entitle.graphql.usage.mutations import UsageMutation
 from entitle.graphql.webhooks.resolvers import WebhooksMutation, WebhooksQuery
 from entitle.graphql.webhooks.types import WebhookDelivery, WebhookEndpoint
+from entitle.services.lookups import Row
 from entitle.settings import Settings
 
 MAX_NODES = 500
 
-_NODE_TYPES: dict[str, tuple[str, Any]] = {
-    "Feature": ("feature_by_id", Feature),
-    "Plan": ("plan_by_id", Plan),
-    "Tenant": ("tenant_by_id", Tenant),
-    "User": ("user_by_id", User),
-    "Entitlement": ("entitlement_by_id", Entitlement),
-    "FeatureFlag": ("flag_by_id", FeatureFlag),
-    "ApiRoute": ("route_by_id", ApiRoute),
+_NODE_TYPES: dict[str, tuple[Callable[[Loaders], DataLoader[int, Row | None]], Any]] = {
+    "Feature": (lambda loaders: loaders.feature_by_id, Feature),
+    "Plan": (lambda loaders: loaders.plan_by_id, Plan),
+    "Tenant": (lambda loaders: loaders.tenant_by_id, Tenant),
+    "User": (lambda loaders: loaders.user_by_id, User),
+    "Entitlement": (lambda loaders: loaders.entitlement_by_id, Entitlement),
+    "FeatureFlag": (lambda loaders: loaders.flag_by_id, FeatureFlag),
+    "ApiRoute": (lambda loaders: loaders.route_by_id, ApiRoute),
 }
 
 
@@ -61,22 +65,26 @@ async def _resolve_node(info: Info, global_id: str) -> Node | None:
     kind = _NODE_TYPES.get(type_name)
     if kind is None:
         return None
-    loader_name, node_type = kind
-    row = await getattr(info.context.loaders, loader_name).load(pk)
+    loader_of, node_type = kind
+    row = await loader_of(info.context.loaders).load(pk)
     node: Node | None = None if row is None else node_type.from_row(row)
     return node
 
 
 @strawberry.type
 class NodeQuery:
-    @strawberry.field(description="Any object by its global id; null when it is unknown or deleted.")
+    @strawberry.field(
+        extensions=management(),
+        description="Any object by its global id; null when it is unknown or deleted.",
+    )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        info.context.require_management()
         return await _resolve_node(info, id)
 
-    @strawberry.field(description="Objects by global id, in the order asked; null for unknown ones.")
+    @strawberry.field(
+        extensions=management(),
+        description="Objects by global id, in the order asked; null for unknown ones.",
+    )
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
-        info.context.require_management()
         if len(ids) > MAX_NODES:
             from entitle.domain.errors import BadUserInput
 

@@ -1,41 +1,75 @@
-"""Listing pages for every connection: one keyset helper, one lazy count."""
+"""Listing pages for every connection: one keyset helper, one lazy count.
+
+The GraphQL layer picks a listing (``db.repositories.listings`` builds its statement) and pages it
+here; nested connections page many parents with one windowed statement.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
-import sqlalchemy as sa
-
-from entitle.db.pagination import Ordering, Page, PageArgs, count, paginate
+from entitle.db.pagination import Page, PageArgs, count, count_many, paginate, paginate_many
+from entitle.db.repositories.entitlement_filters import EntitlementQuery
+from entitle.db.repositories.listings import (
+    ChildListing,
+    KeyedKind,
+    Listing,
+    entitlements,
+    entitlements_of,
+    keyed,
+    members_of_tenants,
+    routes,
+    tenants_of_users,
+)
 from entitle.services.runtime import Runtime
+
+__all__ = [
+    "ChildListing",
+    "EntitlementQuery",
+    "KeyedKind",
+    "Listing",
+    "Page",
+    "PageArgs",
+    "child_counts",
+    "child_pages",
+    "entitlements",
+    "entitlements_of",
+    "keyed",
+    "list_page",
+    "members_of_tenants",
+    "routes",
+    "tenants_of_users",
+]
 
 
 async def list_page(
-    runtime: Runtime, statement: sa.Select[Any], ordering: Ordering, args: PageArgs
+    runtime: Runtime, listing: Listing, args: PageArgs
 ) -> tuple[Page, Callable[[], Awaitable[int]]]:
-    """One page of ``statement`` plus a function that counts all matching rows when asked."""
+    """One page of ``listing`` plus a function that counts all matching rows when asked."""
     async with runtime.database.lookup() as connection:
-        page = await paginate(connection, statement, ordering, args)
+        page = await paginate(connection, listing.statement, listing.ordering, args)
 
     async def count_rows() -> int:
         async with runtime.database.lookup() as connection:
-            return await count(connection, statement)
+            return await count(connection, listing.statement)
 
     return page, count_rows
 
 
-def key_filter(table: sa.Table, keys: list[str] | None, search: str | None) -> list[Any]:
-    """WHERE terms for ``KeyFilter``: exact keys, and/or a case-insensitive substring of key or name."""
-    terms: list[Any] = []
-    if keys is not None:
-        terms.append(table.c.key.in_(keys))
-    if search:
-        pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        terms.append(
-            sa.or_(
-                sa.func.lower(table.c.key).like(pattern, escape="\\"),
-                sa.func.lower(sa.func.coalesce(table.c.name, "")).like(pattern, escape="\\"),
-            )
+async def child_pages(
+    runtime: Runtime, child: ChildListing, parent_ids: Sequence[int], args: PageArgs
+) -> list[Page]:
+    """The same page of ``child`` for each parent, in order, in one statement."""
+    listing = child.listing
+    async with runtime.database.lookup() as connection:
+        pages = await paginate_many(
+            connection, listing.statement, child.parent, parent_ids, listing.ordering, args
         )
-    return terms
+    return [pages[i] for i in parent_ids]
+
+
+async def child_counts(runtime: Runtime, child: ChildListing, parent_ids: Sequence[int]) -> list[int]:
+    """How many rows of ``child`` each parent has, in order, in one statement."""
+    async with runtime.database.lookup() as connection:
+        counts = await count_many(connection, child.listing.statement, child.parent, parent_ids)
+    return [counts[i] for i in parent_ids]

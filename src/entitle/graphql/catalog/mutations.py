@@ -13,48 +13,41 @@ from entitle.graphql.catalog.inputs import (
 from entitle.graphql.catalog.types import Feature, Plan
 from entitle.graphql.context import Info
 from entitle.graphql.node import to_global_id
+from entitle.graphql.payloads import DeletePayload
+from entitle.graphql.permissions import writer
 from entitle.services import catalog
 
 
 @strawberry.type
-class DeletePayload:
-    deleted_id: strawberry.ID
-
-
-@strawberry.type
 class CatalogMutation:
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     async def create_feature(self, info: Info, input: CreateFeatureInput) -> Feature:
-        info.context.require_writer()
         return Feature.from_row(await catalog.create_feature(info.context.runtime, catalog_changes(input)))
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     async def update_feature(self, info: Info, key: str, input: UpdateFeatureInput) -> Feature:
-        info.context.require_writer()
         return Feature.from_row(
             await catalog.update_feature(info.context.runtime, key, catalog_changes(input))
         )
 
-    @strawberry.mutation(description="CONFLICT while a plan, entitlement, flag or route uses it.")
+    @strawberry.mutation(
+        extensions=writer(), description="CONFLICT while a plan, entitlement, flag or route uses it."
+    )
     async def delete_feature(self, info: Info, key: str) -> DeletePayload:
-        info.context.require_writer()
         return DeletePayload(
             deleted_id=to_global_id("Feature", await catalog.delete_feature(info.context.runtime, key))
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     async def create_plan(self, info: Info, input: CreatePlanInput) -> Plan:
-        info.context.require_writer()
         return Plan.from_row(await catalog.create_plan(info.context.runtime, plan_changes(input)))
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     async def update_plan(self, info: Info, key: str, input: UpdatePlanInput) -> Plan:
-        info.context.require_writer()
         return Plan.from_row(await catalog.update_plan(info.context.runtime, key, plan_changes(input)))
 
-    @strawberry.mutation(description="CONFLICT while entitlements reference it.")
+    @strawberry.mutation(extensions=writer(), description="CONFLICT while entitlements reference it.")
     async def delete_plan(self, info: Info, key: str) -> DeletePayload:
-        info.context.require_writer()
         return DeletePayload(
             deleted_id=to_global_id("Plan", await catalog.delete_plan(info.context.runtime, key))
         )

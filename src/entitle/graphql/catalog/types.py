@@ -8,13 +8,14 @@ from weakref import WeakKeyDictionary
 
 import strawberry
 
-from entitle.db.repositories.catalog import CatalogSnapshot
 from entitle.graphql.context import Info
 from entitle.graphql.enums import FeatureType, OverageHandling, ResetPeriod
 from entitle.graphql.node import Node, to_global_id
 from entitle.graphql.pagination import Connection
+from entitle.graphql.permissions import management
 from entitle.graphql.scalars import JSON
 from entitle.graphql.unbuilt import LIFECYCLE, not_built
+from entitle.services.lookups import CatalogSnapshot
 
 if TYPE_CHECKING:
     from entitle.graphql.entitlements.types import EntitlementConnection, EntitlementFilter, EntitlementOrder
@@ -125,7 +126,7 @@ class Plan(Node):
         pairs = await info.context.loaders.plan_features_by_plan_id.load(self.pk)
         return [PlanFeature(feature=Feature.from_row(f), value=v) for f, v in pairs]
 
-    @strawberry.field
+    @strawberry.field(extensions=management())
     async def entitlements(
         self,
         info: Info,
@@ -140,7 +141,6 @@ class Plan(Node):
     ) -> Annotated[EntitlementConnection, strawberry.lazy("entitle.graphql.entitlements.types")]:
         from entitle.graphql.entitlements.queries import list_entitlements
 
-        info.context.require_management()
         return await list_entitlements(info, first, after, last, before, filter, order_by, plan_id=self.pk)
 
 

@@ -9,17 +9,17 @@ import strawberry
 from entitle.graphql.changes.types import Change as ChangeType
 from entitle.graphql.changes.types import ChangeConnection, ChangeFilter, EntitlementsChangedEvent
 from entitle.graphql.context import Info
+from entitle.graphql.permissions import authenticated, management
 from entitle.graphql.unbuilt import CHANGE_FEED, not_built
 
 
 @strawberry.type
 class ChangesQuery:
-    @strawberry.field(description="The latest revision this process has applied.")
+    @strawberry.field(extensions=authenticated(), description="The latest revision this process has applied.")
     def revision(self, info: Info) -> str:
-        info.context.require_principal()
         not_built("`revision`", CHANGE_FEED)
 
-    @strawberry.field(description="Changes, oldest first; management only.")
+    @strawberry.field(extensions=management(), description="Changes, oldest first; management only.")
     def changes(
         self,
         info: Info,
@@ -29,7 +29,6 @@ class ChangesQuery:
         before: str | None = None,
         filter: ChangeFilter | None = None,
     ) -> ChangeConnection:
-        info.context.require_management()
         not_built("`changes`", CHANGE_FEED)
 
 

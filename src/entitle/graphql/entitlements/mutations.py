@@ -8,6 +8,7 @@ from entitle.graphql.entitlements.inputs import CreateEntitlementInput, UpdateEn
 from entitle.graphql.entitlements.types import Entitlement
 from entitle.graphql.inputs import given_fields
 from entitle.graphql.node import from_global_id
+from entitle.graphql.permissions import writer
 from entitle.services import entitlements
 from entitle.services.batches import ItemError
 
@@ -32,16 +33,16 @@ def _entitlement_pk(global_id: str) -> int | None:
 
 @strawberry.type
 class EntitlementsMutation:
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     async def create_entitlement(self, info: Info, input: CreateEntitlementInput) -> Entitlement:
-        info.context.require_writer()
         return Entitlement.from_row(
             await entitlements.create_entitlement(info.context.runtime, given_fields(input))
         )
 
     @strawberry.mutation(
+        extensions=writer(),
         description="All items are validated first; atomic (default) writes all or none. "
-        "A retry with the same idempotencyKey writes nothing and returns the first result."
+        "A retry with the same idempotencyKey writes nothing and returns the first result.",
     )
     async def batch_create_entitlements(
         self,
@@ -50,7 +51,6 @@ class EntitlementsMutation:
         atomic: bool | None = True,
         idempotency_key: str | None = None,
     ) -> BatchEntitlementsPayload:
-        info.context.require_writer()
         created = await entitlements.batch_create(
             info.context.runtime,
             [given_fields(i) for i in input],
@@ -67,19 +67,20 @@ class EntitlementsMutation:
             errors=[BatchItemError.of(e) for e in created.errors],
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     async def update_entitlement(
         self, info: Info, id: strawberry.ID, input: UpdateEntitlementInput
     ) -> Entitlement:
-        info.context.require_writer()
         row = await entitlements.update_entitlement(
             info.context.runtime, _entitlement_pk(id), given_fields(input)
         )
         return Entitlement.from_row(row)
 
-    @strawberry.mutation(description="Revokes every known id (history is kept) and reports each unknown one.")
+    @strawberry.mutation(
+        extensions=writer(),
+        description="Revokes every known id (history is kept) and reports each unknown one.",
+    )
     async def revoke_entitlements(self, info: Info, ids: list[strawberry.ID]) -> RevokePayload:
-        info.context.require_writer()
         pks: list[int | None] = []
         bad: list[ItemError] = []
         for index, global_id in enumerate(ids):

@@ -1,18 +1,11 @@
 from __future__ import annotations
 
-import sqlalchemy as sa
+from typing import Literal
+
 import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
 from entitle.clock import now
-from entitle.db.pagination import PageArgs
-from entitle.db.repositories.entitlement_filters import (
-    EntitlementQuery,
-    filter_terms,
-    ordering,
-    subject_scope,
-)
-from entitle.db.tables import ENTITLEMENTS
 from entitle.domain.errors import Forbidden
 from entitle.domain.model import EntitlementStatus as DomainStatus
 from entitle.graphql.context import Info
@@ -25,6 +18,8 @@ from entitle.graphql.entitlements.types import (
 from entitle.graphql.inputs import check_filter_size
 from entitle.graphql.pagination import paged, paged_children
 from entitle.graphql.unbuilt import CHANGE_FEED, refuse_unbuilt_argument
+from entitle.services import listings
+from entitle.services.listings import EntitlementQuery, PageArgs
 
 
 def _to_query(
@@ -62,7 +57,8 @@ async def list_entitlements(
 ) -> EntitlementConnection:
     principal = info.context.require_principal()
     PageArgs.parse(first, after, last, before)  # refuse bad page arguments before building the query
-    terms = filter_terms(_to_query(filter, None, None), now())
+    query = _to_query(filter, None, None)
+    own_subject: tuple[str | None, str] | None = None
     if not principal.is_management:
         assert principal.user_key is not None
         if filter is not None:
@@ -70,29 +66,29 @@ async def list_entitlements(
                 raise Forbidden("a user token may only list its own tenant's entitlements")
             if any(k != principal.user_key for k in filter.user_keys or []):
                 raise Forbidden("a user token may only list its own entitlements")
-        terms.append(subject_scope(principal.tenant_key, principal.user_key))
-    order = ordering(
-        order_by.field.value if order_by else None, bool(order_by and order_by.direction.value == "DESC")
+        own_subject = (principal.tenant_key, principal.user_key)
+    listing = listings.entitlements(
+        query,
+        now(),
+        own_subject=own_subject,
+        order_field=order_by.field.value if order_by else None,
+        descending=bool(order_by and order_by.direction.value == "DESC"),
     )
-    statement = sa.select(ENTITLEMENTS).where(*terms)
     page = (first, after, last, before)
     if plan_id is None and tenant_id is None:
-        return await paged(info, EntitlementConnection, Entitlement.from_row, statement, order, *page)
+        return await paged(info, EntitlementConnection, Entitlement.from_row, listing, *page)
     # Nested under a plan or a tenant: every parent of the page shares one windowed statement.
-    parent, parent_id = (
-        (ENTITLEMENTS.c.plan_id, plan_id) if plan_id is not None else (ENTITLEMENTS.c.tenant_id, tenant_id)
-    )
+    parent: Literal["plan", "tenant"] = "plan" if plan_id is not None else "tenant"
+    parent_id = plan_id if plan_id is not None else tenant_id
     assert parent_id is not None
-    relation = ("entitlements", parent.name, repr(filter), repr(order_by))
+    relation = ("entitlements", parent, repr(filter), repr(order_by))
     return await paged_children(
         info,
         relation,
         EntitlementConnection,
         Entitlement.from_row,
-        statement,
-        parent,
+        listings.entitlements_of(parent, listing),
         parent_id,
-        order,
         *page,
     )
 

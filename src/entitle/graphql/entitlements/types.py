@@ -8,7 +8,6 @@ from typing import Any
 import strawberry
 
 from entitle.clock import now
-from entitle.db.repositories.subject_context import entitlement_record
 from entitle.domain.status import entitlement_status
 from entitle.graphql.catalog.types import Feature, Plan, rendered
 from entitle.graphql.context import Info
@@ -17,6 +16,7 @@ from entitle.graphql.node import Node, to_global_id
 from entitle.graphql.pagination import Connection
 from entitle.graphql.scalars import JSON
 from entitle.graphql.subjects.types import Tenant, User
+from entitle.services.lookups import entitlement_record
 
 
 @strawberry.type

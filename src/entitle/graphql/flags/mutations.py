@@ -2,30 +2,28 @@ from __future__ import annotations
 
 import strawberry
 
-from entitle.graphql.catalog.mutations import DeletePayload
 from entitle.graphql.context import Info
 from entitle.graphql.flags.inputs import FeatureFlagInput, flag_data
 from entitle.graphql.flags.types import FeatureFlag
 from entitle.graphql.node import to_global_id
+from entitle.graphql.payloads import DeletePayload
+from entitle.graphql.permissions import writer
 from entitle.services import flags_routes
 
 
 @strawberry.type
 class FlagsMutation:
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     async def create_feature_flag(self, info: Info, input: FeatureFlagInput) -> FeatureFlag:
-        info.context.require_writer()
         return FeatureFlag.from_row(await flags_routes.create_flag(info.context.runtime, flag_data(input)))
 
-    @strawberry.mutation(description="Replaces the flag's whole definition.")
+    @strawberry.mutation(extensions=writer(), description="Replaces the flag's whole definition.")
     async def update_feature_flag(self, info: Info, key: str, input: FeatureFlagInput) -> FeatureFlag:
-        info.context.require_writer()
         return FeatureFlag.from_row(
             await flags_routes.update_flag(info.context.runtime, key, flag_data(input))
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     async def delete_feature_flag(self, info: Info, key: str) -> DeletePayload:
-        info.context.require_writer()
         flag_id = await flags_routes.delete_flag(info.context.runtime, key)
         return DeletePayload(deleted_id=to_global_id("FeatureFlag", flag_id))

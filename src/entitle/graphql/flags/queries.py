@@ -2,24 +2,22 @@ from __future__ import annotations
 
 import strawberry
 
-from entitle.db.pagination import Ordering
-from entitle.db.tables import FLAGS
 from entitle.graphql.context import Info
 from entitle.graphql.flags.types import FeatureFlag, FeatureFlagConnection
 from entitle.graphql.inputs import KeyFilter, keyed_rows
 from entitle.graphql.pagination import paged
+from entitle.graphql.permissions import management
 
 
 @strawberry.type
 class FlagsQuery:
-    @strawberry.field
+    @strawberry.field(extensions=management())
     async def feature_flag(self, info: Info, key: str) -> FeatureFlag | None:
-        info.context.require_management()
         snapshot = await info.context.runtime.catalog.get()
         flag_id = snapshot.flag_ids_by_key.get(key)
         return None if flag_id is None else FeatureFlag.from_row(snapshot.flags[flag_id])
 
-    @strawberry.field
+    @strawberry.field(extensions=management())
     async def feature_flags(
         self,
         info: Info,
@@ -29,13 +27,11 @@ class FlagsQuery:
         before: str | None = None,
         filter: KeyFilter | None = None,
     ) -> FeatureFlagConnection:
-        info.context.require_management()
         return await paged(
             info,
             FeatureFlagConnection,
             FeatureFlag.from_row,
-            keyed_rows(FLAGS, filter),
-            Ordering.by_id(FLAGS),
+            keyed_rows("flags", filter),
             first,
             after,
             last,

@@ -12,6 +12,7 @@ from entitle.graphql.context import Info
 from entitle.graphql.enums import FlagAttribute, FlagOperator
 from entitle.graphql.node import Node, to_global_id
 from entitle.graphql.pagination import Connection
+from entitle.graphql.permissions import management
 
 
 @strawberry.type
@@ -67,24 +68,20 @@ class FeatureFlag(Node):
     # Targeting names other tenants and users: management keys only (a user token reaches a
     # flag through its decision sources, and may see that the flag applies, not whom else it targets).
 
-    @strawberry.field
+    @strawberry.field(extensions=management())
     def tenant_keys(self, info: Info) -> list[str]:
-        info.context.require_management()
         return self.targeted_tenant_keys
 
-    @strawberry.field
+    @strawberry.field(extensions=management())
     def user_keys(self, info: Info) -> list[str]:
-        info.context.require_management()
         return self.targeted_user_keys
 
-    @strawberry.field
+    @strawberry.field(extensions=management())
     def rules(self, info: Info) -> list[FlagRule]:
-        info.context.require_management()
         return self.targeting_rules
 
-    @strawberry.field
+    @strawberry.field(extensions=management())
     def percentage(self, info: Info) -> int | None:
-        info.context.require_management()
         return self.rollout_percentage
 
     @strawberry.field

@@ -18,13 +18,15 @@ from entitle.graphql.lifecycle.types import (
     UsageRecordFilter,
     UsageReservation,
 )
+from entitle.graphql.permissions import authenticated, management, writer
 from entitle.graphql.unbuilt import LIFECYCLE, not_built
 
 
 @strawberry.type
 class LifecycleQuery:
     @strawberry.field(
-        description="The subject's current usage period and the `periods - 1` before it, newest first."
+        extensions=authenticated(),
+        description="The subject's current usage period and the `periods - 1` before it, newest first.",
     )
     def usage(
         self,
@@ -35,10 +37,11 @@ class LifecycleQuery:
         periods: int | None = 1,
         at: datetime | None = None,
     ) -> list[UsagePeriod]:
-        info.context.require_principal()
         not_built("`usage`", LIFECYCLE)
 
-    @strawberry.field(description="Every reportUsage/commit applied or refused, newest first.")
+    @strawberry.field(
+        extensions=management(), description="Every reportUsage/commit applied or refused, newest first."
+    )
     def usage_records(
         self,
         info: Info,
@@ -48,25 +51,22 @@ class LifecycleQuery:
         before: str | None = None,
         filter: UsageRecordFilter | None = None,
     ) -> UsageRecordConnection:
-        info.context.require_management()
         not_built("`usageRecords`", LIFECYCLE)
 
 
 @strawberry.type
 class LifecycleMutation:
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     def publish_plan_version(self, info: Info, key: str, features: list[PlanFeatureInput]) -> Plan:
-        info.context.require_writer()
         not_built("`publishPlanVersion`", LIFECYCLE)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     def migrate_plan_entitlements(
         self, info: Info, key: str, from_version: int, to_version: int
     ) -> MigratePayload:
-        info.context.require_writer()
         not_built("`migratePlanEntitlements`", LIFECYCLE)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     def change_plan(
         self,
         info: Info,
@@ -75,22 +75,18 @@ class LifecycleMutation:
         effective_at: datetime | None = None,
         carry_over_usage: bool | None = True,
     ) -> PlanChangePayload:
-        info.context.require_writer()
         not_built("`changePlan`", LIFECYCLE)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     def reserve_usage(self, info: Info, input: ReserveUsageInput) -> UsageReservation:
-        info.context.require_writer()
         not_built("`reserveUsage`", LIFECYCLE)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     def commit_usage(
         self, info: Info, reservation_id: strawberry.ID, amount: int | None = None
     ) -> UsageReservation:
-        info.context.require_writer()
         not_built("`commitUsage`", LIFECYCLE)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     def release_usage(self, info: Info, reservation_id: strawberry.ID) -> UsageReservation:
-        info.context.require_writer()
         not_built("`releaseUsage`", LIFECYCLE)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 import strawberry
 
-from entitle.db.pagination import Ordering
-from entitle.db.tables import ROUTES
-from entitle.graphql.catalog.mutations import DeletePayload
 from entitle.graphql.catalog.types import Feature
 from entitle.graphql.context import Info
 from entitle.graphql.enums import RoutePolicy
 from entitle.graphql.node import Node, pk_of, to_global_id
 from entitle.graphql.pagination import Connection, paged
-from entitle.services import flags_routes
+from entitle.graphql.payloads import DeletePayload
+from entitle.graphql.permissions import management, writer
+from entitle.services import flags_routes, listings
 
 
 @strawberry.type
@@ -65,7 +63,7 @@ class ApiRouteInput:
 
 @strawberry.type
 class RoutesQuery:
-    @strawberry.field
+    @strawberry.field(extensions=management())
     async def api_routes(
         self,
         info: Info,
@@ -74,13 +72,11 @@ class RoutesQuery:
         last: int | None = None,
         before: str | None = None,
     ) -> ApiRouteConnection:
-        info.context.require_management()
         return await paged(
             info,
             ApiRouteConnection,
             ApiRoute.from_row,
-            sa.select(ROUTES),
-            Ordering.by_id(ROUTES),
+            listings.routes(),
             first,
             after,
             last,
@@ -90,9 +86,8 @@ class RoutesQuery:
 
 @strawberry.type
 class RoutesMutation:
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     async def create_api_route(self, info: Info, input: ApiRouteInput) -> ApiRoute:
-        info.context.require_writer()
         data = {
             "method": input.method,
             "path_pattern": input.path_pattern,
@@ -103,8 +98,7 @@ class RoutesMutation:
         }
         return ApiRoute.from_row(await flags_routes.create_route(info.context.runtime, data))
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     async def delete_api_route(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        info.context.require_writer()
         route_id = await flags_routes.delete_route(info.context.runtime, pk_of(id, "ApiRoute"))
         return DeletePayload(deleted_id=to_global_id("ApiRoute", route_id))

@@ -5,6 +5,7 @@ import strawberry
 from entitle.graphql.batches import BatchItemError
 from entitle.graphql.context import Info
 from entitle.graphql.inputs import given_fields
+from entitle.graphql.permissions import writer
 from entitle.graphql.subjects.inputs import TenantInput, UserInput
 from entitle.graphql.subjects.types import Tenant, User
 from entitle.services import subjects
@@ -24,11 +25,12 @@ class BatchUsersPayload:
 
 @strawberry.type
 class SubjectsMutation:
-    @strawberry.mutation(description="Create or update tenants by key; omitted fields keep their value.")
+    @strawberry.mutation(
+        extensions=writer(), description="Create or update tenants by key; omitted fields keep their value."
+    )
     async def upsert_tenants(
         self, info: Info, input: list[TenantInput], atomic: bool | None = True
     ) -> BatchTenantsPayload:
-        info.context.require_writer()
         outcome = await subjects.upsert_tenants(
             info.context.runtime, [given_fields(i) for i in input], atomic=atomic is not False
         )
@@ -37,11 +39,12 @@ class SubjectsMutation:
             tenants=[Tenant.from_row(r) for r in rows], errors=[BatchItemError.of(e) for e in outcome.errors]
         )
 
-    @strawberry.mutation(description="Create or update users by key; tenantKeys adds memberships.")
+    @strawberry.mutation(
+        extensions=writer(), description="Create or update users by key; tenantKeys adds memberships."
+    )
     async def upsert_users(
         self, info: Info, input: list[UserInput], atomic: bool | None = True
     ) -> BatchUsersPayload:
-        info.context.require_writer()
         outcome = await subjects.upsert_users(
             info.context.runtime, [given_fields(i) for i in input], atomic=atomic is not False
         )
@@ -50,12 +53,10 @@ class SubjectsMutation:
             users=[User.from_row(r) for r in rows], errors=[BatchItemError.of(e) for e in outcome.errors]
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     async def add_members(self, info: Info, tenant_key: str, user_keys: list[str]) -> Tenant:
-        info.context.require_writer()
         return Tenant.from_row(await subjects.add_members(info.context.runtime, tenant_key, user_keys))
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     async def remove_members(self, info: Info, tenant_key: str, user_keys: list[str]) -> Tenant:
-        info.context.require_writer()
         return Tenant.from_row(await subjects.remove_members(info.context.runtime, tenant_key, user_keys))

@@ -1,30 +1,23 @@
 from __future__ import annotations
 
-import sqlalchemy as sa
 import strawberry
 
-from entitle.db.pagination import Ordering
-from entitle.db.tables import TENANTS, USERS
 from entitle.graphql.context import Info
 from entitle.graphql.inputs import KeyFilter, keyed_rows
 from entitle.graphql.pagination import paged
+from entitle.graphql.permissions import management
 from entitle.graphql.subjects.types import Tenant, TenantConnection, User, UserConnection
-
-
-async def _by_key(info: Info, table: sa.Table, key: str) -> object | None:
-    async with info.context.runtime.database.read() as session:
-        return (await session.execute(sa.select(table).where(table.c.key == key))).first()
+from entitle.services.lookups import row_by_key
 
 
 @strawberry.type
 class SubjectsQuery:
-    @strawberry.field
+    @strawberry.field(extensions=management())
     async def tenant(self, info: Info, key: str) -> Tenant | None:
-        info.context.require_management()
-        row = await _by_key(info, TENANTS, key)
+        row = await row_by_key(info.context.runtime, "tenants", key)
         return None if row is None else Tenant.from_row(row)
 
-    @strawberry.field
+    @strawberry.field(extensions=management())
     async def tenants(
         self,
         info: Info,
@@ -34,26 +27,23 @@ class SubjectsQuery:
         before: str | None = None,
         filter: KeyFilter | None = None,
     ) -> TenantConnection:
-        info.context.require_management()
         return await paged(
             info,
             TenantConnection,
             Tenant.from_row,
-            keyed_rows(TENANTS, filter),
-            Ordering.by_id(TENANTS),
+            keyed_rows("tenants", filter),
             first,
             after,
             last,
             before,
         )
 
-    @strawberry.field
+    @strawberry.field(extensions=management())
     async def user(self, info: Info, key: str) -> User | None:
-        info.context.require_management()
-        row = await _by_key(info, USERS, key)
+        row = await row_by_key(info.context.runtime, "users", key)
         return None if row is None else User.from_row(row)
 
-    @strawberry.field
+    @strawberry.field(extensions=management())
     async def users(
         self,
         info: Info,
@@ -63,13 +53,11 @@ class SubjectsQuery:
         before: str | None = None,
         filter: KeyFilter | None = None,
     ) -> UserConnection:
-        info.context.require_management()
         return await paged(
             info,
             UserConnection,
             User.from_row,
-            keyed_rows(USERS, filter),
-            Ordering.by_id(USERS),
+            keyed_rows("users", filter),
             first,
             after,
             last,

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-import sqlalchemy as sa
 import strawberry
 
-from entitle.db.pagination import Ordering
-from entitle.db.tables import MEMBERSHIPS, TENANTS, USERS
 from entitle.graphql.context import Info
 from entitle.graphql.node import Node, to_global_id
 from entitle.graphql.pagination import Connection, paged_children
+from entitle.graphql.permissions import management
 from entitle.graphql.scalars import JSON
+from entitle.services import listings
 
 if TYPE_CHECKING:
     from entitle.graphql.entitlements.types import EntitlementConnection, EntitlementFilter, EntitlementOrder
@@ -41,7 +40,7 @@ class Tenant(Node):
             created_at=row.created_at,
         )
 
-    @strawberry.field
+    @strawberry.field(extensions=management())
     async def members(
         self,
         info: Info,
@@ -50,24 +49,20 @@ class Tenant(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> UserConnection:
-        info.context.require_management()
-        statement = sa.select(USERS).join(MEMBERSHIPS, MEMBERSHIPS.c.user_id == USERS.c.id)
         return await paged_children(
             info,
             "members",
             UserConnection,
             User.from_row,
-            statement,
-            MEMBERSHIPS.c.tenant_id,
+            listings.members_of_tenants(),
             self.pk,
-            Ordering.by_id(USERS),
             first,
             after,
             last,
             before,
         )
 
-    @strawberry.field
+    @strawberry.field(extensions=management())
     async def entitlements(
         self,
         info: Info,
@@ -80,7 +75,6 @@ class Tenant(Node):
     ) -> Annotated[EntitlementConnection, strawberry.lazy(_LAZY)]:
         from entitle.graphql.entitlements.queries import list_entitlements
 
-        info.context.require_management()
         return await list_entitlements(info, first, after, last, before, filter, order_by, tenant_id=self.pk)
 
 
@@ -106,7 +100,7 @@ class User(Node):
             created_at=row.created_at,
         )
 
-    @strawberry.field
+    @strawberry.field(extensions=management())
     async def tenants(
         self,
         info: Info,
@@ -115,17 +109,13 @@ class User(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> TenantConnection:
-        info.context.require_management()
-        statement = sa.select(TENANTS).join(MEMBERSHIPS, MEMBERSHIPS.c.tenant_id == TENANTS.c.id)
         return await paged_children(
             info,
             "tenants",
             TenantConnection,
             Tenant.from_row,
-            statement,
-            MEMBERSHIPS.c.user_id,
+            listings.tenants_of_users(),
             self.pk,
-            Ordering.by_id(TENANTS),
             first,
             after,
             last,

@@ -9,6 +9,7 @@ from entitle.domain.decision import AccessRequest
 from entitle.graphql.context import Info
 from entitle.graphql.decisions.queries import own_subject, subject_loader
 from entitle.graphql.decisions.types import EntitlementDecision
+from entitle.graphql.permissions import writer
 from entitle.services.usage import UsageReport, report_usage
 
 
@@ -25,11 +26,11 @@ class ReportUsageInput:
 @strawberry.type
 class UsageMutation:
     @strawberry.mutation(
+        extensions=writer(),
         description="Atomically check and consume metered units; "
-        "a repeated idempotencyKey returns the first answer."
+        "a repeated idempotencyKey returns the first answer.",
     )
     async def report_usage(self, info: Info, input: ReportUsageInput) -> EntitlementDecision:
-        info.context.require_writer()
         tenant_key, user_key = own_subject(info.context, input.tenant_key, input.user_key)
         report = UsageReport(
             tenant_key=tenant_key,

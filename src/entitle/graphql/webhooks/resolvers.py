@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from entitle.graphql.catalog.mutations import DeletePayload
 from entitle.graphql.context import Info
+from entitle.graphql.payloads import DeletePayload
+from entitle.graphql.permissions import management, writer
 from entitle.graphql.unbuilt import WEBHOOKS, not_built
 from entitle.graphql.webhooks.types import (
     WebhookDelivery,
@@ -18,7 +19,7 @@ from entitle.graphql.webhooks.types import (
 
 @strawberry.type
 class WebhooksQuery:
-    @strawberry.field
+    @strawberry.field(extensions=management())
     def webhook_endpoints(
         self,
         info: Info,
@@ -27,40 +28,33 @@ class WebhooksQuery:
         last: int | None = None,
         before: str | None = None,
     ) -> WebhookEndpointConnection:
-        info.context.require_management()
         not_built("`webhookEndpoints`", WEBHOOKS)
 
 
 @strawberry.type
 class WebhooksMutation:
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     def create_webhook_endpoint(self, info: Info, input: WebhookEndpointInput) -> WebhookSecretPayload:
-        info.context.require_writer()
         not_built("`createWebhookEndpoint`", WEBHOOKS)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     def update_webhook_endpoint(
         self, info: Info, id: strawberry.ID, input: WebhookEndpointInput
     ) -> WebhookEndpoint:
-        info.context.require_writer()
         not_built("`updateWebhookEndpoint`", WEBHOOKS)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     def delete_webhook_endpoint(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        info.context.require_writer()
         not_built("`deleteWebhookEndpoint`", WEBHOOKS)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     def rotate_webhook_secret(self, info: Info, id: strawberry.ID) -> WebhookSecretPayload:
-        info.context.require_writer()
         not_built("`rotateWebhookSecret`", WEBHOOKS)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     def redeliver_webhook(self, info: Info, delivery_id: strawberry.ID) -> WebhookDelivery:
-        info.context.require_writer()
         not_built("`redeliverWebhook`", WEBHOOKS)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=writer())
     def send_test_webhook(self, info: Info, endpoint_id: strawberry.ID) -> WebhookDelivery:
-        info.context.require_writer()
         not_built("`sendTestWebhook`", WEBHOOKS)

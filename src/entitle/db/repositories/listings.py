@@ -1,0 +1,108 @@
+"""The statements behind every GraphQL connection, built here so SQL stays in db/.
+
+A ``Listing`` is a filtered ``SELECT`` and its keyset order; a ``ChildListing`` adds the column
+naming the parent, so the nested connections of a page of parents share one windowed statement.
+``db.pagination`` pages both; the callers only choose which listing and with which filter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from entitle.db.pagination import Ordering
+from entitle.db.repositories.entitlement_filters import (
+    EntitlementQuery,
+    filter_terms,
+    ordering,
+    subject_scope,
+)
+from entitle.db.tables import ENTITLEMENTS, FEATURES, FLAGS, MEMBERSHIPS, PLANS, ROUTES, TENANTS, USERS
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What one connection pages through: ``statement`` in ``ordering``."""
+
+    statement: sa.Select[Any]
+    ordering: Ordering
+
+
+@dataclass(frozen=True, slots=True)
+class ChildListing:
+    """A listing nested under parents: ``parent`` is the column holding the parent's id."""
+
+    listing: Listing
+    parent: Any
+
+
+KeyedKind = Literal["features", "plans", "flags", "tenants", "users"]
+
+_KEYED: dict[KeyedKind, sa.Table] = {
+    "features": FEATURES,
+    "plans": PLANS,
+    "flags": FLAGS,
+    "tenants": TENANTS,
+    "users": USERS,
+}
+
+
+def key_filter(table: sa.Table, keys: list[str] | None, search: str | None) -> list[Any]:
+    """WHERE terms for a key filter: exact keys, and/or a case-insensitive substring of key or name."""
+    terms: list[Any] = []
+    if keys is not None:
+        terms.append(table.c.key.in_(keys))
+    if search:
+        pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        terms.append(
+            sa.or_(
+                sa.func.lower(table.c.key).like(pattern, escape="\\"),
+                sa.func.lower(sa.func.coalesce(table.c.name, "")).like(pattern, escape="\\"),
+            )
+        )
+    return terms
+
+
+def keyed(kind: KeyedKind, keys: list[str] | None = None, search: str | None = None) -> Listing:
+    """Features, plans, flags, tenants or users matching the key filter, by id."""
+    table = _KEYED[kind]
+    return Listing(sa.select(table).where(*key_filter(table, keys, search)), Ordering.by_id(table))
+
+
+def routes() -> Listing:
+    return Listing(sa.select(ROUTES), Ordering.by_id(ROUTES))
+
+
+def entitlements(
+    query: EntitlementQuery,
+    at: datetime,
+    *,
+    own_subject: tuple[str | None, str] | None,
+    order_field: str | None,
+    descending: bool,
+) -> Listing:
+    """Entitlements matching ``query`` at ``at``; ``own_subject`` narrows to what applies to one
+    user token's subject (tenant key, user key)."""
+    terms = filter_terms(query, at)
+    if own_subject is not None:
+        terms.append(subject_scope(*own_subject))
+    return Listing(sa.select(ENTITLEMENTS).where(*terms), ordering(order_field, descending))
+
+
+def entitlements_of(parent: Literal["plan", "tenant"], listing: Listing) -> ChildListing:
+    """``listing`` nested under plans or tenants."""
+    column = ENTITLEMENTS.c.plan_id if parent == "plan" else ENTITLEMENTS.c.tenant_id
+    return ChildListing(listing, column)
+
+
+def members_of_tenants() -> ChildListing:
+    statement = sa.select(USERS).join(MEMBERSHIPS, MEMBERSHIPS.c.user_id == USERS.c.id)
+    return ChildListing(Listing(statement, Ordering.by_id(USERS)), MEMBERSHIPS.c.tenant_id)
+
+
+def tenants_of_users() -> ChildListing:
+    statement = sa.select(TENANTS).join(MEMBERSHIPS, MEMBERSHIPS.c.tenant_id == TENANTS.c.id)
+    return ChildListing(Listing(statement, Ordering.by_id(TENANTS)), MEMBERSHIPS.c.user_id)
