@@ -38,7 +38,6 @@ UNBUILT_OPERATIONS = [
     ),
     ('{ effectiveEntitlements(tenantKey: "acme", minRevision: "r1") { permissions } }', "minRevision"),
     ('{ entitlements(minRevision: "r1") { totalCount } }', "minRevision"),
-    ('{ isEntitledTo(tenantKey: "acme", featureKey: "calls") { message } }', "message"),
     ('{ plan(key: "pro") { versions { version } } }', "Plan.versions"),
     (
         'mutation { createPlan(input: {key: "team", name: "Team", autoAssign: true}) { key } }',

@@ -36,7 +36,8 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
 
 
 def feature(key: str, type_: FeatureType = FeatureType.BOOLEAN, *, id: int, **overrides: Any) -> Feature:
-    return Feature(id=id, key=key, name=key.title(), type=type_, **overrides)
+    overrides.setdefault("name", key.title())
+    return Feature(id=id, key=key, type=type_, **overrides)
 
 
 def plan(key: str, *, id: int, values: dict[Feature, JsonValue] | None = None) -> Plan:

@@ -253,6 +253,35 @@ class RevisionRow(SQLModel, table=True):
     value: int = Field(default=0, sa_type=sa.BigInteger)
 
 
+class ChangeRow(SQLModel, table=True):
+    """One committed write, appended in the writing transaction (the transactional outbox, contract §9).
+
+    ``txid`` is the writing transaction's id on PostgreSQL (0 on SQLite); readers order by
+    ``(txid, id)`` and read only transactions older than every running one (see domain/changes.py).
+    Rows are never updated or deleted.
+    """
+
+    __tablename__ = "changes"
+    __table_args__ = (sa.Index("ix_changes_position", "txid", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    txid: int = Field(sa_type=sa.BigInteger, nullable=False)
+    kind: str = Field(sa_type=sa.String(32), nullable=False)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    actor: str = Field(sa_type=sa.String(200), nullable=False)
+    tenant_key: str | None = Field(default=None, sa_type=sa.String(128), index=True)
+    user_key: str | None = Field(default=None, sa_type=sa.String(128), index=True)
+    feature_key: str | None = Field(default=None, sa_type=sa.String(64))
+    plan_key: str | None = Field(default=None, sa_type=sa.String(64))
+    entitlement_id: int | None = Field(default=None)
+    payload: dict[str, Any] = Field(sa_type=sa.JSON, nullable=False)
+
+
 metadata = SQLModel.metadata
 
 # Core tables, for the statements the repositories build.
@@ -271,3 +300,4 @@ BATCH_RESULTS: sa.Table = BatchResultRow.__table__  # type: ignore[attr-defined]
 USAGE_COUNTERS: sa.Table = UsageCounterRow.__table__  # type: ignore[attr-defined]
 USAGE_EVENTS: sa.Table = UsageEventRow.__table__  # type: ignore[attr-defined]
 REVISIONS: sa.Table = RevisionRow.__table__  # type: ignore[attr-defined]
+CHANGES: sa.Table = ChangeRow.__table__  # type: ignore[attr-defined]

@@ -81,7 +81,7 @@ class DecisionsQuery:
         decision, _ = await check_access(
             info.context.runtime, subject_loader(info), tenant_key, user_key, request, at or now()
         )
-        return EntitlementDecision.from_domain(decision)
+        return EntitlementDecision.from_domain(decision, request)
 
     @strawberry.field(description="Every feature and permission the subject has at `at` (default now).")
     async def effective_entitlements(

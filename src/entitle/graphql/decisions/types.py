@@ -7,16 +7,16 @@ from typing import Any
 
 import strawberry
 
-from entitle.domain.decision import Decision
+from entitle.domain.decision import AccessRequest, Decision
+from entitle.domain.denials import denial_message, target_of, upgrade_options
 from entitle.domain.grants import DecisionSource
-from entitle.graphql.catalog.types import Feature, Plan
+from entitle.graphql.catalog.types import Feature, Plan, rendered
 from entitle.graphql.context import Info
 from entitle.graphql.entitlements.types import Entitlement
 from entitle.graphql.enums import Justification, SourceKind, SubscriptionContext
 from entitle.graphql.flags.types import FeatureFlag
 from entitle.graphql.scalars import JSON
 from entitle.graphql.subjects.types import Tenant, User
-from entitle.graphql.unbuilt import LIFECYCLE, not_built
 from entitle.services.access import EffectiveFeatureView
 
 
@@ -77,10 +77,14 @@ class EntitlementDecision:
     warning: str | None
     expires_at: datetime | None
     sources: list[EntitlementSource]
+    decision: strawberry.Private[Decision]
+    request: strawberry.Private[AccessRequest]
 
     @classmethod
-    def from_domain(cls, decision: Decision) -> EntitlementDecision:
+    def from_domain(cls, decision: Decision, request: AccessRequest) -> EntitlementDecision:
         return cls(
+            decision=decision,
+            request=request,
             is_entitled=decision.is_entitled,
             justification=Justification(decision.justification) if decision.justification else None,
             context=SubscriptionContext(decision.context),
@@ -96,13 +100,27 @@ class EntitlementDecision:
             sources=[EntitlementSource.from_domain(s) for s in decision.sources],
         )
 
-    @strawberry.field(description="A sentence to show the end user when not entitled; null when entitled.")
-    def message(self) -> str | None:
-        not_built("`message`", LIFECYCLE)
+    @strawberry.field(
+        description="A sentence a product can show its end user as is (no ids); null when entitled."
+    )
+    async def message(self, info: Info) -> str | None:
+        if self.decision.is_entitled:
+            return None
+        catalog = (await info.context.runtime.catalog.get()).catalog
+        return denial_message(self.decision, target_of(catalog, self.request))
 
-    @strawberry.field(description="Plans that would entitle this request, by rank then key.")
-    def upgrade_options(self) -> list[Plan]:
-        not_built("`upgradeOptions`", LIFECYCLE)
+    @strawberry.field(
+        description="Plans that would entitle this request (with enough limit for `usage`), by rank then "
+        "key; empty when entitled or when no plan would."
+    )
+    async def upgrade_options(self, info: Info) -> list[Plan]:
+        if self.decision.is_entitled:
+            return []
+        snapshot = await info.context.runtime.catalog.get()
+        catalog = snapshot.catalog
+        plans = upgrade_options(catalog, self.decision, self.request, target_of(catalog, self.request))
+        view = rendered(snapshot)
+        return [shown for plan in plans if (shown := view.plan(plan.id)) is not None]
 
 
 @strawberry.type

@@ -5,6 +5,7 @@ from datetime import datetime
 import strawberry
 
 from entitle.clock import now
+from entitle.domain.decision import AccessRequest
 from entitle.graphql.context import Info
 from entitle.graphql.decisions.queries import own_subject, subject_loader
 from entitle.graphql.decisions.types import EntitlementDecision
@@ -39,4 +40,6 @@ class UsageMutation:
             at=input.at or now(),
         )
         decision = await report_usage(info.context.runtime, subject_loader(info), report)
-        return EntitlementDecision.from_domain(decision)
+        return EntitlementDecision.from_domain(
+            decision, AccessRequest(feature_key=input.feature_key, usage=input.amount)
+        )

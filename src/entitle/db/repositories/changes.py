@@ -1,0 +1,125 @@
+"""The change feed's storage: append in the writer's transaction, read in revision order, safely.
+
+Appending takes the transaction's id once (PostgreSQL ``pg_current_xact_id()``; 0 on SQLite, whose
+writers are serialized) and inserts every change of the write in one statement. Reading returns
+only changes of transactions older than every transaction of this database still running
+(``_HORIZON``), ordered by ``(txid, id)``: a change that commits after a reader moved past
+later-numbered ones is still ahead of that reader (see domain/changes.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from entitle.db.tables import CHANGES
+from entitle.domain.changes import Change, ChangeKind, NewChange, Revision
+
+CHANNEL = "entitle_changes"
+"""PostgreSQL ``NOTIFY`` channel: every appending transaction notifies it (delivered on commit)."""
+
+_XID = sa.text("pg_current_xact_id()::text::bigint")
+_HORIZON = sa.text(
+    """(SELECT coalesce(min(x::text::bigint), pg_snapshot_xmax(pg_current_snapshot())::text::bigint)
+         FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+        WHERE x::text::bigint % 4294967296 NOT IN (
+              SELECT backend_xid::text::bigint FROM pg_stat_activity
+               WHERE datname IS DISTINCT FROM current_database() AND backend_xid IS NOT NULL))"""
+)
+"""The oldest transaction id that may still commit changes here: the statement snapshot's running
+transactions, less those positively seen running in *other* databases of the cluster (their
+transactions can append nothing here, and a long one must not hold this feed back). A transaction of
+this database is never left out, so the horizon is safe; a transaction of another database that ends
+between the snapshot and the look-up is kept, which only delays by one read."""
+
+
+def _is_postgresql(executor: AsyncConnection | AsyncSession) -> bool:
+    dialect = executor.dialect if isinstance(executor, AsyncConnection) else executor.get_bind().dialect
+    return dialect.name == "postgresql"
+
+
+async def append(session: AsyncSession, changes: Sequence[NewChange], at: datetime) -> Revision | None:
+    """Insert ``changes`` in the session's transaction; returns the revision of the last one."""
+    if not changes:
+        return None
+    txid = int(await session.scalar(sa.select(_XID)) or 0) if _is_postgresql(session) else 0
+    rows = [
+        {
+            "txid": txid,
+            "kind": change.kind.value,
+            "at": at,
+            "actor": change.actor,
+            "tenant_key": change.tenant_key,
+            "user_key": change.user_key,
+            "feature_key": change.feature_key,
+            "plan_key": change.plan_key,
+            "entitlement_id": change.entitlement_id,
+            "payload": change.payload,
+        }
+        for change in changes
+    ]
+    last = None
+    for start in range(0, len(rows), 1_000):
+        ids = await session.scalars(
+            sa.insert(CHANGES).values(rows[start : start + 1_000]).returning(CHANGES.c.id)
+        )
+        last = max(ids)
+    assert last is not None
+    revision = Revision(txid, last)
+    if txid:
+        await session.execute(sa.select(sa.func.pg_notify(CHANNEL, str(revision))))
+    return revision
+
+
+def _visible(executor: AsyncConnection | AsyncSession) -> list[Any]:
+    """Only changes of transactions that can no longer commit behind a reader."""
+    return [CHANGES.c.txid < _HORIZON] if _is_postgresql(executor) else []
+
+
+async def read_after(
+    executor: AsyncConnection | AsyncSession, after: Revision, limit: int = 1_000
+) -> list[Change]:
+    """The next ``limit`` changes after ``after`` that are safe to hand out, in revision order."""
+    rows = await executor.execute(
+        sa.select(CHANGES)
+        .where(
+            sa.tuple_(CHANGES.c.txid, CHANGES.c.id) > sa.tuple_(sa.literal(after.txid), sa.literal(after.seq))
+        )
+        .where(*_visible(executor))
+        .order_by(CHANGES.c.txid, CHANGES.c.id)
+        .limit(limit)
+    )
+    return [to_change(row) for row in rows]
+
+
+async def latest(executor: AsyncConnection | AsyncSession) -> Revision:
+    """The newest revision a reader may start tailing from (``START`` when the feed is empty)."""
+    row = (
+        await executor.execute(
+            sa.select(CHANGES.c.txid, CHANGES.c.id)
+            .where(*_visible(executor))
+            .order_by(CHANGES.c.txid.desc(), CHANGES.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return Revision(0, 0) if row is None else Revision(int(row.txid), int(row.id))
+
+
+def to_change(row: Any) -> Change:
+    return Change(
+        id=row.id,
+        revision=Revision(int(row.txid), int(row.id)),
+        kind=ChangeKind(row.kind),
+        at=row.at,
+        actor=row.actor,
+        tenant_key=row.tenant_key,
+        user_key=row.user_key,
+        feature_key=row.feature_key,
+        plan_key=row.plan_key,
+        entitlement_id=row.entitlement_id,
+        payload=dict(row.payload or {}),
+    )

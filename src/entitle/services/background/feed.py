@@ -1,0 +1,150 @@
+"""The change feed's tail in this process: one reader that wakes on a notification or a poll.
+
+Every process runs one ``ChangeFeed``. It reads the changes committed after its position, in revision
+order, and hands each batch to its handlers (cache eviction) and to its live subscribers (GraphQL
+subscriptions), then moves its position. ``wait_for(revision)`` lets a request that carries a
+consistency token wait until this process has applied that revision. PostgreSQL's ``LISTEN`` wakes
+the reader at once; the poll (``poll_s``) is the fallback and the only clock on SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from entitle.domain.changes import START, Change, Revision
+
+log = logging.getLogger(__name__)
+
+ChangeHandler = Callable[[Sequence[Change]], None]
+
+
+class FeedSource(Protocol):
+    """Where the feed is read from (``db.feed.DatabaseFeedSource``; a list in unit tests)."""
+
+    async def latest(self) -> Revision: ...
+
+    async def read_after(self, after: Revision, limit: int) -> list[Change]: ...
+
+    def listen(self, wake: Callable[[], None]) -> AbstractAsyncContextManager[None]: ...
+
+
+class ChangeFeed:
+    BATCH = 1_000
+    SUBSCRIBER_BUFFER = 1_000
+
+    def __init__(self, source: FeedSource, poll_s: float, handlers: Sequence[ChangeHandler] = ()) -> None:
+        self._source = source
+        self._poll_s = poll_s
+        self._handlers = list(handlers)
+        self._subscribers: set[asyncio.Queue[Change | None]] = set()
+        self._wake = asyncio.Event()
+        self._advanced = asyncio.Condition()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._listening: contextlib.AsyncExitStack | None = None
+        self._failing = False
+        self.position: Revision = START
+        """The newest revision this process has applied."""
+
+    async def start(self) -> None:
+        """Begin at the newest committed change (what came before is already in what a load reads)."""
+        self.position = await self._source.latest()
+        stack = contextlib.AsyncExitStack()
+        try:
+            await stack.enter_async_context(self._source.listen(self.wake))
+        except Exception as error:  # polling still works; say so once
+            log.warning(
+                "change notifications unavailable (%s); polling every %s s",
+                type(error).__name__,
+                self._poll_s,
+            )
+        self._listening = stack
+        self._task = asyncio.create_task(self._run(), name="entitle-change-feed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._listening is not None:
+            await self._listening.aclose()
+            self._listening = None
+        for queue in self._subscribers:
+            queue.put_nowait(None)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def catch_up(self) -> Revision:
+        """Apply every change committed after ``position``; returns the new position."""
+        async with self._lock:
+            while True:
+                batch = await self._source.read_after(self.position, self.BATCH)
+                if not batch:
+                    return self.position
+                self._apply(batch)
+                async with self._advanced:
+                    self._advanced.notify_all()
+                if len(batch) < self.BATCH:
+                    return self.position
+
+    async def wait_for(self, revision: Revision, timeout_s: float) -> bool:
+        """True once this process has applied ``revision`` (reads from the database at once)."""
+        if self.position >= revision:
+            return True
+        await self.catch_up()
+        if self.position >= revision:
+            return True
+        try:
+            async with asyncio.timeout(timeout_s), self._advanced:
+                await self._advanced.wait_for(lambda: self.position >= revision)
+        except TimeoutError:
+            return False
+        return True
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Change | None]]:
+        """A queue of every change applied from now on (``None`` when the feed stops or the
+        subscriber fell ``SUBSCRIBER_BUFFER`` changes behind: it must resubscribe)."""
+        queue: asyncio.Queue[Change | None] = asyncio.Queue(self.SUBSCRIBER_BUFFER)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+
+    def _apply(self, batch: Sequence[Change]) -> None:
+        for handler in self._handlers:
+            handler(batch)
+        for queue in list(self._subscribers):
+            for change in batch:
+                if queue.full():
+                    self._subscribers.discard(queue)
+                    queue.get_nowait()
+                    queue.put_nowait(None)
+                    break
+                queue.put_nowait(change)
+        self.position = batch[-1].revision
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.catch_up()
+            except Exception as error:
+                if not self._failing:
+                    log.warning("change feed read failed (%s); retrying", type(error).__name__)
+                self._failing = True
+            else:
+                if self._failing:
+                    log.warning("change feed reads again")
+                self._failing = False
