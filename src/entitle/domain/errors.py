@@ -36,6 +36,12 @@ class Unauthenticated(EntitleError):
     code = "UNAUTHENTICATED"
 
 
+class Unavailable(EntitleError):
+    """The answer cannot be given now but may be soon (retry): e.g. a consistency token not reached yet."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
 class NotBuiltYet(EntitleError):
     """A part of the contract (sections 9 to 13) that is in the schema but not built in this version.
 

@@ -26,6 +26,7 @@ from entitle.domain.errors import Unauthenticated
 from entitle.graphql.context import Context
 from entitle.graphql.errors import error_body, format_error
 from entitle.services.runtime import Runtime
+from entitle.services.writes import current_scope, open_scope
 
 
 def json_error_response(status: int, code: str, message: str) -> Response:
@@ -143,6 +144,8 @@ class EntitleGraphQL(GraphQL[Context, None]):
         if self._is_ide_page(request):
             return Context(self.runtime, None)
         principal = await self.runtime.auth.authenticate(request.headers.get("authorization"))
+        if principal is not None:
+            open_scope(principal.name or "" if principal.is_management else f"user:{principal.user_key}")
         return Context(self.runtime, principal)
 
     @staticmethod
@@ -160,6 +163,9 @@ class EntitleGraphQL(GraphQL[Context, None]):
             body["errors"] = [format_error(error) for error in result.errors]
         if result.extensions:
             body["extensions"] = result.extensions
+        written = current_scope().revision
+        if written is not None:  # a mutation wrote: its consistency token (contract §9)
+            body.setdefault("extensions", {})["revision"] = str(written)
         return body  # type: ignore[return-value]
 
     def decode_json(self, data: str | bytes) -> object:

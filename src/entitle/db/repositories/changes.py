@@ -42,7 +42,23 @@ def _is_postgresql(executor: AsyncConnection | AsyncSession) -> bool:
     return dialect.name == "postgresql"
 
 
-async def append(session: AsyncSession, changes: Sequence[NewChange], at: datetime) -> Revision | None:
+_PENDING = "entitle.pending_changes"
+
+
+def record(session: AsyncSession, *changes: NewChange) -> None:
+    """Note changes of this write; ``Runtime.write`` appends them before the transaction commits."""
+    session.info.setdefault(_PENDING, []).extend(changes)
+
+
+def take(session: AsyncSession) -> list[NewChange]:
+    """The changes noted in this session so far (and forget them)."""
+    pending: list[NewChange] = session.info.pop(_PENDING, [])
+    return pending
+
+
+async def append(
+    session: AsyncSession, changes: Sequence[NewChange], at: datetime, actor: str = "system"
+) -> Revision | None:
     """Insert ``changes`` in the session's transaction; returns the revision of the last one."""
     if not changes:
         return None
@@ -52,7 +68,7 @@ async def append(session: AsyncSession, changes: Sequence[NewChange], at: dateti
             "txid": txid,
             "kind": change.kind.value,
             "at": at,
-            "actor": change.actor,
+            "actor": actor,
             "tenant_key": change.tenant_key,
             "user_key": change.user_key,
             "feature_key": change.feature_key,

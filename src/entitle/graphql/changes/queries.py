@@ -6,6 +6,8 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
+from entitle.domain.changes import Revision
+from entitle.domain.errors import Unavailable
 from entitle.graphql.changes.types import Change as ChangeType
 from entitle.graphql.changes.types import ChangeConnection, ChangeFilter, EntitlementsChangedEvent
 from entitle.graphql.context import Info
@@ -17,7 +19,7 @@ class ChangesQuery:
     @strawberry.field(description="The latest revision this process has applied.")
     def revision(self, info: Info) -> str:
         info.context.require_principal()
-        not_built("`revision`", CHANGE_FEED)
+        return str(info.context.runtime.feed.position)
 
     @strawberry.field(description="Changes, oldest first; management only.")
     def changes(
@@ -50,3 +52,18 @@ class Subscription:
     ) -> AsyncGenerator[ChangeType, None]:
         not_built("`changes`", CHANGE_FEED)
         yield  # pragma: no cover
+
+
+MIN_REVISION_WAIT_S = 5.0
+
+
+async def reach(info: Info, min_revision: str | None) -> None:
+    """Wait until this process has applied ``min_revision`` (a mutation's ``extensions.revision``), so
+    the answer reflects that write whichever worker or replica made it (contract §9)."""
+    if min_revision is None:
+        return
+    revision = Revision.parse(min_revision)
+    if not await info.context.runtime.feed.wait_for(revision, MIN_REVISION_WAIT_S):
+        raise Unavailable(
+            f"this server has not reached revision {min_revision} yet; retry", field="minRevision"
+        )

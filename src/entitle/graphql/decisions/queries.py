@@ -7,6 +7,7 @@ import strawberry
 from entitle.clock import now
 from entitle.domain.decision import AccessRequest
 from entitle.domain.errors import Forbidden
+from entitle.graphql.changes.queries import reach
 from entitle.graphql.context import Context, Info
 from entitle.graphql.decisions.types import (
     EffectiveEntitlements,
@@ -16,7 +17,6 @@ from entitle.graphql.decisions.types import (
 )
 from entitle.graphql.enums import SubscriptionContext
 from entitle.graphql.subjects.types import Tenant, User
-from entitle.graphql.unbuilt import CHANGE_FEED, refuse_unbuilt_argument
 from entitle.services.access import SubjectLoader, check_access, effective_entitlements
 
 
@@ -69,7 +69,7 @@ class DecisionsQuery:
         at: datetime | None = None,
         min_revision: str | None = None,
     ) -> EntitlementDecision:
-        refuse_unbuilt_argument(min_revision, "minRevision", CHANGE_FEED)
+        await reach(info, min_revision)
         tenant_key, user_key = own_subject(info.context, tenant_key, user_key)
         request = AccessRequest(
             feature_key=feature_key,
@@ -92,7 +92,7 @@ class DecisionsQuery:
         at: datetime | None = None,
         min_revision: str | None = None,
     ) -> EffectiveEntitlements:
-        refuse_unbuilt_argument(min_revision, "minRevision", CHANGE_FEED)
+        await reach(info, min_revision)
         tenant_key, user_key = own_subject(info.context, tenant_key, user_key)
         view = await effective_entitlements(
             info.context.runtime, subject_loader(info), tenant_key, user_key, at or now()

@@ -15,6 +15,7 @@ from entitle.db.repositories.entitlement_filters import (
 from entitle.db.tables import ENTITLEMENTS
 from entitle.domain.errors import Forbidden
 from entitle.domain.model import EntitlementStatus as DomainStatus
+from entitle.graphql.changes.queries import reach
 from entitle.graphql.context import Info
 from entitle.graphql.entitlements.types import (
     Entitlement,
@@ -24,7 +25,6 @@ from entitle.graphql.entitlements.types import (
 )
 from entitle.graphql.inputs import check_filter_size
 from entitle.graphql.pagination import paged, paged_children
-from entitle.graphql.unbuilt import CHANGE_FEED, refuse_unbuilt_argument
 
 
 def _to_query(
@@ -113,5 +113,5 @@ class EntitlementsQuery:
         order_by: EntitlementOrder | None = None,
         min_revision: str | None = None,
     ) -> EntitlementConnection:
-        refuse_unbuilt_argument(min_revision, "minRevision", CHANGE_FEED)
+        await reach(info, min_revision)
         return await list_entitlements(info, first, after, last, before, filter, order_by)

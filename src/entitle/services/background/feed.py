@@ -50,6 +50,8 @@ class ChangeFeed:
         self._failing = False
         self.position: Revision = START
         """The newest revision this process has applied."""
+        self.checks = 0
+        """Completed reads of the feed, so tests can wait for "the next read" instead of guessing at time."""
 
     async def start(self) -> None:
         """Begin at the newest committed change (what came before is already in what a load reads)."""
@@ -87,11 +89,13 @@ class ChangeFeed:
             while True:
                 batch = await self._source.read_after(self.position, self.BATCH)
                 if not batch:
+                    self.checks += 1
                     return self.position
                 self._apply(batch)
                 async with self._advanced:
                     self._advanced.notify_all()
                 if len(batch) < self.BATCH:
+                    self.checks += 1
                     return self.position
 
     async def wait_for(self, revision: Revision, timeout_s: float) -> bool:
