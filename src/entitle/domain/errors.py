@@ -15,6 +15,14 @@ class EntitleError(Exception):
         self.message = message
         self.field = field
 
+    @property
+    def extensions(self) -> dict[str, str]:
+        """What graphql-core puts in ``extensions`` where no mapper runs (subscription errors)."""
+        extensions = {"code": self.code}
+        if self.field is not None:
+            extensions["field"] = self.field
+        return extensions
+
 
 class BadUserInput(EntitleError):
     code = "BAD_USER_INPUT"

@@ -15,7 +15,7 @@ from aiodataloader import DataLoader
 
 from entitle.db.pagination import Ordering, Page, PageArgs, count_many, paginate_many
 from entitle.db.repositories.catalog import CatalogSnapshot
-from entitle.db.tables import ENTITLEMENTS, TENANTS, USERS
+from entitle.db.tables import CHANGES, ENTITLEMENTS, TENANTS, USERS
 from entitle.domain.model import Subject
 from entitle.services.runtime import Runtime
 
@@ -46,6 +46,10 @@ class UserByIdLoader(_RowsByIdLoader):
 
 class EntitlementByIdLoader(_RowsByIdLoader):
     table = ENTITLEMENTS
+
+
+class ChangeByIdLoader(_RowsByIdLoader):
+    table = CHANGES
 
 
 class _CatalogLoader(DataLoader[Any, Any]):
@@ -139,6 +143,7 @@ class Loaders:
         "flag_by_id": FlagByIdLoader,
         "flag_features_by_flag_id": FlagFeaturesByFlagIdLoader,
         "route_by_id": RouteByIdLoader,
+        "change_by_id": ChangeByIdLoader,
         "subject_by_keys": SubjectByKeysLoader,
     }
 

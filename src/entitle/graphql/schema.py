@@ -53,6 +53,7 @@ _NODE_TYPES: dict[str, tuple[str, Any]] = {
     "Entitlement": ("entitlement_by_id", Entitlement),
     "FeatureFlag": ("flag_by_id", FeatureFlag),
     "ApiRoute": ("route_by_id", ApiRoute),
+    "Change": ("change_by_id", Change),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from entitle.db.pagination import Ordering
 from entitle.db.tables import CHANGES
 from entitle.domain.changes import Change, ChangeKind, NewChange, Revision
 
@@ -139,3 +140,30 @@ def to_change(row: Any) -> Change:
         entitlement_id=row.entitlement_id,
         payload=dict(row.payload or {}),
     )
+
+
+def listing(
+    kinds: Sequence[str] | None = None,
+    tenant_keys: Sequence[str] | None = None,
+    user_keys: Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: Revision | None = None,
+) -> tuple[sa.Select[Any], Ordering]:
+    """The changes matching a ``ChangeFilter`` (``since`` inclusive, ``until`` exclusive), oldest first."""
+    terms: list[Any] = []
+    if kinds is not None:
+        terms.append(CHANGES.c.kind.in_(list(kinds)))
+    if tenant_keys is not None:
+        terms.append(CHANGES.c.tenant_key.in_(list(tenant_keys)))
+    if user_keys is not None:
+        terms.append(CHANGES.c.user_key.in_(list(user_keys)))
+    if since is not None:
+        terms.append(CHANGES.c.at >= since)
+    if until is not None:
+        terms.append(CHANGES.c.at < until)
+    if after is not None:
+        terms.append(
+            sa.tuple_(CHANGES.c.txid, CHANGES.c.id) > sa.tuple_(sa.literal(after.txid), sa.literal(after.seq))
+        )
+    return sa.select(CHANGES).where(*terms), Ordering.by_id(CHANGES)

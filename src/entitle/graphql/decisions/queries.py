@@ -94,22 +94,27 @@ class DecisionsQuery:
     ) -> EffectiveEntitlements:
         await reach(info, min_revision)
         tenant_key, user_key = own_subject(info.context, tenant_key, user_key)
-        view = await effective_entitlements(
-            info.context.runtime, subject_loader(info), tenant_key, user_key, at or now()
-        )
-        subject = view.subject
-        tenant = user = None
-        if subject.tenant is not None:
-            tenant = await info.context.loaders.tenant_by_id.load(subject.tenant.id)
-        if subject.user is not None:
-            user = await info.context.loaders.user_by_id.load(subject.user.id)
-        snapshot = view.snapshot
-        return EffectiveEntitlements(
-            context=SubscriptionContext(subject.context),
-            tenant=Tenant.from_row(tenant) if tenant is not None else None,
-            user=User.from_row(user) if user is not None else None,
-            features=[
-                EffectiveFeature.from_view(f, snapshot.features[f.grant.feature.id]) for f in view.features
-            ],
-            permissions=view.permissions,
-        )
+        return await render_effective(info.context, tenant_key, user_key, at or now())
+
+
+async def render_effective(
+    context: Context, tenant_key: str | None, user_key: str | None, at: datetime
+) -> EffectiveEntitlements:
+    """The subject's effective entitlements as the API shows them (also sent by subscriptions)."""
+    view = await effective_entitlements(context.runtime, context.loaders.subject, tenant_key, user_key, at)
+    subject = view.subject
+    tenant = user = None
+    if subject.tenant is not None:
+        tenant = await context.loaders.tenant_by_id.load(subject.tenant.id)
+    if subject.user is not None:
+        user = await context.loaders.user_by_id.load(subject.user.id)
+    snapshot = view.snapshot
+    return EffectiveEntitlements(
+        context=SubscriptionContext(subject.context),
+        tenant=Tenant.from_row(tenant) if tenant is not None else None,
+        user=User.from_row(user) if user is not None else None,
+        features=[
+            EffectiveFeature.from_view(f, snapshot.features[f.grant.feature.id]) for f in view.features
+        ],
+        permissions=view.permissions,
+    )
