@@ -74,7 +74,7 @@ class EntitleApp:
         self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].rstrip("/") == "/graphql":
+        if scope["type"] in ("http", "websocket") and scope["path"].rstrip("/") == "/graphql":
             await self.graphql(scope, receive, send)
         else:
             await self.api(scope, receive, send)

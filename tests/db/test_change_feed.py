@@ -20,9 +20,7 @@ AT = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def granted(tenant: str) -> NewChange:
-    return NewChange(
-        ChangeKind.ENTITLEMENT_GRANTED, "admin", tenant_key=tenant, payload={"tenantKey": tenant}
-    )
+    return NewChange(ChangeKind.ENTITLEMENT_GRANTED, tenant_key=tenant, payload={"tenantKey": tenant})
 
 
 @pytest.fixture

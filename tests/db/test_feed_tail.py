@@ -29,7 +29,7 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 async def write(database: Database, *tenants: str) -> Revision:
     async with database.write() as session:
         revision = await changes.append(
-            session, [NewChange(ChangeKind.TENANT_UPSERTED, "admin", tenant_key=t) for t in tenants], AT
+            session, [NewChange(ChangeKind.TENANT_UPSERTED, tenant_key=t) for t in tenants], AT
         )
     assert revision is not None
     return revision

@@ -238,7 +238,7 @@ async def test_a_cached_decision_changes_on_the_very_next_check_after_a_write(
     api: Api, setup: Callable[[Api], Awaitable[Scenario]]
 ) -> None:
     # given: no polling, so only the write itself can invalidate; the decision is cached
-    await api.app.runtime.watcher.stop()
+    await api.app.runtime.feed.stop()
     await given_catalog(api)
     scenario = await setup(api)
     assert await decide(api, scenario.args) == scenario.before
@@ -307,13 +307,13 @@ async def test_a_write_by_another_process_is_seen_after_this_processs_next_poll(
     scenario = await setup(api)
     assert await decide(api, scenario.args) == scenario.before
     assert await decide(api, scenario.args) == scenario.before
-    watcher = api.app.runtime.watcher
+    feed = api.app.runtime.feed
     async with other_process(database_url) as other:
         # when: the other process writes, and this one completes a poll that began after the write
         await scenario.change(other)
-        written, polls = time.monotonic(), watcher.checks
-        while watcher.checks < polls + 2:  # the poll under way at the write may have read before it
-            assert time.monotonic() - written < 1.0, "the watcher stopped polling"
+        written, polls = time.monotonic(), feed.checks
+        while feed.checks < polls + 2:  # the poll under way at the write may have read before it
+            assert time.monotonic() - written < 1.0, "the change feed stopped reading"
             await asyncio.sleep(0.002)
         # then
         assert await decide(api, scenario.args) == scenario.after

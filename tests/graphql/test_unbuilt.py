@@ -13,8 +13,6 @@ from tests.factories import make_feature, make_plan, make_tenant
 from tests.graphql.test_user_tokens import user_token
 
 UNBUILT_OPERATIONS = [
-    ("{ revision }", "revision"),
-    ("{ changes { totalCount } }", "changes"),
     ("{ webhookEndpoints { totalCount } }", "webhookEndpoints"),
     ('{ usage(tenantKey: "acme", featureKey: "calls") { used } }', "usage"),
     ("{ usageRecords { totalCount } }", "usageRecords"),
@@ -32,12 +30,6 @@ UNBUILT_OPERATIONS = [
         " { status } }",
         "reserveUsage",
     ),
-    (
-        '{ isEntitledTo(tenantKey: "acme", featureKey: "calls", minRevision: "r1") { isEntitled } }',
-        "minRevision",
-    ),
-    ('{ effectiveEntitlements(tenantKey: "acme", minRevision: "r1") { permissions } }', "minRevision"),
-    ('{ entitlements(minRevision: "r1") { totalCount } }', "minRevision"),
     ('{ plan(key: "pro") { versions { version } } }', "Plan.versions"),
     (
         'mutation { createPlan(input: {key: "team", name: "Team", autoAssign: true}) { key } }',

@@ -10,10 +10,13 @@ fixed-length and sorts like the position.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from entitle.domain.errors import BadUserInput
 from entitle.domain.model import JsonValue
@@ -84,10 +87,9 @@ START = Revision(0, 0)
 
 @dataclass(frozen=True, slots=True)
 class NewChange:
-    """A change as a write path appends it (the repository adds revision and time)."""
+    """A change as a write path records it (appending adds revision, time and actor)."""
 
     kind: ChangeKind
-    actor: str
     tenant_key: str | None = None
     user_key: str | None = None
     feature_key: str | None = None
@@ -127,3 +129,37 @@ def touched(change: Change | NewChange) -> Touched:
     if change.kind.is_catalog:
         return Touched(catalog=True)
     return Touched(subjects=frozenset({(change.tenant_key, change.user_key)}))
+
+
+_INTERNAL = frozenset({"id", "plan_id", "feature_id", "tenant_id", "user_id", "position"})
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _json(value: Any) -> JsonValue:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json(v) for v in value]
+    return value
+
+
+def shown(values: Mapping[str, Any]) -> dict[str, JsonValue]:
+    """Stored values as the API names and shows them: camelCase names, ISO-8601 UTC instants, internal
+    ids left out."""
+    return {_camel(name): _json(value) for name, value in values.items() if name not in _INTERNAL}
+
+
+def payload_of(record: Any, *, before: Any = None, **extra: JsonValue) -> dict[str, JsonValue]:
+    """A change's payload: a stored record's fields as the API shows them, plus ``extra`` (keys the API
+    shows instead of ids), and for an update the previous state as ``before``."""
+    payload = shown({f.name: getattr(record, f.name) for f in dataclasses.fields(record)})
+    payload.update(extra)
+    if before is not None:
+        payload["before"] = payload_of(before)
+    return payload

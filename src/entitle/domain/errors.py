@@ -15,6 +15,14 @@ class EntitleError(Exception):
         self.message = message
         self.field = field
 
+    @property
+    def extensions(self) -> dict[str, str]:
+        """What graphql-core puts in ``extensions`` where no mapper runs (subscription errors)."""
+        extensions = {"code": self.code}
+        if self.field is not None:
+            extensions["field"] = self.field
+        return extensions
+
 
 class BadUserInput(EntitleError):
     code = "BAD_USER_INPUT"
@@ -34,6 +42,12 @@ class Forbidden(EntitleError):
 
 class Unauthenticated(EntitleError):
     code = "UNAUTHENTICATED"
+
+
+class Unavailable(EntitleError):
+    """The answer cannot be given now but may be soon (retry): e.g. a consistency token not reached yet."""
+
+    code = "SERVICE_UNAVAILABLE"
 
 
 class NotBuiltYet(EntitleError):

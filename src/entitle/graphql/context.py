@@ -15,12 +15,14 @@ if TYPE_CHECKING:
 
 
 class Context:
-    __slots__ = ("_loaders", "principal", "runtime")
+    __slots__ = ("_loaders", "connection_params", "principal", "runtime")
 
     def __init__(self, runtime: Runtime, principal: Principal | None) -> None:
         self.runtime = runtime
         self.principal = principal
         self._loaders: Loaders | None = None
+        self.connection_params: object = None
+        """A WebSocket's ``connection_init`` payload (strawberry sets it): where its token is."""
 
     @property
     def loaders(self) -> Loaders:

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 import strawberry
 
+from entitle.domain.changes import ChangeKind
 from entitle.domain.model import (
     AssignLevel,
     EntitlementStatus,
@@ -22,6 +23,7 @@ from entitle.domain.model import (
 
 __all__ = [
     "AssignLevel",
+    "ChangeKind",
     "EntitlementOrderField",
     "EntitlementStatus",
     "FeatureType",
@@ -37,6 +39,7 @@ __all__ = [
 ]
 
 for _domain_enum in (
+    ChangeKind,
     FeatureType,
     ResetPeriod,
     OverageHandling,

@@ -17,15 +17,18 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema import BaseSchema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
 from entitle.domain.errors import Unauthenticated
 from entitle.graphql.context import Context
 from entitle.graphql.errors import error_body, format_error
 from entitle.services.runtime import Runtime
+from entitle.services.writes import current_scope, open_scope
 
 
 def json_error_response(status: int, code: str, message: str) -> Response:
@@ -55,6 +58,7 @@ class EntitleGraphQL(GraphQL[Context, None]):
             schema,
             graphql_ide="graphiql" if runtime.settings.entitle_introspection else None,
             allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.runtime = runtime
         self._worker = str(os.getpid())
@@ -66,10 +70,10 @@ class EntitleGraphQL(GraphQL[Context, None]):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # subscriptions: graphql-transport-ws only
+            await super().__call__(scope, receive, send)
+            return
         if scope["type"] != "http":
-            await json_error_response(400, "BAD_USER_INPUT", "websocket subscriptions are not offered")(
-                scope, receive, send
-            )
             return
         request = Request(scope=scope, receive=receive)
         try:
@@ -139,10 +143,14 @@ class EntitleGraphQL(GraphQL[Context, None]):
         )
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        if isinstance(request, WebSocket):
+            return Context(self.runtime, None)  # authenticated by on_ws_connect
         response.headers["x-entitle-worker"] = self._worker
         if self._is_ide_page(request):
             return Context(self.runtime, None)
         principal = await self.runtime.auth.authenticate(request.headers.get("authorization"))
+        if principal is not None:
+            open_scope(principal.name or "" if principal.is_management else f"user:{principal.user_key}")
         return Context(self.runtime, principal)
 
     @staticmethod
@@ -154,12 +162,36 @@ class EntitleGraphQL(GraphQL[Context, None]):
             and ("text/html" in accept or "*/*" in accept)
         )
 
+    async def on_ws_connect(self, context: Context) -> None:
+        """Authenticate a WebSocket from its ``connection_init`` payload (``{"Authorization": "Bearer …"}``).
+
+        A bad or missing token is not refused here: the connection stays without a principal and every
+        subscription on it answers an ``UNAUTHENTICATED`` error (contract §9), never data.
+        """
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        header = params.get("Authorization", params.get("authorization"))
+        try:
+            context.principal = await self.runtime.auth.authenticate(
+                header if isinstance(header, str) else None
+            )
+        except Unauthenticated:
+            context.principal = None
+        if context.principal is not None:
+            open_scope(
+                context.principal.name or ""
+                if context.principal.is_management
+                else f"user:{context.principal.user_key}"
+            )
+
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [format_error(error) for error in result.errors]
         if result.extensions:
             body["extensions"] = result.extensions
+        written = current_scope().revision
+        if written is not None:  # a mutation wrote: its consistency token (contract §9)
+            body.setdefault("extensions", {})["revision"] = str(written)
         return body  # type: ignore[return-value]
 
     def decode_json(self, data: str | bytes) -> object:

@@ -46,6 +46,10 @@ class EntitlementByIdLoader(_RowsByIdLoader):
     kind = "entitlements"
 
 
+class ChangeByIdLoader(_RowsByIdLoader):
+    kind = "changes"
+
+
 class _CatalogLoader(DataLoader[int, ValueT], Generic[ValueT]):
     """Picks values out of the process's catalog snapshot (loaded once per batch, usually cached)."""
 
@@ -143,6 +147,10 @@ class Loaders:
     @cached_property
     def entitlement_by_id(self) -> EntitlementByIdLoader:
         return EntitlementByIdLoader(self._runtime)
+
+    @cached_property
+    def change_by_id(self) -> ChangeByIdLoader:
+        return ChangeByIdLoader(self._runtime)
 
     @cached_property
     def feature_by_id(self) -> FeatureByIdLoader:

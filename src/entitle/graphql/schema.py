@@ -57,6 +57,7 @@ _NODE_TYPES: dict[str, tuple[Callable[[Loaders], DataLoader[int, Row | None]], A
     "Entitlement": (lambda loaders: loaders.entitlement_by_id, Entitlement),
     "FeatureFlag": (lambda loaders: loaders.flag_by_id, FeatureFlag),
     "ApiRoute": (lambda loaders: loaders.route_by_id, ApiRoute),
+    "Change": (lambda loaders: loaders.change_by_id, Change),
 }
 
 

@@ -1,28 +1,26 @@
-"""Per-process caches for the hot path, kept correct across processes.
+"""Per-process caches for the hot path, kept fresh from the change feed.
 
-- The catalog snapshot is loaded once per ``catalog`` revision.
-- A subject's context (rows, membership, entitlements) is cached per ``(tenant_key, user_key)``
-  and dropped whenever the ``subjects`` revision moves.
+- The catalog snapshot is loaded once and dropped on any catalog change.
+- A subject's context (rows, membership, entitlements) is cached per ``(tenant_key, user_key)``,
+  bounded (least recently used entries go first), and evicted only for the subjects a change
+  touches: a tenant-level change evicts that tenant with its members, a user change that user in
+  every context, a membership change that pair (contract §9, freshness).
 
-A write in this process invalidates at once (the very next request sees it); other processes
-notice within one poll interval (``ENTITLE_CACHE_POLL_MS``, 50 ms by default) by reading the
-``revisions`` row. A load that raced an invalidation is not stored (generation check).
+A write in this process evicts at once (the very next request sees it); other processes evict when
+their change feed applies it (at once on PostgreSQL's NOTIFY, else within one poll). A load that
+raced an eviction is not stored.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Iterable
 
-from entitle.db import revisions
 from entitle.db.engine import Database
 from entitle.db.repositories.catalog import CatalogSnapshot, load_snapshot
 from entitle.db.repositories.subject_context import load_subject
 from entitle.domain.model import Subject
-
-log = logging.getLogger(__name__)
 
 SubjectKey = tuple[str | None, str | None]
 
@@ -60,82 +58,77 @@ class CatalogCache:
 class SubjectCache:
     MAX_ENTRIES = 100_000
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, max_entries: int = MAX_ENTRIES) -> None:
         self._database = database
-        self._entries: dict[SubjectKey, Subject] = {}
-        self._generation = 0
+        self._max = max_entries
+        self._entries: OrderedDict[SubjectKey, Subject] = OrderedDict()
+        self._by_tenant: dict[str, set[SubjectKey]] = {}
+        self._by_user: dict[str, set[SubjectKey]] = {}
+        self._evictions = 0
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def invalidate(self) -> None:
-        self._generation += 1
-        self._entries = {}
+        """Drop everything (a catalog-wide reason, or the feed could not be read)."""
+        self._evictions += 1
+        self._entries.clear()
+        self._by_tenant.clear()
+        self._by_user.clear()
+
+    def evict(self, touched: Iterable[SubjectKey]) -> None:
+        """Evict what the changes touched: ``(t, None)`` the tenant and its members, ``(None, u)`` the
+        user in every context, ``(t, u)`` that membership."""
+        self._evictions += 1
+        for tenant_key, user_key in touched:
+            if user_key is None:
+                keys = set(self._by_tenant.get(tenant_key or "", ()))
+            elif tenant_key is None:
+                keys = set(self._by_user.get(user_key, ()))
+            else:
+                keys = {(tenant_key, user_key)}
+            for key in keys:
+                self._drop(key)
 
     def peek(self, tenant_key: str | None, user_key: str | None) -> Subject | None:
-        return self._entries.get((tenant_key, user_key))
-
-    async def get(self, tenant_key: str | None, user_key: str | None) -> Subject:
         key = (tenant_key, user_key)
         subject = self._entries.get(key)
         if subject is not None:
-            return subject
-        generation = self._generation
-        async with self._database.lookup() as connection:
-            subject = await load_subject(connection, tenant_key, user_key)
-        if generation == self._generation:
-            if len(self._entries) >= self.MAX_ENTRIES:
-                self._entries = {}
-            self._entries[key] = subject
+            self._entries.move_to_end(key)
+            self.hits += 1
         return subject
 
-
-class RevisionWatcher:
-    """Polls the ``revisions`` row and calls the scope's invalidator when it moves."""
-
-    def __init__(
-        self,
-        database: Database,
-        interval_s: float,
-        invalidators: dict[revisions.Scope, Callable[[], None]],
-    ) -> None:
-        self._database = database
-        self._interval = interval_s
-        self._invalidators = invalidators
-        self._seen: dict[str, int] = {}
-        self._task: asyncio.Task[None] | None = None
-        self.checks = 0
-        """Completed checks, so tests can wait for "the next poll" instead of guessing at time."""
-
-    async def start(self) -> None:
-        await self.check()
-        self._task = asyncio.create_task(self._run(), name="entitle-revision-watcher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    def saw(self, scope: revisions.Scope, value: int) -> None:
-        """This process wrote ``value`` (and invalidated itself): the poll need not drop caches again."""
-        if value > self._seen.get(scope.value, 0):
-            self._seen[scope.value] = value
-
-    async def check(self) -> None:
+    async def get(self, tenant_key: str | None, user_key: str | None) -> Subject:
+        subject = self.peek(tenant_key, user_key)
+        if subject is not None:
+            return subject
+        self.misses += 1
+        evictions = self._evictions
         async with self._database.lookup() as connection:
-            current = await revisions.read_all(connection)
-        for scope, invalidate in self._invalidators.items():
-            value = current.get(scope.value, 0)
-            if self._seen.get(scope.value) != value:
-                self._seen[scope.value] = value
-                invalidate()
-        self.checks += 1
+            subject = await load_subject(connection, tenant_key, user_key)
+        if evictions == self._evictions:
+            self._store((tenant_key, user_key), subject)
+        return subject
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.check()
-            except Exception:  # the database may be briefly unreachable; keep polling
-                log.warning("revision check failed; caches are dropped until it succeeds", exc_info=True)
-                for invalidate in self._invalidators.values():
-                    invalidate()
+    def _store(self, key: SubjectKey, subject: Subject) -> None:
+        self._entries[key] = subject
+        tenant_key, user_key = key
+        if tenant_key is not None:
+            self._by_tenant.setdefault(tenant_key, set()).add(key)
+        if user_key is not None:
+            self._by_user.setdefault(user_key, set()).add(key)
+        while len(self._entries) > self._max:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: SubjectKey) -> None:
+        if self._entries.pop(key, None) is None:
+            return
+        tenant_key, user_key = key
+        for index, part in ((self._by_tenant, tenant_key), (self._by_user, user_key)):
+            if part is not None:
+                keys = index.get(part)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del index[part]

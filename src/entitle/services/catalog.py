@@ -7,14 +7,15 @@ from typing import Any
 
 from entitle.clock import now
 from entitle.db.repositories import Session
+from entitle.db.repositories import changes as change_log
 from entitle.db.repositories import features as feature_rows
 from entitle.db.repositories import plans as plan_rows
 from entitle.db.repositories.catalog import feature_to_domain
 from entitle.db.repositories.features import FeatureRecord
 from entitle.db.repositories.plans import PlanFeatureValue, PlanRecord
-from entitle.db.revisions import Scope
+from entitle.domain.changes import ChangeKind, NewChange, payload_of
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
-from entitle.domain.model import Feature, FeatureType, OverageHandling, ResetPeriod
+from entitle.domain.model import Feature, FeatureType, JsonValue, OverageHandling, ResetPeriod
 from entitle.domain.values import (
     NAME_MAX_LENGTH,
     UNIT_MAX_LENGTH,
@@ -76,7 +77,7 @@ async def create_feature(runtime: Runtime, data: dict[str, Any]) -> FeatureRecor
     )
     values = _feature_values(data)
     stamp = now()
-    async with runtime.write(Scope.CATALOG) as session:
+    async with runtime.write() as session:
         if await feature_rows.key_exists(session, data["key"]):
             raise Conflict(f"a feature with key '{data['key']}' already exists", field="key")
         values.setdefault("overage", OverageHandling.BLOCK.value)
@@ -87,12 +88,25 @@ async def create_feature(runtime: Runtime, data: dict[str, Any]) -> FeatureRecor
             session,
             {"key": data["key"], "type": ftype.value, "created_at": stamp, "updated_at": stamp, **values},
         )
+        change_log.record(session, _feature_change(ChangeKind.FEATURE_CREATED, record))
     return record
+
+
+def _feature_change(
+    kind: ChangeKind, record: FeatureRecord, before: FeatureRecord | None = None
+) -> NewChange:
+    return NewChange(kind, feature_key=record.key, payload=payload_of(record, before=before))
+
+
+def _plan_change(
+    kind: ChangeKind, record: PlanRecord, before: PlanRecord | None = None, **extra: JsonValue
+) -> NewChange:
+    return NewChange(kind, plan_key=record.key, payload=payload_of(record, before=before, **extra))
 
 
 async def update_feature(runtime: Runtime, key: str, changes: dict[str, Any]) -> FeatureRecord:
     _check_name(changes)
-    async with runtime.write(Scope.CATALOG) as session:
+    async with runtime.write() as session:
         current = found(await feature_rows.by_key(session, key), key, what="feature")
         merged = dataclasses.replace(current, **_feature_values(changes))
         ftype = FeatureType(current.type)
@@ -103,6 +117,7 @@ async def update_feature(runtime: Runtime, key: str, changes: dict[str, Any]) ->
         values = _feature_values(changes)
         values["updated_at"] = now()
         record = await feature_rows.update(session, current.id, values)
+        change_log.record(session, _feature_change(ChangeKind.FEATURE_UPDATED, record, current))
     return record
 
 
@@ -124,12 +139,13 @@ def _still_fits(feature: Feature, value: Any, user: str) -> None:
 
 
 async def delete_feature(runtime: Runtime, key: str) -> int:
-    async with runtime.write(Scope.CATALOG) as session:
+    async with runtime.write() as session:
         record = found(await feature_rows.by_key(session, key), key, what="feature")
         what = await feature_rows.first_user(session, record.id)
         if what is not None:
             raise Conflict(f"feature '{key}' is still used by {what}", field="key")
         await feature_rows.delete(session, record.id)
+        change_log.record(session, _feature_change(ChangeKind.FEATURE_DELETED, record))
     return record.id
 
 
@@ -173,7 +189,7 @@ async def create_plan(runtime: Runtime, data: dict[str, Any]) -> PlanRecord:
     _check_name(data)
     _check_trial_days(data)
     stamp = now()
-    async with runtime.write(Scope.CATALOG) as session:
+    async with runtime.write() as session:
         if await plan_rows.key_exists(session, data["key"]):
             raise Conflict(f"a plan with key '{data['key']}' already exists", field="key")
         values = await _plan_feature_values(session, data.get("features") or [])
@@ -190,13 +206,20 @@ async def create_plan(runtime: Runtime, data: dict[str, Any]) -> PlanRecord:
             },
         )
         await plan_rows.add_features(session, record.id, values)
+        change_log.record(
+            session, _plan_change(ChangeKind.PLAN_CREATED, record, features=_features_shown(data))
+        )
     return record
+
+
+def _features_shown(data: dict[str, Any]) -> JsonValue:
+    return [{"featureKey": f["feature_key"], "value": f["value"]} for f in data.get("features") or []]
 
 
 async def update_plan(runtime: Runtime, key: str, changes: dict[str, Any]) -> PlanRecord:
     _check_name(changes)
     _check_trial_days(changes)
-    async with runtime.write(Scope.CATALOG) as session:
+    async with runtime.write() as session:
         current = found(await plan_rows.by_key(session, key), key, what="plan")
         values: dict[str, Any] = {"updated_at": now()}
         for name in ("name", "description", "default_time_limitation_days"):
@@ -204,17 +227,21 @@ async def update_plan(runtime: Runtime, key: str, changes: dict[str, Any]) -> Pl
                 values[name] = changes[name]
         if "metadata" in changes:
             values["metadata"] = _metadata(changes["metadata"])
+        extra: dict[str, JsonValue] = {}
         if "features" in changes:
             feature_values = await _plan_feature_values(session, changes["features"] or [])
             await plan_rows.replace_features(session, current.id, feature_values)
+            extra["features"] = _features_shown(changes)
         record = await plan_rows.update(session, current.id, values)
+        change_log.record(session, _plan_change(ChangeKind.PLAN_UPDATED, record, current, **extra))
     return record
 
 
 async def delete_plan(runtime: Runtime, key: str) -> int:
-    async with runtime.write(Scope.CATALOG) as session:
+    async with runtime.write() as session:
         record = found(await plan_rows.by_key(session, key), key, what="plan")
         if await plan_rows.is_granted(session, record.id):
             raise Conflict(f"plan '{key}' is referenced by entitlements (revoked ones included)", field="key")
         await plan_rows.delete(session, record.id)
+        change_log.record(session, _plan_change(ChangeKind.PLAN_DELETED, record))
     return record.id

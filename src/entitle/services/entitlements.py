@@ -17,16 +17,17 @@ import orjson
 
 from entitle.clock import now
 from entitle.db.repositories import Session
+from entitle.db.repositories import changes as change_log
 from entitle.db.repositories import entitlements as entitlement_rows
 from entitle.db.repositories import features as feature_rows
 from entitle.db.repositories import plans as plan_rows
 from entitle.db.repositories import subjects as subject_rows
 from entitle.db.repositories.catalog import feature_to_domain
-from entitle.db.repositories.entitlements import StoredEntitlement
+from entitle.db.repositories.entitlements import GrantKeys, StoredEntitlement
 from entitle.db.repositories.features import FeatureRecord
 from entitle.db.repositories.idempotency import BATCHES
 from entitle.db.repositories.plans import PlanRecord
-from entitle.db.revisions import Scope
+from entitle.domain.changes import ChangeKind, NewChange, payload_of
 from entitle.domain.errors import BadUserInput, Conflict, EntitleError, NotFound
 from entitle.domain.model import AssignLevel
 from entitle.domain.values import validate_value
@@ -127,10 +128,42 @@ def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str
 
 
 async def create_entitlement(runtime: Runtime, item: dict[str, Any]) -> StoredEntitlement:
-    async with runtime.write(Scope.SUBJECTS) as session:
+    async with runtime.write() as session:
         row = _new_row(item, await _lookups(session, [item]), now())
         (inserted,) = await entitlement_rows.insert_many(session, [row])
+        change_log.record(session, _granted(inserted, item))
     return inserted
+
+
+def _keys(item: dict[str, Any]) -> GrantKeys:
+    return GrantKeys(
+        item.get("plan_key"), item.get("feature_key"), item.get("tenant_key"), item.get("user_key")
+    )
+
+
+def _change(
+    kind: ChangeKind, record: StoredEntitlement, keys: GrantKeys, before: StoredEntitlement | None = None
+) -> NewChange:
+    return NewChange(
+        kind,
+        tenant_key=keys.tenant_key,
+        user_key=keys.user_key,
+        feature_key=keys.feature_key,
+        plan_key=keys.plan_key,
+        entitlement_id=record.id,
+        payload=payload_of(
+            record,
+            before=before,
+            planKey=keys.plan_key,
+            featureKey=keys.feature_key,
+            tenantKey=keys.tenant_key,
+            userKey=keys.user_key,
+        ),
+    )
+
+
+def _granted(record: StoredEntitlement, item: dict[str, Any]) -> NewChange:
+    return _change(ChangeKind.ENTITLEMENT_GRANTED, record, _keys(item))
 
 
 @dataclass
@@ -148,19 +181,22 @@ async def batch_create(
         raise BadUserInput("idempotencyKey must be 1 to 200 characters", field="idempotencyKey")
     stamp = now()
     outcome = BatchOutcome()
-    async with runtime.write(Scope.SUBJECTS) as session:
+    async with runtime.write() as session:
         key = None if idempotency_key is None else (_BATCH_OPERATION, idempotency_key)
         if key is not None and not await BATCHES.claim(session, key, stamp):
             replay = await _recorded(session, key, _fingerprint(items, atomic))
             return BatchCreated(rows=[], errors=replay[1], replayed_ids=replay[0])
         found = await _lookups(session, items)
         rows: list[dict[str, Any]] = []
+        granted: list[dict[str, Any]] = []
         for index, item in enumerate(items):
             try:
                 rows.append(_new_row(item, found, stamp))
+                granted.append(item)
             except EntitleError as exc:
                 outcome.errors.append(ItemError.of(index, exc))
         inserted = [] if (outcome.errors and atomic) else await entitlement_rows.insert_many(session, rows)
+        change_log.record(session, *(_granted(r, i) for r, i in zip(inserted, granted, strict=False)))
         if key is not None:
             response = {
                 "request": _fingerprint(items, atomic),
@@ -192,7 +228,7 @@ async def _recorded(
 async def update_entitlement(
     runtime: Runtime, entitlement_id: int | None, changes: dict[str, Any]
 ) -> StoredEntitlement:
-    async with runtime.write(Scope.SUBJECTS) as session:
+    async with runtime.write() as session:
         current = None
         if entitlement_id is not None:
             current = await entitlement_rows.by_id(session, entitlement_id)
@@ -220,6 +256,8 @@ async def update_entitlement(
         if expiration is not None and expiration <= start:
             raise BadUserInput("expirationDate must be after startDate", field="expirationDate")
         record = await entitlement_rows.update(session, current.id, values)
+        keys = (await entitlement_rows.keys_of(session, [record.id]))[record.id]
+        change_log.record(session, _change(ChangeKind.ENTITLEMENT_UPDATED, record, keys, current))
     return record
 
 
@@ -227,7 +265,7 @@ async def revoke(runtime: Runtime, ids: list[int | None]) -> tuple[int, list[Ite
     """Revoke every known id (already revoked ones stay as they were); report unknown ones."""
     check_batch_size(ids, runtime.settings.entitle_max_batch)
     wanted = [i for i in ids if i is not None]
-    async with runtime.write(Scope.SUBJECTS) as session:
+    async with runtime.write() as session:
         known = await entitlement_rows.existing_ids(session, wanted)
         errors = [
             ItemError(index, "NOT_FOUND", "no entitlement with this id", "ids")
@@ -235,4 +273,6 @@ async def revoke(runtime: Runtime, ids: list[int | None]) -> tuple[int, list[Ite
             if i is None or i not in known
         ]
         revoked = await entitlement_rows.revoke(session, known, now())
-    return revoked, errors
+        keys = await entitlement_rows.keys_of(session, [r.id for r in revoked])
+        change_log.record(session, *(_change(ChangeKind.ENTITLEMENT_REVOKED, r, keys[r.id]) for r in revoked))
+    return len(revoked), errors

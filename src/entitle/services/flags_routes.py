@@ -6,14 +6,15 @@ from typing import Any
 
 from entitle.clock import now
 from entitle.db.repositories import Session
+from entitle.db.repositories import changes as change_log
 from entitle.db.repositories import features as feature_rows
 from entitle.db.repositories import flags as flag_rows
 from entitle.db.repositories import routes as route_rows
 from entitle.db.repositories.flags import FlagRecord
 from entitle.db.repositories.routes import RouteRecord
-from entitle.db.revisions import Scope
+from entitle.domain.changes import ChangeKind, NewChange, payload_of
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
-from entitle.domain.model import FlagAttribute, FlagOperator, RoutePolicy
+from entitle.domain.model import FlagAttribute, FlagOperator, JsonValue, RoutePolicy
 from entitle.domain.routes import validate_route
 from entitle.domain.values import (
     NAME_MAX_LENGTH,
@@ -85,31 +86,43 @@ def _flag_values(data: dict[str, Any]) -> dict[str, Any]:
 async def create_flag(runtime: Runtime, data: dict[str, Any]) -> FlagRecord:
     values = _flag_values(data)
     stamp = now()
-    async with runtime.write(Scope.CATALOG) as session:
+    async with runtime.write() as session:
         if await flag_rows.key_exists(session, values["key"]):
             raise Conflict(f"a feature flag with key '{values['key']}' already exists", field="key")
         feature_ids = await _feature_ids(session, data.get("feature_keys") or [], "featureKeys")
         record = await flag_rows.insert(session, {**values, "created_at": stamp, "updated_at": stamp})
         await flag_rows.set_features(session, record.id, feature_ids)
+        change_log.record(session, _flag_change(ChangeKind.FLAG_CREATED, record, data))
     return record
+
+
+def _flag_change(
+    kind: ChangeKind, record: FlagRecord, data: dict[str, Any] | None = None, before: FlagRecord | None = None
+) -> NewChange:
+    extra: dict[str, JsonValue] = (
+        {} if data is None else {"featureKeys": list(data.get("feature_keys") or [])}
+    )
+    return NewChange(kind, payload=payload_of(record, before=before, **extra))
 
 
 async def update_flag(runtime: Runtime, key: str, data: dict[str, Any]) -> FlagRecord:
     values = _flag_values(data)
-    async with runtime.write(Scope.CATALOG) as session:
+    async with runtime.write() as session:
         current = found(await flag_rows.by_key(session, key), key, what="feature flag")
         if values["key"] != key and await flag_rows.key_exists(session, values["key"]):
             raise Conflict(f"a feature flag with key '{values['key']}' already exists", field="key")
         feature_ids = await _feature_ids(session, data.get("feature_keys") or [], "featureKeys")
         record = await flag_rows.update(session, current.id, {**values, "updated_at": now()})
         await flag_rows.set_features(session, record.id, feature_ids)
+        change_log.record(session, _flag_change(ChangeKind.FLAG_UPDATED, record, data, current))
     return record
 
 
 async def delete_flag(runtime: Runtime, key: str) -> int:
-    async with runtime.write(Scope.CATALOG) as session:
+    async with runtime.write() as session:
         record = found(await flag_rows.by_key(session, key), key, what="feature flag")
         await flag_rows.delete(session, record.id)
+        change_log.record(session, _flag_change(ChangeKind.FLAG_DELETED, record))
     return record.id
 
 
@@ -133,7 +146,7 @@ async def create_route(runtime: Runtime, data: dict[str, Any]) -> RouteRecord:
         )
     if permission_key:
         validate_permission_key(permission_key, "permissionKey")
-    async with runtime.write(Scope.CATALOG) as session:
+    async with runtime.write() as session:
         feature_id = None
         if feature_key:
             feature = await feature_rows.by_key(session, feature_key)
@@ -150,11 +163,18 @@ async def create_route(runtime: Runtime, data: dict[str, Any]) -> RouteRecord:
                 "created_at": now(),
             },
         )
+        change_log.record(session, _route_change(ChangeKind.ROUTE_CREATED, record, feature_key))
     return record
 
 
+def _route_change(kind: ChangeKind, record: RouteRecord, feature_key: str | None) -> NewChange:
+    return NewChange(kind, feature_key=feature_key, payload=payload_of(record, featureKey=feature_key))
+
+
 async def delete_route(runtime: Runtime, route_id: int | None) -> int:
-    async with runtime.write(Scope.CATALOG) as session:
-        if route_id is None or not await route_rows.delete(session, route_id):
+    async with runtime.write() as session:
+        deleted = None if route_id is None else await route_rows.delete(session, route_id)
+        if deleted is None:
             raise NotFound("no API route with this id", field="id")
-    return route_id
+        change_log.record(session, _route_change(ChangeKind.ROUTE_DELETED, deleted, None))
+    return deleted.id

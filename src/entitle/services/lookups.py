@@ -7,11 +7,20 @@ from typing import Literal
 
 from entitle.db.repositories import rows
 from entitle.db.repositories.catalog import CatalogSnapshot
+from entitle.db.repositories.changes import to_change
 from entitle.db.repositories.rows import Row, RowKind
 from entitle.db.repositories.subject_context import entitlement_record
 from entitle.services.runtime import Runtime
 
-__all__ = ["CatalogSnapshot", "Row", "RowKind", "entitlement_record", "row_by_key", "rows_by_id"]
+__all__ = [
+    "CatalogSnapshot",
+    "Row",
+    "RowKind",
+    "entitlement_record",
+    "row_by_key",
+    "rows_by_id",
+    "to_change",
+]
 
 
 async def rows_by_id(runtime: Runtime, kind: RowKind, ids: Sequence[int]) -> list[Row | None]:

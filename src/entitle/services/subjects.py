@@ -8,7 +8,6 @@ from entitle.clock import now
 from entitle.db.repositories import Session
 from entitle.db.repositories import subjects as subject_rows
 from entitle.db.repositories.subjects import TenantRecord
-from entitle.db.revisions import Scope
 from entitle.domain.errors import BadUserInput, EntitleError, NotFound
 from entitle.domain.values import NAME_MAX_LENGTH, validate_subject_key, validate_text
 from entitle.services.batches import BatchOutcome, ItemError, check_batch_size
@@ -53,7 +52,7 @@ async def upsert_tenants(runtime: Runtime, items: list[dict[str, Any]], *, atomi
         return BatchOutcome(errors=errors)
     if not good:
         return BatchOutcome(errors=errors)
-    async with runtime.write(Scope.SUBJECTS) as session:
+    async with runtime.write() as session:
         ids = await subject_rows.upsert_tenants(session, [item for _, item in good], now())
     return BatchOutcome(ids=[ids[item["key"]] for _, item in good], errors=errors)
 
@@ -76,39 +75,38 @@ async def upsert_users(runtime: Runtime, items: list[dict[str, Any]], *, atomic:
     errors.sort(key=lambda e: e.index)
     if not still_good or (errors and atomic):
         return BatchOutcome(errors=errors)
-    async with runtime.write(Scope.SUBJECTS) as session:
+    async with runtime.write() as session:
         stamp = now()
         ids = await subject_rows.upsert_users(session, [item for _, item in still_good], stamp)
-        pairs = {
-            (tenant_ids[k], ids[item["key"]]) for _, item in still_good for k in item.get("tenant_keys") or []
-        }
-        await subject_rows.add_memberships(session, pairs, stamp)
+        pairs = {(k, item["key"]) for _, item in still_good for k in item.get("tenant_keys") or []}
+        await subject_rows.add_memberships(session, pairs, tenant_ids, ids, stamp)
     return BatchOutcome(ids=[ids[item["key"]] for _, item in still_good], errors=errors)
 
 
 async def _tenant_and_users(
     session: Session, tenant_key: str, user_keys: list[str]
-) -> tuple[TenantRecord, list[int]]:
+) -> tuple[TenantRecord, dict[str, int]]:
     tenant = await subject_rows.tenant_by_key(session, tenant_key)
     tenant = found(tenant, tenant_key, what="tenant", field="tenantKey")
     ids = await subject_rows.user_ids(session, user_keys)
     for index, key in enumerate(user_keys):
         if key not in ids:
             raise NotFound(f"no user with key '{key}'", field=f"userKeys[{index}]")
-    return tenant, [ids[k] for k in user_keys]
+    return tenant, ids
 
 
 async def add_members(runtime: Runtime, tenant_key: str, user_keys: list[str]) -> TenantRecord:
     check_batch_size(user_keys, runtime.settings.entitle_max_batch, field="userKeys")
-    async with runtime.write(Scope.SUBJECTS) as session:
+    async with runtime.write() as session:
         tenant, user_ids = await _tenant_and_users(session, tenant_key, user_keys)
-        await subject_rows.add_memberships(session, {(tenant.id, u) for u in user_ids}, now())
+        pairs = {(tenant.key, u) for u in user_ids}
+        await subject_rows.add_memberships(session, pairs, {tenant.key: tenant.id}, user_ids, now())
     return tenant
 
 
 async def remove_members(runtime: Runtime, tenant_key: str, user_keys: list[str]) -> TenantRecord:
     check_batch_size(user_keys, runtime.settings.entitle_max_batch, field="userKeys")
-    async with runtime.write(Scope.SUBJECTS) as session:
+    async with runtime.write() as session:
         tenant, user_ids = await _tenant_and_users(session, tenant_key, user_keys)
-        await subject_rows.remove_memberships(session, tenant.id, user_ids)
+        await subject_rows.remove_memberships(session, tenant, user_ids)
     return tenant

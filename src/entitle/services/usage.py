@@ -50,7 +50,7 @@ async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: Us
     validate_request(report.tenant_key, report.user_key, request)
     # A consumption must not use a limit another process has just lowered: catch up with the
     # revision row now (one read) instead of waiting for the next poll.
-    await runtime.watcher.check()
+    await runtime.feed.catch_up()
     snapshot = await runtime.catalog.get()
     feature = snapshot.catalog.features_by_key.get(report.feature_key)
     if feature is not None and not feature.metered:

@@ -42,7 +42,25 @@ def _is_postgresql(executor: AsyncConnection | AsyncSession) -> bool:
     return dialect.name == "postgresql"
 
 
-async def append(session: AsyncSession, changes: Sequence[NewChange], at: datetime) -> Revision | None:
+_PENDING = "entitle.pending_changes"
+APPENDED = "entitle.appended_revisions"
+"""``session.info`` key: the revisions this session appended (so the writer's own tail can skip them)."""
+
+
+def record(session: AsyncSession, *changes: NewChange) -> None:
+    """Note changes of this write; ``Runtime.write`` appends them before the transaction commits."""
+    session.info.setdefault(_PENDING, []).extend(changes)
+
+
+def take(session: AsyncSession) -> list[NewChange]:
+    """The changes noted in this session so far (and forget them)."""
+    pending: list[NewChange] = session.info.pop(_PENDING, [])
+    return pending
+
+
+async def append(
+    session: AsyncSession, changes: Sequence[NewChange], at: datetime, actor: str = "system"
+) -> Revision | None:
     """Insert ``changes`` in the session's transaction; returns the revision of the last one."""
     if not changes:
         return None
@@ -52,7 +70,7 @@ async def append(session: AsyncSession, changes: Sequence[NewChange], at: dateti
             "txid": txid,
             "kind": change.kind.value,
             "at": at,
-            "actor": change.actor,
+            "actor": actor,
             "tenant_key": change.tenant_key,
             "user_key": change.user_key,
             "feature_key": change.feature_key,
@@ -62,14 +80,13 @@ async def append(session: AsyncSession, changes: Sequence[NewChange], at: dateti
         }
         for change in changes
     ]
-    last = None
+    ids: list[int] = []
     for start in range(0, len(rows), 1_000):
-        ids = await session.scalars(
+        ids += await session.scalars(
             sa.insert(CHANGES).values(rows[start : start + 1_000]).returning(CHANGES.c.id)
         )
-        last = max(ids)
-    assert last is not None
-    revision = Revision(txid, last)
+    session.info.setdefault(APPENDED, []).extend(Revision(txid, i) for i in ids)
+    revision = Revision(txid, max(ids))
     if txid:
         await session.execute(sa.select(sa.func.pg_notify(CHANNEL, str(revision))))
     return revision

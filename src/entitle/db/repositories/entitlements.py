@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from entitle.db.repositories import Session
-from entitle.db.tables import ENTITLEMENTS
+from entitle.db.tables import ENTITLEMENTS, FEATURES, PLANS, TENANTS, USERS
 
 _CHUNK = 1000
 
@@ -73,14 +73,40 @@ async def existing_ids(session: Session, ids: Collection[int]) -> set[int]:
     return set(rows.scalars())
 
 
-async def revoke(session: Session, ids: Collection[int], at: datetime) -> int:
-    """Revoke the grants among ``ids`` not revoked yet; returns how many changed."""
+async def revoke(session: Session, ids: Collection[int], at: datetime) -> list[StoredEntitlement]:
+    """Revoke the grants among ``ids`` not revoked yet; returns those that changed."""
     result = await session.execute(
         sa.update(ENTITLEMENTS)
         .where(ENTITLEMENTS.c.id.in_(ids), ENTITLEMENTS.c.revoked_at.is_(None))
         .values(revoked_at=at, updated_at=at)
+        .returning(ENTITLEMENTS)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return [StoredEntitlement.of(row) for row in result]
+
+
+@dataclass(frozen=True, slots=True)
+class GrantKeys:
+    """The keys a grant's ids stand for (what a change names and caches are evicted by)."""
+
+    plan_key: str | None
+    feature_key: str | None
+    tenant_key: str | None
+    user_key: str | None
+
+
+async def keys_of(session: Session, ids: Collection[int]) -> dict[int, GrantKeys]:
+    """The plan, feature, tenant and user keys of these grants, by id (one statement)."""
+    e = ENTITLEMENTS
+    statement = (
+        sa.select(e.c.id, PLANS.c.key, FEATURES.c.key, TENANTS.c.key, USERS.c.key)
+        .select_from(e)
+        .outerjoin(PLANS, PLANS.c.id == e.c.plan_id)
+        .outerjoin(FEATURES, FEATURES.c.id == e.c.feature_id)
+        .outerjoin(TENANTS, TENANTS.c.id == e.c.tenant_id)
+        .outerjoin(USERS, USERS.c.id == e.c.user_id)
+        .where(e.c.id.in_(list(ids)))
+    )
+    return {row[0]: GrantKeys(*row[1:]) for row in await session.execute(statement)}
 
 
 async def count(session: Session) -> int:

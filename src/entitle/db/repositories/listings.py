@@ -7,6 +7,7 @@ naming the parent, so the nested connections of a page of parents share one wind
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -20,7 +21,18 @@ from entitle.db.repositories.entitlement_filters import (
     ordering,
     subject_scope,
 )
-from entitle.db.tables import ENTITLEMENTS, FEATURES, FLAGS, MEMBERSHIPS, PLANS, ROUTES, TENANTS, USERS
+from entitle.db.tables import (
+    CHANGES,
+    ENTITLEMENTS,
+    FEATURES,
+    FLAGS,
+    MEMBERSHIPS,
+    PLANS,
+    ROUTES,
+    TENANTS,
+    USERS,
+)
+from entitle.domain.changes import Revision
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +118,30 @@ def members_of_tenants() -> ChildListing:
 def tenants_of_users() -> ChildListing:
     statement = sa.select(TENANTS).join(MEMBERSHIPS, MEMBERSHIPS.c.tenant_id == TENANTS.c.id)
     return ChildListing(Listing(statement, Ordering.by_id(TENANTS)), MEMBERSHIPS.c.user_id)
+
+
+def changes(
+    kinds: Sequence[str] | None = None,
+    tenant_keys: Sequence[str] | None = None,
+    user_keys: Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: Revision | None = None,
+) -> Listing:
+    """The changes matching a ``ChangeFilter`` (``since`` inclusive, ``until`` exclusive), oldest first."""
+    terms: list[Any] = []
+    if kinds is not None:
+        terms.append(CHANGES.c.kind.in_(list(kinds)))
+    if tenant_keys is not None:
+        terms.append(CHANGES.c.tenant_key.in_(list(tenant_keys)))
+    if user_keys is not None:
+        terms.append(CHANGES.c.user_key.in_(list(user_keys)))
+    if since is not None:
+        terms.append(CHANGES.c.at >= since)
+    if until is not None:
+        terms.append(CHANGES.c.at < until)
+    if after is not None:
+        terms.append(
+            sa.tuple_(CHANGES.c.txid, CHANGES.c.id) > sa.tuple_(sa.literal(after.txid), sa.literal(after.seq))
+        )
+    return Listing(sa.select(CHANGES).where(*terms), Ordering.by_id(CHANGES))

@@ -36,7 +36,7 @@ async def insert(session: Session, values: dict[str, Any]) -> RouteRecord:
     return RouteRecord.of(row)
 
 
-async def delete(session: Session, route_id: int) -> bool:
-    """Delete the route; False when there was none with this id."""
-    deleted = await session.scalar(sa.delete(ROUTES).where(ROUTES.c.id == route_id).returning(ROUTES.c.id))
-    return deleted is not None
+async def delete(session: Session, route_id: int) -> RouteRecord | None:
+    """Delete the route; the deleted route, or None when there was none with this id."""
+    row = (await session.execute(sa.delete(ROUTES).where(ROUTES.c.id == route_id).returning(ROUTES))).first()
+    return None if row is None else RouteRecord.of(row)

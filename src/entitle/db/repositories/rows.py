@@ -8,14 +8,19 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from entitle.db.engine import Executor
-from entitle.db.tables import ENTITLEMENTS, TENANTS, USERS
+from entitle.db.tables import CHANGES, ENTITLEMENTS, TENANTS, USERS
 
 Row = Any
 """A SQLAlchemy result row (attribute access by column name)."""
 
-RowKind = Literal["tenants", "users", "entitlements"]
+RowKind = Literal["tenants", "users", "entitlements", "changes"]
 
-_TABLES: dict[RowKind, sa.Table] = {"tenants": TENANTS, "users": USERS, "entitlements": ENTITLEMENTS}
+_TABLES: dict[RowKind, sa.Table] = {
+    "tenants": TENANTS,
+    "users": USERS,
+    "entitlements": ENTITLEMENTS,
+    "changes": CHANGES,
+}
 
 
 async def rows_by_id(session: Executor, kind: RowKind, ids: Sequence[int]) -> dict[int, Row]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from entitle.db.engine import Executor, upsert_statement
-from entitle.db.repositories import Session
+from entitle.db.repositories import Session, changes
 from entitle.db.tables import MEMBERSHIPS, TENANTS, USERS
+from entitle.domain.changes import ChangeKind, NewChange, shown
 
 _CHUNK = 2000  # rows per statement: far below bind-parameter limits
 
@@ -33,7 +34,12 @@ class TenantRecord:
 
 
 async def _upsert(
-    session: Session, table: sa.Table, items: list[dict[str, Any]], fields: tuple[str, ...], at: datetime
+    session: Session,
+    table: sa.Table,
+    items: list[dict[str, Any]],
+    fields: tuple[str, ...],
+    at: datetime,
+    kind: ChangeKind,
 ) -> dict[str, int]:
     """Insert or update ``items`` by key; fields an item omits keep their stored value. Ids by key."""
     keys = [item["key"] for item in items]
@@ -60,17 +66,32 @@ async def _upsert(
     for offset in range(0, len(rows), _CHUNK):
         for key, row_id in await session.execute(statement, rows[offset : offset + _CHUNK]):
             ids[key] = row_id
+    changes.record(session, *(_upserted(kind, table, row, existing.get(row["key"])) for row in rows))
     return ids
+
+
+def _upserted(kind: ChangeKind, table: sa.Table, row: dict[str, Any], before: Any) -> NewChange:
+    """The change of one upserted tenant or user: its fields after the write, and before it."""
+    subject_key = row["key"]
+    after = {name: row[name] for name in ("key", *_SHOWN[table.name]) if name in row}
+    payload = shown(after)
+    if before is not None:
+        payload["before"] = shown({name: getattr(before, name) for name in after})
+    tenant, user = (subject_key, None) if table is TENANTS else (None, subject_key)
+    return NewChange(kind, tenant_key=tenant, user_key=user, payload=payload)
+
+
+_SHOWN = {"tenants": ("name", "metadata", "created_at"), "users": ("name", "email", "metadata", "created_at")}
 
 
 async def upsert_tenants(session: Session, items: list[dict[str, Any]], at: datetime) -> dict[str, int]:
     """``items`` carry ``key`` and any of ``name``, ``metadata``; returns ids by key."""
-    return await _upsert(session, TENANTS, items, ("name", "metadata"), at)
+    return await _upsert(session, TENANTS, items, ("name", "metadata"), at, ChangeKind.TENANT_UPSERTED)
 
 
 async def upsert_users(session: Session, items: list[dict[str, Any]], at: datetime) -> dict[str, int]:
     """``items`` carry ``key`` and any of ``name``, ``email``, ``metadata``; returns ids by key."""
-    return await _upsert(session, USERS, items, ("name", "email", "metadata"), at)
+    return await _upsert(session, USERS, items, ("name", "email", "metadata"), at, ChangeKind.USER_UPSERTED)
 
 
 async def tenant_by_key(session: Session, key: str) -> TenantRecord | None:
@@ -100,17 +121,48 @@ async def memberships_among(
     return {(tenant_id, user_id) for tenant_id, user_id in rows}
 
 
-async def add_memberships(session: Session, pairs: Collection[tuple[int, int]], at: datetime) -> None:
-    """Add ``(tenant id, user id)`` memberships; existing ones stay as they are."""
+async def add_memberships(
+    session: Session,
+    pairs: Collection[tuple[str, str]],
+    ids: Mapping[str, int],
+    user_ids: Mapping[str, int],
+    at: datetime,
+) -> None:
+    """Add ``(tenant key, user key)`` memberships (``ids``/``user_ids``: tenant and user ids by key);
+    existing ones stay as they are, and only new ones are changes."""
     if not pairs:
         return
-    statement = upsert_statement(session, MEMBERSHIPS).on_conflict_do_nothing()
-    await session.execute(statement, [{"tenant_id": t, "user_id": u, "created_at": at} for t, u in pairs])
+    keys = {(ids[t], user_ids[u]): (t, u) for t, u in pairs}
+    statement = (
+        upsert_statement(session, MEMBERSHIPS)
+        .on_conflict_do_nothing()
+        .returning(MEMBERSHIPS.c.tenant_id, MEMBERSHIPS.c.user_id)
+    )
+    rows = [{"tenant_id": t, "user_id": u, "created_at": at} for t, u in keys]
+    added: list[tuple[int, int]] = []
+    for offset in range(0, len(rows), _CHUNK):
+        result = await session.execute(statement.values(rows[offset : offset + _CHUNK]))
+        added.extend((t, u) for t, u in result)
+    changes.record(
+        session, *(_membership(ChangeKind.MEMBERSHIP_ADDED, *keys[pair]) for pair in sorted(added))
+    )
 
 
-async def remove_memberships(session: Session, tenant_id: int, user_ids: Collection[int]) -> None:
-    await session.execute(
-        sa.delete(MEMBERSHIPS).where(
-            MEMBERSHIPS.c.tenant_id == tenant_id, MEMBERSHIPS.c.user_id.in_(user_ids)
-        )
+async def remove_memberships(session: Session, tenant: TenantRecord, user_ids: Mapping[str, int]) -> None:
+    """Remove the tenant's memberships of these users (by key); only existing ones are changes."""
+    keys = {user_id: key for key, user_id in user_ids.items()}
+    removed = await session.execute(
+        sa.delete(MEMBERSHIPS)
+        .where(MEMBERSHIPS.c.tenant_id == tenant.id, MEMBERSHIPS.c.user_id.in_(list(keys)))
+        .returning(MEMBERSHIPS.c.user_id)
+    )
+    changes.record(
+        session,
+        *(_membership(ChangeKind.MEMBERSHIP_REMOVED, tenant.key, keys[u]) for u in sorted(removed.scalars())),
+    )
+
+
+def _membership(kind: ChangeKind, tenant_key: str, user_key: str) -> NewChange:
+    return NewChange(
+        kind, tenant_key=tenant_key, user_key=user_key, payload={"tenantKey": tenant_key, "userKey": user_key}
     )

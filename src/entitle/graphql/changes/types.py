@@ -3,46 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from entitle.domain.changes import Change as DomainChange
 from entitle.graphql.context import Info
-from entitle.graphql.node import Node
+from entitle.graphql.enums import ChangeKind
+from entitle.graphql.node import Node, to_global_id
 from entitle.graphql.pagination import Connection
 from entitle.graphql.scalars import JSON
+from entitle.services.lookups import to_change
 
 if TYPE_CHECKING:
     from entitle.graphql.decisions.types import EffectiveEntitlements
     from entitle.graphql.entitlements.types import Entitlement
-
-
-@strawberry.enum
-class ChangeKind(StrEnum):
-    ENTITLEMENT_GRANTED = "ENTITLEMENT_GRANTED"
-    ENTITLEMENT_UPDATED = "ENTITLEMENT_UPDATED"
-    ENTITLEMENT_REVOKED = "ENTITLEMENT_REVOKED"
-    ENTITLEMENT_STARTED = "ENTITLEMENT_STARTED"
-    ENTITLEMENT_EXPIRED = "ENTITLEMENT_EXPIRED"
-    TENANT_UPSERTED = "TENANT_UPSERTED"
-    USER_UPSERTED = "USER_UPSERTED"
-    MEMBERSHIP_ADDED = "MEMBERSHIP_ADDED"
-    MEMBERSHIP_REMOVED = "MEMBERSHIP_REMOVED"
-    FEATURE_CREATED = "FEATURE_CREATED"
-    FEATURE_UPDATED = "FEATURE_UPDATED"
-    FEATURE_DELETED = "FEATURE_DELETED"
-    PLAN_CREATED = "PLAN_CREATED"
-    PLAN_UPDATED = "PLAN_UPDATED"
-    PLAN_DELETED = "PLAN_DELETED"
-    FLAG_CREATED = "FLAG_CREATED"
-    FLAG_UPDATED = "FLAG_UPDATED"
-    FLAG_DELETED = "FLAG_DELETED"
-    ROUTE_CREATED = "ROUTE_CREATED"
-    ROUTE_DELETED = "ROUTE_DELETED"
-    USAGE_THRESHOLD_REACHED = "USAGE_THRESHOLD_REACHED"
-    USAGE_LIMIT_EXCEEDED = "USAGE_LIMIT_EXCEEDED"
-    USAGE_PERIOD_RESET = "USAGE_PERIOD_RESET"
 
 
 @strawberry.type(description="One committed write, as the change feed records it.")
@@ -57,12 +32,38 @@ class Change(Node):
     feature_key: str | None
     plan_key: str | None
     payload: JSON
+    entitlement_id: strawberry.Private[int | None]
 
-    @strawberry.field
-    def entitlement(
+    @classmethod
+    def from_domain(cls, change: DomainChange) -> Change:
+        return cls(
+            id=to_global_id("Change", change.id),
+            revision=str(change.revision),
+            kind=change.kind,
+            at=change.at,
+            actor=change.actor,
+            tenant_key=change.tenant_key,
+            user_key=change.user_key,
+            feature_key=change.feature_key,
+            plan_key=change.plan_key,
+            payload=JSON(change.payload),
+            entitlement_id=change.entitlement_id,
+        )
+
+    @classmethod
+    def from_row(cls, row: Any) -> Change:
+        return cls.from_domain(to_change(row))
+
+    @strawberry.field(description="The entitlement the change is about (null once it no longer exists).")
+    async def entitlement(
         self, info: Info
     ) -> Annotated[Entitlement, strawberry.lazy("entitle.graphql.entitlements.types")] | None:
-        return None
+        from entitle.graphql.entitlements.types import Entitlement
+
+        if self.entitlement_id is None:
+            return None
+        row = await info.context.loaders.entitlement_by_id.load(self.entitlement_id)
+        return None if row is None else Entitlement.from_row(row)
 
 
 @strawberry.input

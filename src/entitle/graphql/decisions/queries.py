@@ -7,6 +7,7 @@ import strawberry
 from entitle.clock import now
 from entitle.domain.decision import AccessRequest
 from entitle.domain.errors import Forbidden
+from entitle.graphql.changes.queries import reach
 from entitle.graphql.context import Context, Info
 from entitle.graphql.decisions.types import (
     EffectiveEntitlements,
@@ -16,7 +17,6 @@ from entitle.graphql.decisions.types import (
 )
 from entitle.graphql.enums import SubscriptionContext
 from entitle.graphql.subjects.types import Tenant, User
-from entitle.graphql.unbuilt import CHANGE_FEED, refuse_unbuilt_argument
 from entitle.services.access import SubjectLoader, check_access, effective_entitlements
 
 
@@ -69,7 +69,7 @@ class DecisionsQuery:
         at: datetime | None = None,
         min_revision: str | None = None,
     ) -> EntitlementDecision:
-        refuse_unbuilt_argument(min_revision, "minRevision", CHANGE_FEED)
+        await reach(info, min_revision)
         tenant_key, user_key = own_subject(info.context, tenant_key, user_key)
         request = AccessRequest(
             feature_key=feature_key,
@@ -92,24 +92,29 @@ class DecisionsQuery:
         at: datetime | None = None,
         min_revision: str | None = None,
     ) -> EffectiveEntitlements:
-        refuse_unbuilt_argument(min_revision, "minRevision", CHANGE_FEED)
+        await reach(info, min_revision)
         tenant_key, user_key = own_subject(info.context, tenant_key, user_key)
-        view = await effective_entitlements(
-            info.context.runtime, subject_loader(info), tenant_key, user_key, at or now()
-        )
-        subject = view.subject
-        tenant = user = None
-        if subject.tenant is not None:
-            tenant = await info.context.loaders.tenant_by_id.load(subject.tenant.id)
-        if subject.user is not None:
-            user = await info.context.loaders.user_by_id.load(subject.user.id)
-        snapshot = view.snapshot
-        return EffectiveEntitlements(
-            context=SubscriptionContext(subject.context),
-            tenant=Tenant.from_row(tenant) if tenant is not None else None,
-            user=User.from_row(user) if user is not None else None,
-            features=[
-                EffectiveFeature.from_view(f, snapshot.features[f.grant.feature.id]) for f in view.features
-            ],
-            permissions=view.permissions,
-        )
+        return await render_effective(info.context, tenant_key, user_key, at or now())
+
+
+async def render_effective(
+    context: Context, tenant_key: str | None, user_key: str | None, at: datetime
+) -> EffectiveEntitlements:
+    """The subject's effective entitlements as the API shows them (also sent by subscriptions)."""
+    view = await effective_entitlements(context.runtime, context.loaders.subject, tenant_key, user_key, at)
+    subject = view.subject
+    tenant = user = None
+    if subject.tenant is not None:
+        tenant = await context.loaders.tenant_by_id.load(subject.tenant.id)
+    if subject.user is not None:
+        user = await context.loaders.user_by_id.load(subject.user.id)
+    snapshot = view.snapshot
+    return EffectiveEntitlements(
+        context=SubscriptionContext(subject.context),
+        tenant=Tenant.from_row(tenant) if tenant is not None else None,
+        user=User.from_row(user) if user is not None else None,
+        features=[
+            EffectiveFeature.from_view(f, snapshot.features[f.grant.feature.id]) for f in view.features
+        ],
+        permissions=view.permissions,
+    )

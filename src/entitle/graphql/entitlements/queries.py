@@ -8,6 +8,7 @@ from strawberry.utils.str_converters import to_camel_case
 from entitle.clock import now
 from entitle.domain.errors import Forbidden
 from entitle.domain.model import EntitlementStatus as DomainStatus
+from entitle.graphql.changes.queries import reach
 from entitle.graphql.context import Info
 from entitle.graphql.entitlements.types import (
     Entitlement,
@@ -17,7 +18,6 @@ from entitle.graphql.entitlements.types import (
 )
 from entitle.graphql.inputs import check_filter_size
 from entitle.graphql.pagination import paged, paged_children
-from entitle.graphql.unbuilt import CHANGE_FEED, refuse_unbuilt_argument
 from entitle.services import listings
 from entitle.services.listings import EntitlementQuery, PageArgs
 
@@ -109,5 +109,5 @@ class EntitlementsQuery:
         order_by: EntitlementOrder | None = None,
         min_revision: str | None = None,
     ) -> EntitlementConnection:
-        refuse_unbuilt_argument(min_revision, "minRevision", CHANGE_FEED)
+        await reach(info, min_revision)
         return await list_entitlements(info, first, after, last, before, filter, order_by)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -48,8 +48,11 @@ class ChangeFeed:
         self._task: asyncio.Task[None] | None = None
         self._listening: contextlib.AsyncExitStack | None = None
         self._failing = False
+        self._own: set[Revision] = set()
         self.position: Revision = START
         """The newest revision this process has applied."""
+        self.checks = 0
+        """Completed reads of the feed, so tests can wait for "the next read" instead of guessing at time."""
 
     async def start(self) -> None:
         """Begin at the newest committed change (what came before is already in what a load reads)."""
@@ -87,11 +90,13 @@ class ChangeFeed:
             while True:
                 batch = await self._source.read_after(self.position, self.BATCH)
                 if not batch:
+                    self.checks += 1
                     return self.position
                 self._apply(batch)
                 async with self._advanced:
                     self._advanced.notify_all()
                 if len(batch) < self.BATCH:
+                    self.checks += 1
                     return self.position
 
     async def wait_for(self, revision: Revision, timeout_s: float) -> bool:
@@ -108,6 +113,19 @@ class ChangeFeed:
             return False
         return True
 
+    async def history(self, after: Revision, until: Revision) -> AsyncIterator[Change]:
+        """The committed changes after ``after`` up to ``until`` (a replay for a subscriber)."""
+        position = after
+        while position < until:
+            batch = await self._source.read_after(position, self.BATCH)
+            if not batch:
+                return
+            for change in batch:
+                if change.revision > until:
+                    return
+                yield change
+            position = batch[-1].revision
+
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[Change | None]]:
         """A queue of every change applied from now on (``None`` when the feed stops or the
@@ -119,9 +137,18 @@ class ChangeFeed:
         finally:
             self._subscribers.discard(queue)
 
+    def applied_here(self, revisions: Iterable[Revision]) -> None:
+        """This process wrote these changes and already acted on them: when the tail reads them back,
+        the handlers skip them (subscribers still get them). Without this every write would evict
+        its subjects twice, the second time possibly after they were loaded afresh."""
+        self._own.update(revision for revision in revisions if revision > self.position)
+
     def _apply(self, batch: Sequence[Change]) -> None:
+        foreign = [change for change in batch if change.revision not in self._own]
+        self._own.difference_update(change.revision for change in batch)
         for handler in self._handlers:
-            handler(batch)
+            if foreign:
+                handler(foreign)
         for queue in list(self._subscribers):
             for change in batch:
                 if queue.full():
