@@ -23,6 +23,7 @@ from entitle.db.tables import (
 )
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.model import Feature, FeatureType, OverageHandling, ResetPeriod
+from entitle.domain.text import shown
 from entitle.domain.values import (
     NAME_MAX_LENGTH,
     UNIT_MAX_LENGTH,
@@ -132,7 +133,7 @@ async def _check_values_still_fit(session: AsyncSession, feature_id: int, featur
         .where(PLAN_FEATURES.c.feature_id == feature_id)
     )
     for plan_key, value in plan_values:
-        _still_fits(feature, value, f"plan '{plan_key}'")
+        _still_fits(feature, value, f"plan {shown(plan_key)}")
     grant_values = await session.execute(
         sa.select(ENTITLEMENTS.c.id, ENTITLEMENTS.c.value).where(
             ENTITLEMENTS.c.feature_id == feature_id, ENTITLEMENTS.c.value.is_not(None)
@@ -147,7 +148,7 @@ def _still_fits(feature: Feature, value: Any, user: str) -> None:
         validate_value(feature, value, field="tiers")
     except BadUserInput:
         raise BadUserInput(
-            f"tiers: {user} uses {value!r}, which these tiers no longer allow", field="tiers"
+            f"tiers: {user} uses {shown(value)}, which these tiers no longer allow", field="tiers"
         ) from None
 
 
@@ -163,7 +164,7 @@ async def delete_feature(runtime: Runtime, key: str) -> int:
             (USAGE_EVENTS, "recorded usage"),
         ):
             if await exists(session, sa.select(table.c.feature_id).where(table.c.feature_id == row.id)):
-                raise Conflict(f"feature '{key}' is still used by {what}", field="key")
+                raise Conflict(f"feature {shown(key)} is still used by {what}", field="key")
         await session.execute(sa.delete(FEATURES).where(FEATURES.c.id == row.id))
     return int(row.id)
 
@@ -184,12 +185,14 @@ async def _plan_feature_rows(
         key = item["feature_key"]
         if key in seen:
             raise BadUserInput(
-                f"{where}.featureKey: feature '{key}' is listed twice", field=f"{where}.featureKey"
+                f"{where}.featureKey: feature {shown(key)} is listed twice", field=f"{where}.featureKey"
             )
         seen.add(key)
         feature_row = found.get(key)
         if feature_row is None:
-            raise NotFound(f"{where}.featureKey: no feature with key '{key}'", field=f"{where}.featureKey")
+            raise NotFound(
+                f"{where}.featureKey: no feature with key {shown(key)}", field=f"{where}.featureKey"
+            )
         value = validate_value(feature_to_domain(feature_row), item["value"], field=f"{where}.value")
         rows.append({"feature_id": feature_row.id, "value": value, "position": index})
     return rows
@@ -263,7 +266,9 @@ async def delete_plan(runtime: Runtime, key: str) -> int:
     async with runtime.write(Scope.CATALOG) as session:
         row = await row_by_key(session, PLANS, key, what="plan")
         if await exists(session, sa.select(ENTITLEMENTS.c.id).where(ENTITLEMENTS.c.plan_id == row.id)):
-            raise Conflict(f"plan '{key}' is referenced by entitlements (revoked ones included)", field="key")
+            raise Conflict(
+                f"plan {shown(key)} is referenced by entitlements (revoked ones included)", field="key"
+            )
         await session.execute(sa.delete(PLAN_FEATURES).where(PLAN_FEATURES.c.plan_id == row.id))
         await session.execute(sa.delete(PLANS).where(PLANS.c.id == row.id))
     return int(row.id)

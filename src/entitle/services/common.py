@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitle.domain.errors import NotFound
+from entitle.domain.text import shown
 
 
 async def row_by_key(
@@ -15,7 +16,7 @@ async def row_by_key(
 ) -> Any:
     row = (await session.execute(sa.select(table).where(table.c.key == key))).first()
     if row is None:
-        raise NotFound(f"no {what} with key '{key}'", field=field)
+        raise NotFound(f"no {what} with key {shown(key)}", field=field)
     return row
 
 

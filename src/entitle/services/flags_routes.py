@@ -13,6 +13,7 @@ from entitle.db.tables import FEATURES, FLAG_FEATURES, FLAGS, ROUTES
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.model import FlagAttribute, FlagOperator, RoutePolicy
 from entitle.domain.routes import validate_route
+from entitle.domain.text import shown
 from entitle.domain.values import (
     NAME_MAX_LENGTH,
     validate_catalog_key,
@@ -36,7 +37,7 @@ async def _feature_ids(session: AsyncSession, keys: list[str], field: str) -> li
     )
     for index, key in enumerate(keys):
         if key not in found:
-            raise NotFound(f"no feature with key '{key}'", field=f"{field}[{index}]")
+            raise NotFound(f"no feature with key {shown(key)}", field=f"{field}[{index}]")
     return [found[k] for k in dict.fromkeys(keys)]
 
 

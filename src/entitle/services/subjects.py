@@ -12,6 +12,7 @@ from entitle.db.engine import upsert_statement
 from entitle.db.revisions import Scope
 from entitle.db.tables import MEMBERSHIPS, TENANTS, USERS
 from entitle.domain.errors import BadUserInput, EntitleError, NotFound
+from entitle.domain.text import shown
 from entitle.domain.values import NAME_MAX_LENGTH, validate_subject_key, validate_text
 from entitle.services.batches import BatchOutcome, ItemError, check_batch_size
 from entitle.services.common import row_by_key
@@ -30,7 +31,7 @@ def _check_subject_item(item: dict[str, Any], seen: dict[str, int]) -> None:
     validate_text(item.get("name"), "name", NAME_MAX_LENGTH)
     email = item.get("email")
     if email is not None and ("@" not in email or len(email) > 320):
-        raise BadUserInput(f"email '{email}' is not an e-mail address", field="email")
+        raise BadUserInput(f"email {shown(email)} is not an e-mail address", field="email")
 
 
 async def _upsert(
@@ -144,7 +145,7 @@ async def _tenant_and_users(
     }
     for index, key in enumerate(user_keys):
         if key not in found:
-            raise NotFound(f"no user with key '{key}'", field=f"userKeys[{index}]")
+            raise NotFound(f"no user with key {shown(key)}", field=f"userKeys[{index}]")
     return tenant, [found[k] for k in user_keys]
 
 
