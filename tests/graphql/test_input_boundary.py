@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from entitle.domain.errors import BadUserInput
 from entitle.graphql.boundary import MAX_JSON_BYTES, MAX_JSON_DEPTH, check_value
@@ -313,3 +314,14 @@ async def test_no_variable_value_or_token_reaches_the_log(
         record.getMessage() + " " + str(record.exc_info) + " " + str(record.args) for record in caplog.records
     ]
     assert all(SECRET not in line and api.token not in line for line in logged), logged
+
+
+async def test_a_database_error_never_quotes_the_statements_parameters(api: Api) -> None:
+    """An unexpected database error is logged (with its message) as INTERNAL_SERVER_ERROR: the
+    engines hide bound parameters, so the message carries no customer value or key."""
+    database = api.app.runtime.database
+    for engine in (database.engine, database.write_engine):
+        async with engine.connect() as connection:
+            with pytest.raises(sa.exc.DBAPIError) as failed:
+                await connection.execute(sa.text("SELECT * FROM no_such_table WHERE k = :k"), {"k": SECRET})
+        assert SECRET not in str(failed.value)
