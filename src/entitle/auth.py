@@ -126,6 +126,11 @@ class Authenticator:
             raise Unauthenticated(f"invalid token: {_describe(exc)}") from None
         except jwt.PyJWTError:  # e.g. InvalidKeyError: a key that does not fit the header's algorithm
             raise Unauthenticated("invalid token: malformed or unverifiable") from None
+        for claim in _NUMERIC_DATES:
+            value = claims.get(claim)
+            if claim in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                # PyJWT reads a string exp/nbf/iat with int(): RFC 7519 says a NumericDate is a number.
+                raise Unauthenticated(f"invalid token: '{claim}' must be a number (seconds since the epoch)")
         sub = claims.get("sub")
         tenant = claims.get(self._tenant_claim)
         if not isinstance(sub, str) or not sub or (tenant is not None and not isinstance(tenant, str)):
@@ -135,6 +140,9 @@ class Authenticator:
             self._tokens.clear()
         self._tokens[token] = (principal, float(claims["exp"]))
         return principal
+
+
+_NUMERIC_DATES = ("exp", "nbf", "iat")
 
 
 def _public_key(pem: str) -> tuple[Any, list[str]]:

@@ -259,6 +259,22 @@ async def test_a_bad_user_token_is_401_unauthenticated(api: Api) -> None:
         assert JWT_SECRET not in response.text
 
 
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+async def test_a_numeric_date_claim_that_is_a_string_is_401_unauthenticated(api: Api, claim: str) -> None:
+    """RFC 7519: exp, nbf and iat are NumericDates (numbers); PyJWT alone would read "1234" with int()."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": "ann", "tenantId": "acme", "exp": now + 600}
+    claims[claim] = str(now + 600 if claim == "exp" else now - 60)
+    response = await api.post(VIEWER, token=jwt.encode(claims, JWT_SECRET, algorithm="HS256"))
+    assert response.status_code == 401
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert f"'{claim}' must be a number" in error["message"]
+    claims[claim] = int(claims[claim])  # the same token with a number is accepted
+    response = await api.post(VIEWER, token=jwt.encode(claims, JWT_SECRET, algorithm="HS256"))
+    assert response.status_code == 200, response.text
+
+
 async def test_a_wrong_audience_or_issuer_is_401_when_configured(make_api: Any) -> None:
     # given
     api = await make_api(entitle_jwt_audience="entitle", entitle_jwt_issuer="https://idp.example")

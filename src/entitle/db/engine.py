@@ -31,7 +31,7 @@ Executor = AsyncConnection | AsyncSession
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -66,6 +66,7 @@ class Database:
                 pool_size=settings.entitle_db_pool_size,
                 max_overflow=settings.entitle_db_pool_size,
                 pool_recycle=1800,
+                hide_parameters=True,  # a database error's message (and so the log) never quotes input
             )
             self.write_engine = self.engine
         # Single-statement reads on the hot path: no BEGIN/COMMIT round trips on PostgreSQL.

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from entitle.domain.errors import BadUserInput
 from entitle.domain.model import ApiRoute, RoutePolicy
+from entitle.domain.text import shown
 
 _METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,16}")
 _PARAM = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]{0,63}\}")
@@ -31,7 +32,7 @@ def validate_route(method: str, path_pattern: str) -> None:
     """Raise ``BadUserInput`` (field ``method`` or ``pathPattern``) unless the route is well-formed."""
     if not isinstance(method, str) or _METHOD.fullmatch(method) is None:
         raise BadUserInput(
-            f"method: {method!r} is not an HTTP method (e.g. GET, POST) or '*'", field="method"
+            f"method: {shown(method)} is not an HTTP method (e.g. GET, POST) or '*'", field="method"
         )
     _parse_pattern(path_pattern)
 
@@ -40,7 +41,7 @@ def _parse_pattern(pattern: str) -> tuple[tuple[str | None, ...], bool]:
     """The pattern's segments (None for a one-segment wildcard) and whether it ends with ``**``."""
 
     def fail(reason: str) -> BadUserInput:
-        return BadUserInput(f"pathPattern: {pattern!r} {reason}", field="pathPattern")
+        return BadUserInput(f"pathPattern: {shown(pattern)} {reason}", field="pathPattern")
 
     if not isinstance(pattern, str) or not pattern.startswith("/"):
         raise fail("must start with '/'")
@@ -60,15 +61,15 @@ def _parse_pattern(pattern: str) -> tuple[tuple[str | None, ...], bool]:
             segments.append(_ANY)
         elif part.startswith("{"):
             if _PARAM.fullmatch(part) is None:
-                raise fail(f"has a malformed parameter {part!r} (expected '{{name}}')")
+                raise fail(f"has a malformed parameter {shown(part)} (expected '{{name}}')")
             if part in params:
-                raise fail(f"repeats the parameter {part!r}")
+                raise fail(f"repeats the parameter {shown(part)}")
             params.add(part)
             segments.append(_ANY)
         elif part == "":
             raise fail("has an empty segment ('//')")
         elif _LITERAL.fullmatch(part) is None:
-            raise fail(f"has an invalid segment {part!r} (no '{{', '}}', '*', '?', '#' or spaces)")
+            raise fail(f"has an invalid segment {shown(part)} (no '{{', '}}', '*', '?', '#' or spaces)")
         else:
             segments.append(part)
     return tuple(segments), tail

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from entitle.domain.errors import BadUserInput
 from entitle.domain.model import UNLIMITED, Feature, FeatureType, JsonValue, ResetPeriod
+from entitle.domain.text import shown
 
 CATALOG_KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 SUBJECT_KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
@@ -32,7 +33,7 @@ def validate_catalog_key(key: str, field: str) -> None:
     """Feature, plan and flag keys: ``^[a-z0-9][a-z0-9_.-]{0,63}$``."""
     if not isinstance(key, str) or CATALOG_KEY_PATTERN.fullmatch(key) is None:
         raise BadUserInput(
-            f"{field}: {key!r} is not a valid key (lowercase letters, digits, '_', '.', '-'; "
+            f"{field}: {shown(key)} is not a valid key (lowercase letters, digits, '_', '.', '-'; "
             "starting with a letter or digit; at most 64 characters)",
             field=field,
         )
@@ -42,7 +43,7 @@ def validate_subject_key(key: str, field: str) -> None:
     """Tenant and user keys: ``^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$`` (ids, UUIDs, emails)."""
     if not isinstance(key, str) or SUBJECT_KEY_PATTERN.fullmatch(key) is None:
         raise BadUserInput(
-            f"{field}: {key!r} is not a valid key (letters, digits, '_', '.', ':', '@', '-'; "
+            f"{field}: {shown(key)} is not a valid key (letters, digits, '_', '.', ':', '@', '-'; "
             "starting with a letter or digit; at most 128 characters)",
             field=field,
         )
@@ -52,7 +53,7 @@ def validate_permission_key(key: str, field: str) -> None:
     """Permission keys: ``^[a-z0-9][a-z0-9_.:-]{0,127}$``."""
     if not isinstance(key, str) or PERMISSION_KEY_PATTERN.fullmatch(key) is None:
         raise BadUserInput(
-            f"{field}: {key!r} is not a valid permission key (lowercase letters, digits, '_', '.', "
+            f"{field}: {shown(key)} is not a valid permission key (lowercase letters, digits, '_', '.', "
             "':', '-'; starting with a letter or digit; at most 128 characters)",
             field=field,
         )
@@ -89,11 +90,11 @@ def validate_value(feature: Feature, value: JsonValue, *, field: str) -> JsonVal
 def _check_value(
     type_: FeatureType, tiers: Sequence[str], value: JsonValue, *, field: str, feature_key: str | None
 ) -> JsonValue:
-    about = f" for feature {feature_key!r}" if feature_key else ""
+    about = f" for feature {shown(feature_key)}" if feature_key else ""
     if type_ is FeatureType.BOOLEAN:
         if isinstance(value, bool):
             return value
-        raise BadUserInput(f"{field}: expected true or false{about}, got {value!r}", field=field)
+        raise BadUserInput(f"{field}: expected true or false{about}, got {shown(value)}", field=field)
     if type_ is FeatureType.LIMIT:
         if value == UNLIMITED and isinstance(value, str):
             return UNLIMITED
@@ -102,16 +103,16 @@ def _check_value(
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_LIMIT:
             return value
         raise BadUserInput(
-            f'{field}: expected an integer from 0 to {MAX_LIMIT} or "unlimited"{about}, got {value!r}',
+            f'{field}: expected an integer from 0 to {MAX_LIMIT} or "unlimited"{about}, got {shown(value)}',
             field=field,
         )
     if type_ is FeatureType.TIER:
         if isinstance(value, str) and value in tiers:
             return value
-        raise BadUserInput(f"{field}: expected one of {list(tiers)}{about}, got {value!r}", field=field)
+        raise BadUserInput(f"{field}: expected one of {list(tiers)}{about}, got {shown(value)}", field=field)
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return list(dict.fromkeys(value))
-    raise BadUserInput(f"{field}: expected a list of strings{about}, got {value!r}", field=field)
+    raise BadUserInput(f"{field}: expected a list of strings{about}, got {shown(value)}", field=field)
 
 
 def validate_feature_definition(

@@ -6,6 +6,10 @@ validation rules, so all three only ever run on a cache miss. One extension inst
 (MaxTokensLimiter, ParserCache, AddValidationRules, ValidationCache) also saves their per-request
 hook plumbing on the hot path. A document with several operations must name one
 (``operationName``): graphql-core would otherwise run the first, silently.
+
+The input boundary (:mod:`entitle.graphql.boundary`) is analysed here too, once per document;
+per request only the declared variables' values are checked. With ``hide_suggestions``
+(introspection off), validation messages carry no "Did you mean …?" hints.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from functools import lru_cache
 from typing import Any
 
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from entitle.graphql.boundary import DocumentInputs, analyse
 from graphql import (
     ASTValidationRule,
     DocumentNode,
@@ -24,6 +30,7 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     parse,
+    validate,
 )
 
 CACHE_SIZE = 1024
@@ -31,10 +38,10 @@ _NAME_THE_OPERATION = "the document holds several operations: name the one to ru
 
 
 def cached_documents(
-    max_tokens: int, limit_rules: Sequence[type[ASTValidationRule]]
+    max_tokens: int, limit_rules: Sequence[type[ASTValidationRule]], *, hide_suggestions: bool = False
 ) -> Callable[[], SchemaExtension]:
     """A factory for the extension, with its caches shared by every request of one schema."""
-    limits = tuple(limit_rules)
+    limits = (*limit_rules, MaybeNullValidationRule, OneOfInputValidationRule)
 
     @lru_cache(maxsize=CACHE_SIZE)
     def parse_query(query: str) -> DocumentNode:
@@ -44,7 +51,11 @@ def cached_documents(
     def validate_query(
         schema: GraphQLSchema, query: str, rules: tuple[type[ASTValidationRule], ...]
     ) -> list[GraphQLError]:
-        return validate_document(schema, parse_query(query), rules + limits)
+        return validate(schema, parse_query(query), rules + limits, hide_suggestions=hide_suggestions)
+
+    @lru_cache(maxsize=CACHE_SIZE)
+    def document_inputs(schema: GraphQLSchema, query: str) -> DocumentInputs:
+        return analyse(schema, parse_query(query))
 
     @lru_cache(maxsize=CACHE_SIZE)
     def operation_count(query: str) -> int:
@@ -63,6 +74,10 @@ def cached_documents(
             sent_name = getattr(context, "_provided_operation_name", None)
             if not errors and sent_name is None and operation_count(context.query) > 1:
                 errors = [GraphQLError(_NAME_THE_OPERATION)]
+            if not errors:
+                refused = document_inputs(context.schema._schema, context.query).check(context.variables)
+                if refused is not None:
+                    errors = [GraphQLError(refused.message, original_error=refused)]
             context.pre_execution_errors = errors
             yield
 

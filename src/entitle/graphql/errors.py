@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from entitle.domain.errors import EntitleError
+from entitle.domain.text import SHOWN_CHARS
 from graphql import GraphQLError, GraphQLSyntaxError
 
 log = logging.getLogger("entitle.errors")
@@ -20,6 +21,18 @@ _TOO_COMPLEX = re.compile(
 )
 
 _BAD_VARIABLE = re.compile(r"Variable '\$\w+'")
+
+_QUOTED_CHAR = r"(?:(?!\1)[^\\]|\\.)"
+_LONG_QUOTE = re.compile(rf"""(['"])({_QUOTED_CHAR}{{{SHOWN_CHARS}}}){_QUOTED_CHAR}+\1""")
+
+
+def trim_quotes(message: str) -> str:
+    """Every quoted run longer than 64 characters cut to its first 64 and '…'.
+
+    graphql-core quotes a variable's value in its coercion errors (up to 240 characters); our
+    own messages quote input through ``entitle.domain.text.shown``. This is the last guard.
+    """
+    return _LONG_QUOTE.sub(lambda m: f"{m[1]}{m[2]}…{m[1]}", message)
 
 
 def classify(error: GraphQLError) -> tuple[str, str, str | None]:
@@ -51,7 +64,7 @@ def classify(error: GraphQLError) -> tuple[str, str, str | None]:
 
 def format_error(error: GraphQLError) -> dict[str, Any]:
     code, message, field = classify(error)
-    formatted: dict[str, Any] = {"message": message}
+    formatted: dict[str, Any] = {"message": trim_quotes(message)}
     if error.locations:
         formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
     if error.path is not None:

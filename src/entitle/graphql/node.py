@@ -8,6 +8,7 @@ import binascii
 import strawberry
 
 from entitle.domain.errors import BadUserInput
+from entitle.domain.text import shown
 
 
 @strawberry.interface(description="An object with a global id, resolvable with node(id:).")
@@ -28,9 +29,9 @@ def from_global_id(global_id: str, *, field: str = "id") -> tuple[str, int]:
         type_name, _, raw_pk = base64.b64decode(global_id, validate=True).decode().partition(":")
         pk = int(raw_pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadUserInput(f"'{global_id}' is not a valid id", field=field) from None
+        raise BadUserInput(f"{shown(global_id)} is not a valid id", field=field) from None
     if not 1 <= pk <= MAX_PK:
-        raise BadUserInput(f"'{global_id}' is not a valid id", field=field)
+        raise BadUserInput(f"{shown(global_id)} is not a valid id", field=field)
     return type_name, pk
 
 

@@ -9,6 +9,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types.scalar import ScalarDefinition
 
+from entitle.domain.text import shown
+
 __all__ = ["JSON", "DateTime", "scalar_map"]
 
 DateTime = NewType("DateTime", datetime)
@@ -28,15 +30,17 @@ def _parse(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"'{value}' is not an ISO-8601 date-time") from None
+        raise ValueError(f"{shown(value)} is not an ISO-8601 date-time") from None
     if parsed.tzinfo is None:
-        raise ValueError(f"'{value}' has no UTC offset; add 'Z' or '+00:00'")
+        raise ValueError(f"{shown(value)} has no UTC offset; add 'Z' or '+00:00'")
     try:
         parsed = parsed.astimezone(UTC)
     except OverflowError:
         parsed = EARLIEST - timedelta(days=1)  # out of range either way; reported below
     if not EARLIEST <= parsed <= LATEST:
-        raise ValueError(f"'{value}' is outside the supported range (years {EARLIEST.year} to {LATEST.year})")
+        raise ValueError(
+            f"{shown(value)} is outside the supported range (years {EARLIEST.year} to {LATEST.year})"
+        )
     return parsed
 
 

@@ -16,6 +16,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from entitle.graphql.catalog.mutations import CatalogMutation
 from entitle.graphql.catalog.queries import CatalogQuery
@@ -46,6 +47,7 @@ from entitle.graphql.webhooks.resolvers import WebhooksMutation, WebhooksQuery
 from entitle.graphql.webhooks.types import WebhookDelivery, WebhookEndpoint
 from entitle.services.lookups import Row
 from entitle.settings import Settings
+from graphql import GraphQLError
 
 MAX_NODES = 500
 
@@ -124,18 +126,46 @@ Mutation = merge_types(
 )
 
 
+class EntitleSchema(strawberry.Schema):
+    """strawberry's schema, with two changes at the edge of what the server says and logs.
+
+    - No error is logged here: strawberry would log every error with its message, and a failed
+      variable's message quotes the variable's value (customer data, keys). Client errors are
+      answered, not logged; unexpected ones are logged once, without input, by
+      ``entitle.graphql.errors.classify``.
+    - With ``hide_suggestions`` (introspection off), coercing variables at execution gives no
+      "Did you mean …?" hints either (validation's are hidden in ``documents.cached_documents``).
+    """
+
+    hide_suggestions = False
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        if self.hide_suggestions:
+            kwargs["hide_suggestions"] = True
+        return kwargs
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     limits = [
         *QueryDepthLimiter(max_depth=settings.entitle_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.entitle_max_aliases).validation_rules,
     ]
+    hide_suggestions = not settings.entitle_introspection
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        cached_documents(settings.entitle_max_tokens, limits)
+        cached_documents(settings.entitle_max_tokens, limits, hide_suggestions=hide_suggestions)
     ]
     if not settings.entitle_introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    schema = EntitleSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -156,3 +186,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=extensions,
         config=StrawberryConfig(scalar_map=scalar_map, batching_config={"max_operations": 10}),
     )
+    schema.hide_suggestions = hide_suggestions
+    return schema

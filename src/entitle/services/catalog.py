@@ -16,6 +16,7 @@ from entitle.db.repositories.plans import PlanFeatureValue, PlanRecord
 from entitle.domain.changes import ChangeKind, NewChange, payload_of
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.model import Feature, FeatureType, JsonValue, OverageHandling, ResetPeriod
+from entitle.domain.text import shown
 from entitle.domain.values import (
     NAME_MAX_LENGTH,
     UNIT_MAX_LENGTH,
@@ -79,7 +80,7 @@ async def create_feature(runtime: Runtime, data: dict[str, Any]) -> FeatureRecor
     stamp = now()
     async with runtime.write() as session:
         if await feature_rows.key_exists(session, data["key"]):
-            raise Conflict(f"a feature with key '{data['key']}' already exists", field="key")
+            raise Conflict(f"a feature with key {shown(data['key'])} already exists", field="key")
         values.setdefault("overage", OverageHandling.BLOCK.value)
         values.setdefault("metadata", {})
         values.setdefault("tiers", [])
@@ -124,7 +125,7 @@ async def update_feature(runtime: Runtime, key: str, changes: dict[str, Any]) ->
 async def _check_values_still_fit(session: Session, feature_id: int, feature: Feature) -> None:
     """Changing tiers must not strand a plan value or a grant that names a tier the change removes."""
     for plan_key, value in await feature_rows.plan_values(session, feature_id):
-        _still_fits(feature, value, f"plan '{plan_key}'")
+        _still_fits(feature, value, f"plan {shown(plan_key)}")
     for entitlement_id, value in await feature_rows.grant_values(session, feature_id):
         _still_fits(feature, value, f"entitlement {entitlement_id}")
 
@@ -134,7 +135,7 @@ def _still_fits(feature: Feature, value: Any, user: str) -> None:
         validate_value(feature, value, field="tiers")
     except BadUserInput:
         raise BadUserInput(
-            f"tiers: {user} uses {value!r}, which these tiers no longer allow", field="tiers"
+            f"tiers: {user} uses {shown(value)}, which these tiers no longer allow", field="tiers"
         ) from None
 
 
@@ -143,7 +144,7 @@ async def delete_feature(runtime: Runtime, key: str) -> int:
         record = found(await feature_rows.by_key(session, key), key, what="feature")
         what = await feature_rows.first_user(session, record.id)
         if what is not None:
-            raise Conflict(f"feature '{key}' is still used by {what}", field="key")
+            raise Conflict(f"feature {shown(key)} is still used by {what}", field="key")
         await feature_rows.delete(session, record.id)
         change_log.record(session, _feature_change(ChangeKind.FEATURE_DELETED, record))
     return record.id
@@ -164,12 +165,14 @@ async def _plan_feature_values(
         key = item["feature_key"]
         if key in seen:
             raise BadUserInput(
-                f"{where}.featureKey: feature '{key}' is listed twice", field=f"{where}.featureKey"
+                f"{where}.featureKey: feature {shown(key)} is listed twice", field=f"{where}.featureKey"
             )
         seen.add(key)
         feature = known.get(key)
         if feature is None:
-            raise NotFound(f"{where}.featureKey: no feature with key '{key}'", field=f"{where}.featureKey")
+            raise NotFound(
+                f"{where}.featureKey: no feature with key {shown(key)}", field=f"{where}.featureKey"
+            )
         value = validate_value(feature_to_domain(feature), item["value"], field=f"{where}.value")
         rows.append(PlanFeatureValue(feature_id=feature.id, value=value, position=index))
     return rows
@@ -191,7 +194,7 @@ async def create_plan(runtime: Runtime, data: dict[str, Any]) -> PlanRecord:
     stamp = now()
     async with runtime.write() as session:
         if await plan_rows.key_exists(session, data["key"]):
-            raise Conflict(f"a plan with key '{data['key']}' already exists", field="key")
+            raise Conflict(f"a plan with key {shown(data['key'])} already exists", field="key")
         values = await _plan_feature_values(session, data.get("features") or [])
         record = await plan_rows.insert(
             session,
@@ -241,7 +244,9 @@ async def delete_plan(runtime: Runtime, key: str) -> int:
     async with runtime.write() as session:
         record = found(await plan_rows.by_key(session, key), key, what="plan")
         if await plan_rows.is_granted(session, record.id):
-            raise Conflict(f"plan '{key}' is referenced by entitlements (revoked ones included)", field="key")
+            raise Conflict(
+                f"plan {shown(key)} is referenced by entitlements (revoked ones included)", field="key"
+            )
         await plan_rows.delete(session, record.id)
         change_log.record(session, _plan_change(ChangeKind.PLAN_DELETED, record))
     return record.id

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from entitle.domain.errors import NotFound
+from entitle.domain.text import shown
 
 T = TypeVar("T")
 
@@ -12,5 +13,5 @@ T = TypeVar("T")
 def found(record: T | None, key: str, *, what: str, field: str = "key") -> T:
     """``record``, or NOT_FOUND naming ``field`` when the lookup by ``key`` found nothing."""
     if record is None:
-        raise NotFound(f"no {what} with key '{key}'", field=field)
+        raise NotFound(f"no {what} with key {shown(key)}", field=field)
     return record

@@ -30,6 +30,7 @@ from entitle.db.repositories.plans import PlanRecord
 from entitle.domain.changes import ChangeKind, NewChange, payload_of
 from entitle.domain.errors import BadUserInput, Conflict, EntitleError, NotFound
 from entitle.domain.model import AssignLevel
+from entitle.domain.text import shown
 from entitle.domain.values import validate_value
 from entitle.services.batches import BatchOutcome, ItemError, check_batch_size
 from entitle.services.runtime import Runtime
@@ -76,13 +77,13 @@ def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str
             raise BadUserInput("value is only for single-feature grants (featureKey)", field="value")
         plan = found.plans.get(plan_key)
         if plan is None:
-            raise NotFound(f"no plan with key '{plan_key}'", field="planKey")
+            raise NotFound(f"no plan with key {shown(plan_key)}", field="planKey")
         row["plan_id"] = plan.id
         trial_days = plan.default_time_limitation_days
     else:
         feature = found.features.get(feature_key)  # type: ignore[arg-type]
         if feature is None:
-            raise NotFound(f"no feature with key '{feature_key}'", field="featureKey")
+            raise NotFound(f"no feature with key {shown(feature_key)}", field="featureKey")
         row["feature_id"] = feature.id
         if item.get("value") is not None:
             row["value"] = validate_value(feature_to_domain(feature), item["value"], field="value")
@@ -90,11 +91,13 @@ def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str
     tenant_id = found.tenants.get(tenant_key) if tenant_key is not None else None
     user_id = found.users.get(user_key) if user_key is not None else None
     if tenant_key is not None and tenant_id is None:
-        raise NotFound(f"no tenant with key '{tenant_key}'", field="tenantKey")
+        raise NotFound(f"no tenant with key {shown(tenant_key)}", field="tenantKey")
     if user_key is not None and user_id is None:
-        raise NotFound(f"no user with key '{user_key}'", field="userKey")
+        raise NotFound(f"no user with key {shown(user_key)}", field="userKey")
     if tenant_id is not None and user_id is not None and (tenant_id, user_id) not in found.memberships:
-        raise Conflict(f"user '{user_key}' is not a member of tenant '{tenant_key}'", field="userKey")
+        raise Conflict(
+            f"user {shown(user_key)} is not a member of tenant {shown(tenant_key)}", field="userKey"
+        )
     level = (
         AssignLevel.TENANT
         if user_id is None

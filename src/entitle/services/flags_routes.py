@@ -16,6 +16,7 @@ from entitle.domain.changes import ChangeKind, NewChange, payload_of
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.model import FlagAttribute, FlagOperator, JsonValue, RoutePolicy
 from entitle.domain.routes import validate_route
+from entitle.domain.text import shown
 from entitle.domain.values import (
     NAME_MAX_LENGTH,
     validate_catalog_key,
@@ -34,7 +35,7 @@ async def _feature_ids(session: Session, keys: list[str], field: str) -> list[in
     ids = await feature_rows.ids_by_keys(session, keys)
     for index, key in enumerate(keys):
         if key not in ids:
-            raise NotFound(f"no feature with key '{key}'", field=f"{field}[{index}]")
+            raise NotFound(f"no feature with key {shown(key)}", field=f"{field}[{index}]")
     return [ids[k] for k in dict.fromkeys(keys)]
 
 
@@ -88,7 +89,7 @@ async def create_flag(runtime: Runtime, data: dict[str, Any]) -> FlagRecord:
     stamp = now()
     async with runtime.write() as session:
         if await flag_rows.key_exists(session, values["key"]):
-            raise Conflict(f"a feature flag with key '{values['key']}' already exists", field="key")
+            raise Conflict(f"a feature flag with key {shown(values['key'])} already exists", field="key")
         feature_ids = await _feature_ids(session, data.get("feature_keys") or [], "featureKeys")
         record = await flag_rows.insert(session, {**values, "created_at": stamp, "updated_at": stamp})
         await flag_rows.set_features(session, record.id, feature_ids)
@@ -110,7 +111,7 @@ async def update_flag(runtime: Runtime, key: str, data: dict[str, Any]) -> FlagR
     async with runtime.write() as session:
         current = found(await flag_rows.by_key(session, key), key, what="feature flag")
         if values["key"] != key and await flag_rows.key_exists(session, values["key"]):
-            raise Conflict(f"a feature flag with key '{values['key']}' already exists", field="key")
+            raise Conflict(f"a feature flag with key {shown(values['key'])} already exists", field="key")
         feature_ids = await _feature_ids(session, data.get("feature_keys") or [], "featureKeys")
         record = await flag_rows.update(session, current.id, {**values, "updated_at": now()})
         await flag_rows.set_features(session, record.id, feature_ids)

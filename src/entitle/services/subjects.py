@@ -9,6 +9,7 @@ from entitle.db.repositories import Session
 from entitle.db.repositories import subjects as subject_rows
 from entitle.db.repositories.subjects import TenantRecord
 from entitle.domain.errors import BadUserInput, EntitleError, NotFound
+from entitle.domain.text import shown
 from entitle.domain.values import NAME_MAX_LENGTH, validate_subject_key, validate_text
 from entitle.services.batches import BatchOutcome, ItemError, check_batch_size
 from entitle.services.common import found
@@ -18,14 +19,16 @@ from entitle.services.runtime import Runtime
 def _check_subject_item(item: dict[str, Any], seen: dict[str, int]) -> None:
     validate_subject_key(item["key"], "key")
     if item["key"] in seen:
-        raise BadUserInput(f"key '{item['key']}' already appears at index {seen[item['key']]}", field="key")
+        raise BadUserInput(
+            f"key {shown(item['key'])} already appears at index {seen[item['key']]}", field="key"
+        )
     metadata = item.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise BadUserInput("metadata must be a JSON object", field="metadata")
     validate_text(item.get("name"), "name", NAME_MAX_LENGTH)
     email = item.get("email")
     if email is not None and ("@" not in email or len(email) > 320):
-        raise BadUserInput(f"email '{email}' is not an e-mail address", field="email")
+        raise BadUserInput(f"email {shown(email)} is not an e-mail address", field="email")
 
 
 def _validate_items(
@@ -69,7 +72,9 @@ async def upsert_users(runtime: Runtime, items: list[dict[str, Any]], *, atomic:
     for index, item in good:
         missing = [k for k in item.get("tenant_keys") or [] if k not in tenant_ids]
         if missing:
-            errors.append(ItemError(index, "NOT_FOUND", f"no tenant with key '{missing[0]}'", "tenantKeys"))
+            errors.append(
+                ItemError(index, "NOT_FOUND", f"no tenant with key {shown(missing[0])}", "tenantKeys")
+            )
         else:
             still_good.append((index, item))
     errors.sort(key=lambda e: e.index)
@@ -91,7 +96,7 @@ async def _tenant_and_users(
     ids = await subject_rows.user_ids(session, user_keys)
     for index, key in enumerate(user_keys):
         if key not in ids:
-            raise NotFound(f"no user with key '{key}'", field=f"userKeys[{index}]")
+            raise NotFound(f"no user with key {shown(key)}", field=f"userKeys[{index}]")
     return tenant, ids
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
+from entitle.domain.text import shown
 from entitle.graphql.batches import BatchItemError
 from entitle.graphql.context import Info
 from entitle.graphql.entitlements.inputs import CreateEntitlementInput, UpdateEntitlementInput
@@ -88,7 +89,7 @@ class EntitlementsMutation:
                 pks.append(_entitlement_pk(global_id))
             except Exception:
                 pks.append(None)
-                bad.append(ItemError(index, "BAD_USER_INPUT", f"'{global_id}' is not a valid id", "ids"))
+                bad.append(ItemError(index, "BAD_USER_INPUT", f"{shown(global_id)} is not a valid id", "ids"))
         count, errors = await entitlements.revoke(info.context.runtime, pks)
         bad_indexes = {e.index for e in bad}
         merged = sorted([*bad, *(e for e in errors if e.index not in bad_indexes)], key=lambda e: e.index)
