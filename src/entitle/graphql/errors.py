@@ -1,7 +1,9 @@
 """One error mapper: every GraphQL error leaves with ``extensions.code`` (contract §7).
 
 Domain errors keep their message and code; parse, validation and complexity failures are
-classified; anything else is logged and masked as ``INTERNAL_SERVER_ERROR`` with no detail.
+classified; a database that is unreachable or timed out is ``SERVICE_UNAVAILABLE`` (not logged
+here: :class:`entitle.db.health.DatabaseHealth` logs the outage once); anything else is logged and
+masked as ``INTERNAL_SERVER_ERROR`` with no detail.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 import re
 from typing import Any
 
+from entitle.db.health import unavailable_reason
 from entitle.domain.errors import EntitleError
 from graphql import GraphQLError, GraphQLSyntaxError
 
@@ -21,12 +24,17 @@ _TOO_COMPLEX = re.compile(
 
 _BAD_VARIABLE = re.compile(r"Variable '\$\w+'")
 
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+UNAVAILABLE_MESSAGE = "the database is unavailable or timed out; retry shortly"
+
 
 def classify(error: GraphQLError) -> tuple[str, str, str | None]:
     """(code, message, field) for one error."""
     original = error.original_error
     if isinstance(original, EntitleError):
         return original.code, original.message, original.field
+    if original is not None and unavailable_reason(original) is not None:
+        return SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE, None
     if error.path is None and _BAD_VARIABLE.match(error.message):
         # Variable coercion fails before execution, often wrapping the scalar's ValueError: the
         # request does not validate, whatever the original error (contract §7: bad variables).
@@ -61,6 +69,12 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
         extensions["field"] = field
     formatted["extensions"] = extensions
     return formatted
+
+
+def unavailable_reasons(errors: list[GraphQLError]) -> list[str]:
+    """The outage reasons behind ``errors`` (those that are SERVICE_UNAVAILABLE)."""
+    reasons = (unavailable_reason(error.original_error) for error in errors if error.original_error)
+    return [reason for reason in reasons if reason is not None]
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:

@@ -15,7 +15,9 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
+from entitle.db.health import unavailable_reason
 from entitle.graphql.catalog.mutations import CatalogMutation
 from entitle.graphql.catalog.queries import CatalogQuery
 from entitle.graphql.catalog.types import Feature, Plan
@@ -36,6 +38,7 @@ from entitle.graphql.subjects.queries import SubjectsQuery
 from entitle.graphql.subjects.types import Tenant, User
 from entitle.graphql.usage.mutations import UsageMutation
 from entitle.settings import Settings
+from graphql import GraphQLError
 
 MAX_NODES = 500
 
@@ -89,6 +92,18 @@ Mutation = merge_types(
 )
 
 
+class EntitleSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Strawberry's error log, without database outages: those are logged once per outage by
+        ``DatabaseHealth``, not with a traceback per request."""
+        super().process_errors(
+            [error for error in errors if unavailable_reason(error.original_error) is None],
+            execution_context,
+        )
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     limits = [
@@ -100,7 +115,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.entitle_introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return EntitleSchema(
         query=Query,
         mutation=Mutation,
         types=[Feature, Plan, Tenant, User, Entitlement, FeatureFlag, ApiRoute],
