@@ -67,8 +67,8 @@ def _reason(error: BaseException) -> str | None:
             return os.strerror(error.errno).lower()
         return "connection failed"
     if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
-        # SQLite's own error (the cause) decides; other drivers use these for lost connections.
-        return None if isinstance(error.orig, sqlite3.Error) else _first_line(str(error.orig))
+        # SQLite's own error decides; other drivers use these for lost connections.
+        return _reason(error.orig) if isinstance(error.orig, sqlite3.Error) else _first_line(str(error.orig))
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return "connection lost"
     return None
@@ -100,9 +100,7 @@ class DatabaseHealth:
         if self._reported or now - self._last_report < self._interval:
             return
         missed = self._unreported_outages
-        suffix = (
-            f" ({missed} brief outage{'s' if missed != 1 else ''} not logged before this)" if missed else ""
-        )
+        suffix = f" (and {missed} brief outage(s) since the last report)" if missed else ""
         log.warning("database unavailable: %s%s", reason, suffix)
         self._reported = True
         self._last_report = now
