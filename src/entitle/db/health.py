@@ -8,8 +8,9 @@ from every other error: those become ``SERVICE_UNAVAILABLE`` (HTTP 503, safe to 
 ``DatabaseHealth`` is the process's view of the database: requests, ``/readyz`` and the revision
 watcher report failures to it, successful round trips (the watcher's poll, ``/readyz``) report
 recovery. It logs "database unavailable: <reason>" when the state goes down and "database available
-again" when it comes back; a flapping database logs at most one outage line per ``min_log_interval_s``
-(the next line counts the brief outages it did not report).
+again" when it comes back. A flapping database logs at most one outage per ``min_log_interval_s``
+(10 s): an outage that starts sooner after the last logged one is logged when it is still going on
+once that interval has passed, and the next logged line counts the brief outages that were not.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def _first_line(text: str) -> str:
 
 class DatabaseHealth:
     def __init__(
-        self, *, min_log_interval_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+        self, *, min_log_interval_s: float = 10.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.available = True
         self._interval = min_log_interval_s
