@@ -63,6 +63,10 @@ def _wait_for_database(settings: Settings) -> None:
             await database.ping()
         finally:
             await database.dispose()
+            if settings.is_sqlite:
+                # aiosqlite stops a connection that failed to open without awaiting it: let its thread
+                # finish while the loop is alive, or it prints a traceback (omnilib/aiosqlite#389).
+                await asyncio.sleep(0.05)
 
     started = time.monotonic()
     attempt = 0
@@ -146,8 +150,10 @@ def migrate() -> None:
     """Apply migrations (alembic upgrade head) to DATABASE_URL."""
     from entitle.db.migrations import upgrade_to_head
 
+    settings = Settings()
+    _wait_for_database(settings)
     with _exit_when_database_unavailable():
-        upgrade_to_head(Settings().database_url)
+        upgrade_to_head(settings.database_url)
     typer.echo("database is at the latest migration", err=True)
 
 
@@ -166,6 +172,7 @@ def seed_demo_command() -> None:
     from entitle.services.demo import seed_demo
 
     settings = Settings()
+    _wait_for_database(settings)
     with _exit_when_database_unavailable():
         upgrade_to_head(settings.database_url)
         typer.echo(asyncio.run(seed_demo(settings)))
@@ -190,6 +197,7 @@ def create_api_key_command(
         finally:
             await database.dispose()
 
+    _wait_for_database(settings)
     with _exit_when_database_unavailable():
         upgrade_to_head(settings.database_url)
         typer.echo(asyncio.run(run()))
