@@ -211,21 +211,30 @@ def serve_command(settings: dict[str, str], workdir: Path) -> subprocess.Popen[b
 
 
 def test_serve_waits_for_a_database_that_comes_up_late(
-    serve: ServeFactory, throwaway_postgres: ThrowawayPostgres
+    serve: ServeFactory, throwaway_postgres: ThrowawayPostgres, tmp_path: Path
 ) -> None:
-    # given: the database starts 3 s after the server
+    # given: the database starts 1 s after the server reported that it is waiting for it
     cluster = throwaway_postgres
     cluster.stop()
-    late_start = threading.Timer(3.0, cluster.start)
+
+    def waiting() -> bool:
+        return any("waiting for the database" in path.read_text() for path in tmp_path.glob("serve-*.stderr"))
+
+    def start_late() -> None:
+        wait_until(waiting, 60, "the server's first 'waiting' line")
+        time.sleep(1.0)
+        cluster.start()
+
+    late_start = threading.Thread(target=start_late)
     late_start.start()
     try:
         # when
-        server = serve(outage_settings(cluster, ENTITLE_DB_WAIT_S="30"))
+        server = serve(outage_settings(cluster, ENTITLE_DB_WAIT_S="60"))
     finally:
         late_start.join()
     # then
     log = server.stderr()
-    assert "waiting for the database (connection refused)" in log, log
+    assert "waiting for the database (connection refused): attempt 1," in log, log
     assert "the database is up" in log, log
     assert "Traceback" not in log, log
     with httpx.Client(base_url=server.base_url, timeout=10) as client:
