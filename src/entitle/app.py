@@ -11,12 +11,11 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from entitle.graphql.http import EntitleGraphQL, json_error_response
+from entitle.graphql.http import RETRY_AFTER_S, EntitleGraphQL, json_error_response
 from entitle.graphql.schema import build_schema
 from entitle.services.runtime import Runtime
 from entitle.settings import Settings
@@ -119,12 +118,13 @@ def create_app(settings: Settings | None = None) -> EntitleApp:
 
     @api.get("/readyz")
     async def readyz() -> JSONResponse:
-        try:
-            async with runtime.database.read() as session:
-                await session.execute(sa.text("SELECT 1"))
-        except Exception:
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        if await runtime.database_ready(settings.entitle_readyz_timeout_s):
+            return JSONResponse({"status": "ready"})
+        return JSONResponse(
+            {"status": "unavailable", "database": "unreachable"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
 
     graphql = EntitleGraphQL(build_schema(settings), runtime)
     return EntitleApp(api, BodyLimit(graphql, settings.entitle_max_body_bytes), runtime)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -30,6 +33,79 @@ async def _first_start_key(settings: Settings) -> str | None:
         await database.dispose()
 
 
+@contextmanager
+def _exit_when_database_unavailable() -> Iterator[None]:
+    """A database that is down (or goes away) ends the command with one line and exit code 1."""
+    from entitle.db.health import unavailable_reason
+
+    try:
+        yield
+    except Exception as exc:
+        reason = unavailable_reason(exc)
+        if reason is None:
+            raise
+        typer.echo(f"error: the database is unavailable: {reason}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _wait_for_database(settings: Settings) -> None:
+    """Containers start in any order: retry until the database answers, for up to ENTITLE_DB_WAIT_S.
+
+    One line per failed attempt, one line when giving up (exit code 1, no traceback). An error that
+    is not an outage (bad password, unknown database) is not retried. SQLite is not waited for.
+    """
+    from entitle.db.engine import Database
+    from entitle.db.health import unavailable_reason
+
+    async def ping() -> None:
+        database = Database(settings)
+        try:
+            await database.ping()
+        finally:
+            await database.dispose()
+            if settings.is_sqlite:
+                # aiosqlite stops a connection that failed to open without awaiting it: let its thread
+                # finish while the loop is alive, or it prints a traceback (omnilib/aiosqlite#389).
+                await asyncio.sleep(0.05)
+
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            asyncio.run(ping())
+        except Exception as exc:
+            reason = unavailable_reason(exc)
+            if reason is None:
+                typer.echo(f"error: cannot use the database: {_one_line(exc)}", err=True)
+                raise typer.Exit(1) from None
+            left = settings.entitle_db_wait_s - (time.monotonic() - started)
+            if settings.is_sqlite or left <= 0:
+                waited = time.monotonic() - started
+                typer.echo(
+                    f"error: the database is unavailable ({reason}); gave up after {attempt} attempt(s) "
+                    f"in {waited:.0f} s (ENTITLE_DB_WAIT_S={settings.entitle_db_wait_s:g})",
+                    err=True,
+                )
+                raise typer.Exit(1) from None
+            typer.echo(
+                f"waiting for the database ({reason}): attempt {attempt}, retrying for {left:.0f} s more",
+                err=True,
+            )
+            time.sleep(min(1.0, left))
+        else:
+            if attempt > 1:
+                typer.echo(f"the database is up (after {time.monotonic() - started:.1f} s)", err=True)
+            return
+
+
+def _one_line(exc: BaseException) -> str:
+    """The driver's message without SQLAlchemy's SQL and background-link suffixes."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {lines[0] if lines else ''}"
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -44,14 +120,16 @@ def serve(
     from entitle.db.migrations import upgrade_to_head
 
     settings = Settings()
-    upgrade_to_head(settings.database_url)
-    secret = asyncio.run(_first_start_key(settings))
-    if secret is not None:
-        typer.echo(f"Created a management API key (shown once): {secret}", err=True)
-    if demo:
-        from entitle.services.demo import seed_demo
+    _wait_for_database(settings)
+    with _exit_when_database_unavailable():
+        upgrade_to_head(settings.database_url)
+        secret = asyncio.run(_first_start_key(settings))
+        if secret is not None:
+            typer.echo(f"Created a management API key (shown once): {secret}", err=True)
+        if demo:
+            from entitle.services.demo import seed_demo
 
-        typer.echo(asyncio.run(seed_demo(settings)), err=True)
+            typer.echo(asyncio.run(seed_demo(settings)), err=True)
     typer.echo(f"Entitle on http://{host}:{port}/graphql ({settings.database_url.split('://')[0]})", err=True)
     uvicorn.run(
         "entitle.app:create_app",
@@ -72,7 +150,10 @@ def migrate() -> None:
     """Apply migrations (alembic upgrade head) to DATABASE_URL."""
     from entitle.db.migrations import upgrade_to_head
 
-    upgrade_to_head(Settings().database_url)
+    settings = Settings()
+    _wait_for_database(settings)
+    with _exit_when_database_unavailable():
+        upgrade_to_head(settings.database_url)
     typer.echo("database is at the latest migration", err=True)
 
 
@@ -91,8 +172,10 @@ def seed_demo_command() -> None:
     from entitle.services.demo import seed_demo
 
     settings = Settings()
-    upgrade_to_head(settings.database_url)
-    typer.echo(asyncio.run(seed_demo(settings)))
+    _wait_for_database(settings)
+    with _exit_when_database_unavailable():
+        upgrade_to_head(settings.database_url)
+        typer.echo(asyncio.run(seed_demo(settings)))
 
 
 @app.command("create-api-key")
@@ -106,7 +189,6 @@ def create_api_key_command(
     from entitle.db.migrations import upgrade_to_head
 
     settings = Settings()
-    upgrade_to_head(settings.database_url)
 
     async def run() -> str:
         database = Database(settings)
@@ -115,4 +197,7 @@ def create_api_key_command(
         finally:
             await database.dispose()
 
-    typer.echo(asyncio.run(run()))
+    _wait_for_database(settings)
+    with _exit_when_database_unavailable():
+        upgrade_to_head(settings.database_url)
+        typer.echo(asyncio.run(run()))

@@ -31,6 +31,22 @@ class Settings(BaseSettings):
     entitle_cache_poll_ms: int = Field(default=50, ge=5)
     """How often each process checks the revision row for changes made by other processes."""
     entitle_db_pool_size: int = Field(default=10, ge=1)
+    entitle_db_connect_timeout_s: float = Field(default=3.0, gt=0)
+    """Longest wait for a new database connection (PostgreSQL: TCP connect and startup)."""
+    entitle_db_statement_timeout_s: float = Field(default=5.0, gt=0)
+    """Longest a statement may run (PostgreSQL ``statement_timeout``, and the client-side bound on
+    waiting for an answer, which is what ends a wait on a frozen server)."""
+    entitle_db_pool_timeout_s: float = Field(default=5.0, gt=0)
+    """Longest a request waits for a free pooled connection."""
+    entitle_sqlite_busy_timeout_s: float = Field(default=30.0, gt=0)
+    """SQLite: longest a statement waits for another connection's write lock."""
+    entitle_db_wait_s: float = Field(default=30.0, ge=0)
+    """``entitle serve``: how long to wait for the database to come up before giving up."""
+    entitle_readyz_timeout_s: float = Field(default=2.0, gt=0)
+    """``/readyz`` answers 503 when the database has not answered within this."""
+    entitle_cache_max_stale_s: float = Field(default=30.0, ge=0)
+    """While the database is unreachable, cached answers are served for at most this long after the
+    last successful revision check; then the caches are dropped (0: drop them at the first failed check)."""
 
     @cached_property
     def is_sqlite(self) -> bool:

@@ -3,6 +3,10 @@
 SQLite (the embedded default) runs in WAL mode with a busy timeout, and write transactions
 start with ``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing on lock upgrade.
 PostgreSQL uses asyncpg with a pool. Nothing connects at import time.
+
+Nothing waits unbounded on the database: connecting, a statement, a pool checkout and SQLite's
+busy wait each have a timeout from the settings (``ENTITLE_DB_*_TIMEOUT_S``); the error that ends
+the wait is classified as "unavailable" by :mod:`entitle.db.health`.
 """
 
 from __future__ import annotations
@@ -30,8 +34,14 @@ Executor = AsyncConnection | AsyncSession
 """Anything repositories can run statements on."""
 
 
-def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+def _sqlite_engine(settings: Settings, *, immediate: bool) -> AsyncEngine:
+    busy_timeout_s = settings.entitle_sqlite_busy_timeout_s
+    engine = create_async_engine(
+        settings.database_url,
+        pool_timeout=settings.entitle_db_pool_timeout_s,
+        connect_args={"timeout": busy_timeout_s},
+        hide_parameters=True,  # a database error's message (and so the log) never quotes input
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -41,7 +51,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -51,6 +61,46 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     return engine
 
 
+STATEMENT_TIMEOUT_SLACK_S = 1.0
+"""The client stops waiting this long after the server's ``statement_timeout``: the server cancels
+a slow statement first (the connection stays usable); only a server that does not answer at all
+(frozen host, lost network) is cut off by the client."""
+
+
+def _postgres_engine(settings: Settings) -> AsyncEngine:
+    statement_timeout_s = settings.entitle_db_statement_timeout_s
+    engine = create_async_engine(
+        settings.database_url,
+        pool_size=settings.entitle_db_pool_size,
+        max_overflow=settings.entitle_db_pool_size,
+        pool_recycle=1800,
+        pool_timeout=settings.entitle_db_pool_timeout_s,
+        hide_parameters=True,
+        connect_args={
+            "timeout": settings.entitle_db_connect_timeout_s,
+            "command_timeout": statement_timeout_s + STATEMENT_TIMEOUT_SLACK_S,
+            "server_settings": {"statement_timeout": str(int(statement_timeout_s * 1000))},
+        },
+    )
+    event.listen(engine.sync_engine, "handle_error", _drop_connections_on_timeout)
+    return engine
+
+
+def _drop_connections_on_timeout(context: sa.engine.ExceptionContext) -> None:
+    """A client-side timeout or lost connection leaves the connection unusable: treat it as a
+    disconnect, so the pool discards it (and its siblings, opened before the outage) instead of
+    waiting on a rollback that the server will not answer either. It is closed at once: SQLAlchemy's
+    graceful close would wait another 2 s for a server that does not answer."""
+    if not isinstance(context.original_exception, TimeoutError | OSError):
+        return
+    context.is_disconnect = True
+    connection = context.connection
+    if connection is not None and not connection.invalidated:
+        driver_connection = connection.connection.driver_connection
+        if driver_connection is not None:
+            driver_connection.terminate()
+
+
 class Database:
     """Owns the engines; ``read()`` and ``write()`` yield sessions inside a transaction."""
 
@@ -58,16 +108,10 @@ class Database:
         self.url = settings.database_url
         self.is_sqlite = settings.is_sqlite
         if self.is_sqlite:
-            self.engine = _sqlite_engine(self.url, immediate=False)
-            self.write_engine = _sqlite_engine(self.url, immediate=True)
+            self.engine = _sqlite_engine(settings, immediate=False)
+            self.write_engine = _sqlite_engine(settings, immediate=True)
         else:
-            self.engine = create_async_engine(
-                self.url,
-                pool_size=settings.entitle_db_pool_size,
-                max_overflow=settings.entitle_db_pool_size,
-                pool_recycle=1800,
-                hide_parameters=True,  # a database error's message (and so the log) never quotes input
-            )
+            self.engine = _postgres_engine(settings)
             self.write_engine = self.engine
         # Single-statement reads on the hot path: no BEGIN/COMMIT round trips on PostgreSQL.
         self._lookup_engine = (
@@ -99,6 +143,11 @@ class Database:
                 yield session
         except IntegrityError:
             raise Conflict("the change conflicts with a concurrent change; retry it") from None
+
+    async def ping(self) -> None:
+        """One round trip (``SELECT 1``); raises what a real statement would when the database is down."""
+        async with self.lookup() as connection:
+            await connection.execute(sa.text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -1,7 +1,9 @@
 """One error mapper: every GraphQL error leaves with ``extensions.code`` (contract §7).
 
 Domain errors keep their message and code; parse, validation and complexity failures are
-classified; anything else is logged and masked as ``INTERNAL_SERVER_ERROR`` with no detail.
+classified; a database that is unreachable or timed out is ``SERVICE_UNAVAILABLE`` (not logged
+here: ``DatabaseHealth`` logs the outage once); anything else is logged and
+masked as ``INTERNAL_SERVER_ERROR`` with no detail.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from entitle.domain.errors import EntitleError
 from entitle.domain.text import SHOWN_CHARS
+from entitle.services.outages import unavailable_reason
 from graphql import GraphQLError, GraphQLSyntaxError
 
 log = logging.getLogger("entitle.errors")
@@ -35,11 +38,17 @@ def trim_quotes(message: str) -> str:
     return _LONG_QUOTE.sub(lambda m: f"{m[1]}{m[2]}…{m[1]}", message)
 
 
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+UNAVAILABLE_MESSAGE = "the database is unavailable or timed out; retry shortly"
+
+
 def classify(error: GraphQLError) -> tuple[str, str, str | None]:
     """(code, message, field) for one error."""
     original = error.original_error
     if isinstance(original, EntitleError):
         return original.code, original.message, original.field
+    if original is not None and unavailable_reason(original) is not None:
+        return SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE, None
     if error.path is None and _BAD_VARIABLE.match(error.message):
         # Variable coercion fails before execution, often wrapping the scalar's ValueError: the
         # request does not validate, whatever the original error (contract §7: bad variables).
@@ -74,6 +83,12 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
         extensions["field"] = field
     formatted["extensions"] = extensions
     return formatted
+
+
+def unavailable_reasons(errors: list[GraphQLError]) -> list[str]:
+    """The outage reasons behind ``errors`` (those that are SERVICE_UNAVAILABLE)."""
+    reasons = (unavailable_reason(error.original_error) for error in errors if error.original_error)
+    return [reason for reason in reasons if reason is not None]
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:

@@ -4,7 +4,9 @@ Every answer names the worker process that gave it (``x-entitle-worker``: its pi
 
 Status codes: a request without a valid token gets HTTP 401 with a GraphQL-shaped body
 (``extensions.code = UNAUTHENTICATED``); requests that cannot be read as GraphQL get 400
-(413 when the body is too large); everything that executes answers 200, errors as data.
+(413 when the body is too large); everything that executes answers 200, errors as data, except
+when the database is unreachable or timed out: any ``SERVICE_UNAVAILABLE`` error makes the answer
+HTTP 503 with ``Retry-After`` (contract §7: safe to retry).
 """
 
 from __future__ import annotations
@@ -26,14 +28,39 @@ from strawberry.types import ExecutionResult
 
 from entitle.domain.errors import Unauthenticated
 from entitle.graphql.context import Context
-from entitle.graphql.errors import error_body, format_error
+from entitle.graphql.errors import (
+    SERVICE_UNAVAILABLE,
+    UNAVAILABLE_MESSAGE,
+    error_body,
+    format_error,
+    unavailable_reasons,
+)
+from entitle.services.outages import unavailable_reason
 from entitle.services.runtime import Runtime
 from entitle.services.writes import current_scope, open_scope
+
+RETRY_AFTER_S = 2
+"""``Retry-After`` of a 503: about one revision poll and a reconnect."""
 
 
 def json_error_response(status: int, code: str, message: str) -> Response:
     return Response(
         orjson.dumps(error_body(code, message)), status_code=status, media_type="application/json"
+    )
+
+
+def _mark_unavailable(response: Response) -> Response:
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+def _is_unavailable(body: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> bool:
+    items: list[Any] = body if isinstance(body, list) else [body]
+    return any(
+        (error.get("extensions") or {}).get("code") == SERVICE_UNAVAILABLE
+        for item in items
+        for error in item.get("errors") or ()
     )
 
 
@@ -91,6 +118,12 @@ class EntitleGraphQL(GraphQL[Context, None]):
                         f"too many operations: a batch (JSON array body) holds at most {self._max_operations}"
                     )
                 response = json_error_response(exc.status_code, _code_for_http_refusal(reason), reason)
+        except Exception as exc:  # before execution: authenticating an API key reads the database
+            outage = unavailable_reason(exc)
+            if outage is None:
+                raise
+            self.runtime.health.failed(outage)
+            response = _mark_unavailable(json_error_response(503, SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE))
         await response(scope, receive, send)
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
@@ -187,12 +220,20 @@ class EntitleGraphQL(GraphQL[Context, None]):
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [format_error(error) for error in result.errors]
+            for reason in unavailable_reasons(result.errors)[:1]:
+                self.runtime.health.failed(reason)
         if result.extensions:
             body["extensions"] = result.extensions
         written = current_scope().revision
         if written is not None:  # a mutation wrote: its consistency token (contract §9)
             body.setdefault("extensions", {})["revision"] = str(written)
         return body  # type: ignore[return-value]
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        return _mark_unavailable(response) if _is_unavailable(response_data) else response
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 
@@ -9,6 +11,7 @@ from entitle.auth import Authenticator, create_api_key
 from entitle.clock import now
 from entitle.db.engine import Database
 from entitle.db.feed import DatabaseFeedSource
+from entitle.db.health import DatabaseHealth, unavailable_reason
 from entitle.db.repositories import Session, changes
 from entitle.domain.changes import Change, NewChange, touched
 from entitle.services.background.feed import ChangeFeed
@@ -21,21 +24,65 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.database = Database(settings)
+        self.health = DatabaseHealth()
+        self._ping_task: asyncio.Future[None] | None = None
         self.catalog = CatalogCache(self.database)
         self.subjects = SubjectCache(self.database)
         self.auth = Authenticator(settings, self.database)
         self.feed = ChangeFeed(
-            DatabaseFeedSource(self.database), settings.entitle_cache_poll_ms / 1000, [self.evict]
+            DatabaseFeedSource(self.database),
+            settings.entitle_cache_poll_ms / 1000,
+            [self.evict],
+            health=self.health,
+            max_stale_s=settings.entitle_cache_max_stale_s,
+            on_stale=self.drop_caches,
         )
 
     async def start(self) -> None:
+        """Start serving even when the database is down (requests answer SERVICE_UNAVAILABLE until it
+        is back): a worker that crashed instead would only be restarted into the same outage."""
         if self.settings.entitle_bootstrap_api_key:
-            await create_api_key(self.database, "bootstrap", secret=self.settings.entitle_bootstrap_api_key)
+            try:
+                await create_api_key(
+                    self.database, "bootstrap", secret=self.settings.entitle_bootstrap_api_key
+                )
+            except Exception as exc:
+                reason = unavailable_reason(exc)
+                if reason is None:
+                    raise
+                self.health.failed(reason)  # `entitle serve` created the key before starting workers
         await self.feed.start()
+
+    async def database_ready(self, timeout_s: float) -> bool:
+        """Whether the database answers a ``SELECT 1`` within ``timeout_s`` (reported to ``health``)."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ping()), timeout_s)
+        except Exception as exc:
+            self.health.failed(unavailable_reason(exc) or f"readiness check failed ({type(exc).__name__})")
+            return False
+        self.health.succeeded()
+        return True
+
+    def _ping(self) -> asyncio.Future[None]:
+        """The ping under way, or a new one: a frozen database does not pile up a connection per probe."""
+        if self._ping_task is None or self._ping_task.done():
+            self._ping_task = asyncio.ensure_future(self.database.ping())
+            # Outlives a timed-out probe: its failure is reported by the probe, not as "never retrieved".
+            self._ping_task.add_done_callback(lambda task: task.cancelled() or task.exception())
+        return self._ping_task
 
     async def stop(self) -> None:
         await self.feed.stop()
+        if self._ping_task is not None and not self._ping_task.done():
+            self._ping_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._ping_task
         await self.database.dispose()
+
+    def drop_caches(self) -> None:
+        """Forget everything cached (nothing can be known fresh while the feed cannot be read)."""
+        self.catalog.invalidate()
+        self.subjects.invalidate()
 
     def evict(self, applied: Sequence[Change] | Iterable[NewChange]) -> None:
         """Drop what the changes made stale: the catalog, or just the subjects they touch."""

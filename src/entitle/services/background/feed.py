@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from entitle.db.health import DatabaseHealth, unavailable_reason
 from entitle.domain.changes import START, Change, Revision
 
 log = logging.getLogger(__name__)
@@ -37,10 +39,27 @@ class ChangeFeed:
     BATCH = 1_000
     SUBSCRIBER_BUFFER = 1_000
 
-    def __init__(self, source: FeedSource, poll_s: float, handlers: Sequence[ChangeHandler] = ()) -> None:
+    def __init__(
+        self,
+        source: FeedSource,
+        poll_s: float,
+        handlers: Sequence[ChangeHandler] = (),
+        *,
+        health: DatabaseHealth | None = None,
+        max_stale_s: float = 0.0,
+        on_stale: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._source = source
         self._poll_s = poll_s
         self._handlers = list(handlers)
+        self._health = health or DatabaseHealth()
+        self._max_stale = max_stale_s
+        self._on_stale = on_stale
+        self._clock = clock
+        self._fresh_at = clock()
+        """When this process last read the feed: what it caches is known fresh up to then."""
+        self._positioned = False
         self._subscribers: set[asyncio.Queue[Change | None]] = set()
         self._wake = asyncio.Event()
         self._advanced = asyncio.Condition()
@@ -55,8 +74,11 @@ class ChangeFeed:
         """Completed reads of the feed, so tests can wait for "the next read" instead of guessing at time."""
 
     async def start(self) -> None:
-        """Begin at the newest committed change (what came before is already in what a load reads)."""
-        self.position = await self._source.latest()
+        """Begin at the newest committed change (what came before is already in what a load reads).
+
+        A database that is down now does not stop the process: the tail finds its position once the
+        database answers (until then nothing is cached that could go stale)."""
+        await self.read()
         stack = contextlib.AsyncExitStack()
         try:
             await stack.enter_async_context(self._source.listen(self.wake))
@@ -165,13 +187,28 @@ class ChangeFeed:
                 async with asyncio.timeout(self._poll_s):
                     await self._wake.wait()
             self._wake.clear()
-            try:
-                await self.catch_up()
-            except Exception as error:
-                if not self._failing:
-                    log.warning("change feed read failed (%s); retrying", type(error).__name__)
-                self._failing = True
-            else:
-                if self._failing:
-                    log.warning("change feed reads again")
-                self._failing = False
+            await self.read()
+
+    async def read(self) -> bool:
+        """One read of the feed (the process's heartbeat): a failure is reported to ``health``, never
+        raised; past ``max_stale_s`` without a successful read the caches are dropped (``on_stale``)."""
+        try:
+            if not self._positioned:
+                self.position = await self._source.latest()
+                self._positioned = True
+            await self.catch_up()
+        except Exception as exc:
+            reason = unavailable_reason(exc)
+            if reason is None:
+                reason = f"change feed read failed ({type(exc).__name__})"
+                if not self._failing:  # a bug, not an outage: one traceback, not one per poll
+                    log.exception("change feed read failed")
+            self._failing = True
+            self._health.failed(reason)
+            if self._on_stale is not None and self._clock() - self._fresh_at >= self._max_stale:
+                self._on_stale()
+            return False
+        self._failing = False
+        self._fresh_at = self._clock()
+        self._health.succeeded()
+        return True
