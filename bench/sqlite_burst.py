@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import sqlite3
 import statistics
 import sys
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from serving import EntitleServer, admin_headers, gql_sync
+from serving import EntitleServer, admin_headers, cpu_seconds, gql_sync
 
 UPSERT_TENANT = "mutation($k: String!) { upsertTenants(input: [{key: $k}]) { errors { message code } } }"
 CREATE_ENTITLEMENT = (
@@ -199,9 +200,12 @@ def main() -> int:
                     "{ batchCreateEntitlements(input: $i) { errors { message } } }",
                     {"i": plans},
                 )
+            pids = server.serving_pids()
+            cpu_before = cpu_seconds(pids)
             tally, elapsed = asyncio.run(
                 drive(server.graphql_url, args.writers, args.seconds, args.usage_tenants, args.timeout)
             )
+            server_cpu = cpu_seconds(pids) - cpu_before
             alive = server.process.poll() is None
         finally:
             server.stop()
@@ -212,6 +216,10 @@ def main() -> int:
     answered_ok = sum(tally.ok.values())
     print(f"SQLite write burst: {args.writers} writers, {elapsed:.1f} s, {args.workers} worker process(es)")
     print(f"  writes answered without error: {answered_ok} ({answered_ok / elapsed:.0f}/s)")
+    print(
+        f"  server CPU: {server_cpu:.1f} s ({server_cpu / elapsed * 100:.0f} % of one core), "
+        f"{server_cpu / max(answered_ok, 1) * 1000:.2f} ms per write; load average {os.getloadavg()[0]:.2f}"
+    )
     print(
         f"  latency all: p50 {percentile(everything, 0.5) * 1000:.0f} ms, "
         f"p99 {percentile(everything, 0.99) * 1000:.0f} ms, max {max(everything, default=0) * 1000:.0f} ms"

@@ -7,6 +7,7 @@ PostgreSQL uses asyncpg with a pool. Nothing connects at import time.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from entitle.db.sqlite_writer import inline_connector
 from entitle.settings import Settings
 
 Executor = AsyncConnection | AsyncSession
@@ -29,7 +31,11 @@ Executor = AsyncConnection | AsyncSession
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    if immediate:  # the writer: statements run inline, other processes are waited for in asyncio
+        engine = create_async_engine(url, async_creator=inline_connector(url, busy_timeout_s=30))
+    else:
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+    busy_timeout_ms = 0 if immediate else 30000
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -39,7 +45,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -72,6 +78,10 @@ class Database:
         )
         self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
+        # SQLite has one writer at a time: queue this process's write transactions here (FIFO, in
+        # the event loop) rather than in SQLite's busy handler, whose back-off sleeps leave the
+        # lock idle while every waiter sleeps. Other processes still queue on BEGIN IMMEDIATE.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -86,8 +96,15 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that commits when the block exits normally and rolls back otherwise."""
-        async with self._write() as session, session.begin():
+        """A transaction that commits when the block exits normally and rolls back otherwise.
+
+        On SQLite, one at a time per process (not re-entrant: never open a write inside a write).
+        """
+        if self._write_lock is None:
+            async with self._write() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._write() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:
