@@ -11,6 +11,7 @@ the wait is classified as "unavailable" by :mod:`entitle.db.health`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from entitle.db.sqlite_writer import inline_connector
 from entitle.domain.errors import Conflict
 from entitle.settings import Settings
 
@@ -35,13 +37,19 @@ Executor = AsyncConnection | AsyncSession
 
 
 def _sqlite_engine(settings: Settings, *, immediate: bool) -> AsyncEngine:
+    url = settings.database_url
     busy_timeout_s = settings.entitle_sqlite_busy_timeout_s
-    engine = create_async_engine(
-        settings.database_url,
-        pool_timeout=settings.entitle_db_pool_timeout_s,
-        connect_args={"timeout": busy_timeout_s},
-        hide_parameters=True,  # a database error's message (and so the log) never quotes input
-    )
+    options: dict[str, Any] = {
+        "pool_timeout": settings.entitle_db_pool_timeout_s,
+        "hide_parameters": True,  # a database error's message (and so the log) never quotes input
+    }
+    if immediate:  # the writer: statements run inline, other processes are waited for in asyncio
+        engine = create_async_engine(
+            url, async_creator=inline_connector(url, busy_timeout_s=busy_timeout_s), **options
+        )
+    else:
+        engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s}, **options)
+    busy_timeout_ms = 0 if immediate else int(busy_timeout_s * 1000)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -51,7 +59,7 @@ def _sqlite_engine(settings: Settings, *, immediate: bool) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -119,6 +127,10 @@ class Database:
         )
         self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
+        # SQLite has one writer at a time: queue this process's write transactions here (FIFO, in
+        # the event loop) rather than in SQLite's busy handler, whose back-off sleeps leave the
+        # lock idle while every waiter sleeps. Other processes still queue on BEGIN IMMEDIATE.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -137,9 +149,14 @@ class Database:
 
         A unique or foreign-key violation becomes the domain ``Conflict``: the use case checked
         before writing, so a concurrent write took the key (or removed a referenced row) in between.
+        On SQLite, one at a time per process (not re-entrant: never open a write inside a write).
         """
         try:
-            async with self._write() as session, session.begin():
+            if self._write_lock is None:
+                async with self._write() as session, session.begin():
+                    yield session
+                return
+            async with self._write_lock, self._write() as session, session.begin():
                 yield session
         except IntegrityError:
             raise Conflict("the change conflicts with a concurrent change; retry it") from None
