@@ -1,7 +1,9 @@
 """Engine and session factory for both backends.
 
-SQLite (the embedded default) runs in WAL mode with a busy timeout, and write transactions
-start with ``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing on lock upgrade.
+SQLite (the embedded default) runs in WAL mode. Write transactions start with ``BEGIN IMMEDIATE``
+so concurrent writers queue instead of failing on lock upgrade: a process's own writers queue on an
+asyncio lock in ``Database.write()``, other processes are waited for by the writer connection
+(``sqlite_writer``); reads use their own pool of connections with a 30 s busy timeout.
 PostgreSQL uses asyncpg with a pool. Nothing connects at import time.
 
 Nothing waits unbounded on the database: connecting, a statement, a pool checkout and SQLite's
