@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from entitle.graphql.http import EntitleGraphQL, json_error_response
+from entitle.graphql.ide import STATIC_PATH, graphiql_ide
 from entitle.graphql.schema import build_schema
 from entitle.services.runtime import Runtime
 from entitle.settings import Settings
@@ -125,6 +126,9 @@ def create_app(settings: Settings | None = None) -> EntitleApp:
         except Exception:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ready"})
+
+    if settings.entitle_introspection:  # GraphiQL's scripts and styles, served by us (no CDN)
+        api.mount(STATIC_PATH.rstrip("/"), graphiql_ide())
 
     graphql = EntitleGraphQL(build_schema(settings), runtime)
     return EntitleApp(api, BodyLimit(graphql, settings.entitle_max_body_bytes), runtime)

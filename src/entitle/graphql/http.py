@@ -25,6 +25,7 @@ from strawberry.types import ExecutionResult
 from entitle.domain.errors import Unauthenticated
 from entitle.graphql.context import Context
 from entitle.graphql.errors import error_body, format_error
+from entitle.graphql.ide import graphiql_ide
 from entitle.services.runtime import Runtime
 
 
@@ -144,6 +145,10 @@ class EntitleGraphQL(GraphQL[Context, None]):
             return Context(self.runtime, None)
         principal = await self.runtime.auth.authenticate(request.headers.get("authorization"))
         return Context(self.runtime, principal)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL with its scripts and styles served by this service (no CDN): see graphql/ide.py."""
+        return graphiql_ide().page(request.scope.get("root_path", ""))
 
     @staticmethod
     def _is_ide_page(request: Request) -> bool:
