@@ -26,6 +26,12 @@ from entitle.domain.errors import Unauthenticated
 from entitle.graphql.context import Context
 from entitle.graphql.errors import error_body, format_error
 from entitle.graphql.ide import graphiql_ide
+from entitle.graphql.over_http import (
+    accepts_graphql_response,
+    is_request_error,
+    mark_request_error,
+    negotiate,
+)
 from entitle.services.runtime import Runtime
 
 
@@ -88,6 +94,7 @@ class EntitleGraphQL(GraphQL[Context, None]):
                         f"too many operations: a batch (JSON array body) holds at most {self._max_operations}"
                     )
                 response = json_error_response(exc.status_code, _code_for_http_refusal(reason), reason)
+        negotiate(scope, request.headers.get("accept", ""), response)
         await response(scope, receive, send)
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
@@ -165,6 +172,10 @@ class EntitleGraphQL(GraphQL[Context, None]):
             body["errors"] = [format_error(error) for error in result.errors]
         if result.extensions:
             body["extensions"] = result.extensions
+        if is_request_error(result.data, result.errors) and accepts_graphql_response(
+            request.headers.get("accept", "")
+        ):
+            mark_request_error(request.scope, body)
         return body  # type: ignore[return-value]
 
     def decode_json(self, data: str | bytes) -> object:
