@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from entitle.graphql.http import EntitleGraphQL, json_error_response
 from entitle.graphql.ide import STATIC_PATH, graphiql_ide
 from entitle.graphql.schema import build_schema
+from entitle.metrics import RequestMetrics, metrics_endpoint
+from entitle.metrics import configure as configure_metrics
 from entitle.services.runtime import Runtime
 from entitle.settings import Settings
 
@@ -130,5 +132,10 @@ def create_app(settings: Settings | None = None) -> EntitleApp:
     if settings.entitle_introspection:  # GraphiQL's scripts and styles, served by us (no CDN)
         api.mount(STATIC_PATH.rstrip("/"), graphiql_ide())
 
+    configure_metrics(settings.entitle_metrics)
+    if settings.entitle_metrics:
+        api.add_api_route("/metrics", metrics_endpoint(), methods=["GET"], include_in_schema=False)
+
     graphql = EntitleGraphQL(build_schema(settings), runtime)
-    return EntitleApp(api, BodyLimit(graphql, settings.entitle_max_body_bytes), runtime)
+    limited = BodyLimit(graphql, settings.entitle_max_body_bytes)
+    return EntitleApp(api, RequestMetrics(limited) if settings.entitle_metrics else limited, runtime)

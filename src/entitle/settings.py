@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     entitle_cache_poll_ms: int = Field(default=50, ge=5)
     """How often each process checks the revision row for changes made by other processes."""
     entitle_db_pool_size: int = Field(default=10, ge=1)
+    entitle_metrics: bool = True
+    """GET /metrics (Prometheus) and the recording behind it."""
 
     @cached_property
     def is_sqlite(self) -> bool:

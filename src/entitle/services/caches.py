@@ -21,6 +21,7 @@ from entitle.db.engine import Database
 from entitle.db.repositories.catalog import CatalogSnapshot, load_snapshot
 from entitle.db.repositories.subject_context import load_subject
 from entitle.domain.model import Subject
+from entitle.metrics import record_cache
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class CatalogCache:
 
     async def get(self) -> CatalogSnapshot:
         snapshot = self._snapshot
+        record_cache("catalog", snapshot is not None)
         if snapshot is not None:
             return snapshot
         async with self._lock:
@@ -75,6 +77,7 @@ class SubjectCache:
     async def get(self, tenant_key: str | None, user_key: str | None) -> Subject:
         key = (tenant_key, user_key)
         subject = self._entries.get(key)
+        record_cache("subjects", subject is not None)
         if subject is not None:
             return subject
         generation = self._generation
