@@ -16,7 +16,10 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from entitle.graphql.http import RETRY_AFTER_S, EntitleGraphQL, json_error_response
+from entitle.graphql.ide import STATIC_PATH, graphiql_ide
 from entitle.graphql.schema import build_schema
+from entitle.metrics import RequestMetrics, metrics_endpoint
+from entitle.metrics import configure as configure_metrics
 from entitle.services.runtime import Runtime
 from entitle.settings import Settings
 
@@ -126,5 +129,13 @@ def create_app(settings: Settings | None = None) -> EntitleApp:
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
 
+    if settings.entitle_introspection:  # GraphiQL's scripts and styles, served by us (no CDN)
+        api.mount(STATIC_PATH.rstrip("/"), graphiql_ide())
+
+    configure_metrics(settings.entitle_metrics)
+    if settings.entitle_metrics:
+        api.add_api_route("/metrics", metrics_endpoint(), methods=["GET"], include_in_schema=False)
+
     graphql = EntitleGraphQL(build_schema(settings), runtime)
-    return EntitleApp(api, BodyLimit(graphql, settings.entitle_max_body_bytes), runtime)
+    limited = BodyLimit(graphql, settings.entitle_max_body_bytes)
+    return EntitleApp(api, RequestMetrics(limited) if settings.entitle_metrics else limited, runtime)

@@ -115,6 +115,13 @@ def serve(
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
 ) -> None:
     """Apply pending migrations, then serve /graphql (GraphiQL in a browser), /healthz and /readyz."""
+    from entitle.metrics_dir import owned_multiproc_dir
+
+    with owned_multiproc_dir():  # before anything imports prometheus_client (see entitle.metrics)
+        _serve(host, port, workers, demo, access_log)
+
+
+def _serve(host: str, port: int, workers: int, demo: bool, access_log: bool) -> None:
     import uvicorn
 
     from entitle.db.migrations import upgrade_to_head

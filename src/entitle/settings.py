@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     entitle_cache_max_stale_s: float = Field(default=30.0, ge=0)
     """While the database is unreachable, cached answers are served for at most this long after the
     last successful revision check; then the caches are dropped (0: drop them at the first failed check)."""
+    entitle_metrics: bool = True
+    """GET /metrics (Prometheus) and the recording behind it."""
 
     @cached_property
     def is_sqlite(self) -> bool:

@@ -35,6 +35,14 @@ from entitle.graphql.errors import (
     format_error,
     unavailable_reasons,
 )
+from entitle.graphql.ide import graphiql_ide
+from entitle.graphql.over_http import (
+    accepts_graphql_response,
+    is_request_error,
+    mark_request_error,
+    negotiate,
+)
+from entitle.metrics import note_errors, note_operation
 from entitle.services.outages import unavailable_reason
 from entitle.services.runtime import Runtime
 from entitle.services.writes import current_scope, open_scope
@@ -124,6 +132,7 @@ class EntitleGraphQL(GraphQL[Context, None]):
                 raise
             self.runtime.health.failed(outage)
             response = _mark_unavailable(json_error_response(503, SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE))
+        negotiate(scope, request.headers.get("accept", ""), response)
         await response(scope, receive, send)
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
@@ -175,6 +184,16 @@ class EntitleGraphQL(GraphQL[Context, None]):
             query=query, variables=variables, operation_name=operation_name, extensions=extensions
         )
 
+    async def execute_operation(  # type: ignore[override]
+        self, request: Any, request_adapter: Any, request_data: Any, **rest: Any
+    ) -> Any:
+        """Strawberry's, with the request labelled for metrics by its root field(s) first."""
+        query = request_data.query if isinstance(request_data, GraphQLRequestData) else None
+        note_operation(request.scope, self.schema._schema, query)  # type: ignore[attr-defined]
+        return await super().execute_operation(
+            request=request, request_adapter=request_adapter, request_data=request_data, **rest
+        )
+
     async def get_context(self, request: Any, response: Any) -> Context:
         if isinstance(request, WebSocket):
             return Context(self.runtime, None)  # authenticated by on_ws_connect
@@ -185,6 +204,10 @@ class EntitleGraphQL(GraphQL[Context, None]):
         if principal is not None:
             open_scope(principal.name or "" if principal.is_management else f"user:{principal.user_key}")
         return Context(self.runtime, principal)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL with its scripts and styles served by this service (no CDN): see graphql/ide.py."""
+        return graphiql_ide().page(request.scope.get("root_path", ""))
 
     @staticmethod
     def _is_ide_page(request: Request) -> bool:
@@ -222,11 +245,16 @@ class EntitleGraphQL(GraphQL[Context, None]):
             body["errors"] = [format_error(error) for error in result.errors]
             for reason in unavailable_reasons(result.errors)[:1]:
                 self.runtime.health.failed(reason)
+            note_errors(request.scope)
         if result.extensions:
             body["extensions"] = result.extensions
         written = current_scope().revision
         if written is not None:  # a mutation wrote: its consistency token (contract §9)
             body.setdefault("extensions", {})["revision"] = str(written)
+        if is_request_error(result.data, result.errors) and accepts_graphql_response(
+            request.headers.get("accept", "")
+        ):
+            mark_request_error(request.scope, body)
         return body  # type: ignore[return-value]
 
     def create_response(

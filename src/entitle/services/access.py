@@ -22,6 +22,7 @@ from entitle.domain.decision import (
 )
 from entitle.domain.grants import FeatureGrant
 from entitle.domain.model import Subject
+from entitle.metrics import record_decision
 from entitle.services.runtime import Runtime
 
 SubjectLoader = Callable[[str | None, str | None], Awaitable[Subject]]
@@ -43,7 +44,9 @@ async def check_access(
     used = None
     if grant is not None and grant.period is not None:
         used = (await _usage(runtime, subject, [grant])).get(grant.feature.id, 0)
-    return conclude(evaluation, used), subject
+    decision = conclude(evaluation, used)
+    record_decision(decision.is_entitled, decision.justification)
+    return decision, subject
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from entitle.db.engine import Database
 from entitle.db.repositories.catalog import CatalogSnapshot, load_snapshot
 from entitle.db.repositories.subject_context import load_subject
 from entitle.domain.model import Subject
+from entitle.metrics import record_cache
 
 SubjectKey = tuple[str | None, str | None]
 
@@ -42,6 +43,7 @@ class CatalogCache:
 
     async def get(self) -> CatalogSnapshot:
         snapshot = self._snapshot
+        record_cache("catalog", snapshot is not None)
         if snapshot is not None:
             return snapshot
         async with self._lock:
@@ -94,6 +96,7 @@ class SubjectCache:
     def peek(self, tenant_key: str | None, user_key: str | None) -> Subject | None:
         key = (tenant_key, user_key)
         subject = self._entries.get(key)
+        record_cache("subjects", subject is not None)
         if subject is not None:
             self._entries.move_to_end(key)
             self.hits += 1

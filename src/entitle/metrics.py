@@ -1,0 +1,190 @@
+"""Prometheus metrics (contract §12): ``GET /metrics``, aggregated over every worker of ``entitle serve``.
+
+``entitle serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a temp dir it owns (removed on exit; an
+operator's own value is kept and never removed) before any worker imports prometheus_client, so each
+worker writes its samples to memory-mapped files there and ``/metrics`` (whichever worker answers)
+sums them. Without that variable (tests, ``create_app`` embedded) the samples are this process's.
+``ENTITLE_METRICS=false``: no ``/metrics`` route and nothing recorded.
+
+Hot path: label children are bound once and kept in dicts; a request costs one dict lookup, one
+counter increment and one histogram observation; a decision and a cache lookup one increment each.
+The ``operation`` label is the request's root field names (checked against the schema, so clients
+cannot create label values), computed once per distinct query text.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import graphql
+from entitle.metrics_dir import MULTIPROC_ENV
+from graphql import GraphQLSchema
+
+REQUESTS = Counter(
+    "entitle_requests_total", "GraphQL HTTP requests by root field(s) and outcome", ["operation", "outcome"]
+)
+REQUEST_DURATION = Histogram(
+    "entitle_request_duration_seconds",
+    "Time from request to response, by root field(s)",
+    ["operation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+DECISIONS = Counter("entitle_decisions_total", "isEntitledTo decisions by justification", ["justification"])
+CACHE_REQUESTS = Counter("entitle_cache_requests_total", "Per-process cache lookups", ["cache", "result"])
+CHANGE_FEED_LAG = Gauge(
+    "entitle_change_feed_lag_seconds",
+    "Age of the newest change the feed has handed out when it was read",
+    multiprocess_mode="livemax",
+)
+WEBHOOK_DELIVERIES = Counter("entitle_webhook_deliveries_total", "Webhook delivery attempts", ["status"])
+
+enabled = True
+
+_OPERATION = "entitle.operation"
+_ERRORS = "entitle.errors"
+_MAX_LABELLED_QUERIES = 10_000
+_MAX_ROOT_FIELDS = 3
+
+_decisions: dict[str | None, Any] = {}
+_requests: dict[tuple[str, str], tuple[Any, Any]] = {}
+_cache_hits: dict[str, Any] = {}
+_cache_misses: dict[str, Any] = {}
+_operations: dict[str, str] = {}
+
+
+def configure(on: bool) -> None:
+    global enabled
+    enabled = on
+
+
+def record_decision(is_entitled: bool, justification: str | None) -> None:
+    if not enabled:
+        return
+    key = None if is_entitled else justification
+    child = _decisions.get(key)
+    if child is None:
+        child = _decisions[key] = DECISIONS.labels("ENTITLED" if key is None else str(key))
+    child.inc()
+
+
+def record_cache(cache: str, hit: bool) -> None:
+    if not enabled:
+        return
+    children = _cache_hits if hit else _cache_misses
+    child = children.get(cache)
+    if child is None:
+        child = children[cache] = CACHE_REQUESTS.labels(cache, "hit" if hit else "miss")
+    child.inc()
+
+
+def _label(schema: GraphQLSchema, query: str) -> str:
+    try:
+        document = graphql.parse(query, max_tokens=20_000)
+    except graphql.GraphQLError:
+        return "invalid"
+    names: set[str] = set()
+    for definition in document.definitions:
+        if not isinstance(definition, graphql.OperationDefinitionNode):
+            continue
+        root = schema.get_root_type(definition.operation)
+        for selection in definition.selection_set.selections:
+            if not isinstance(selection, graphql.FieldNode):
+                names.add("fragment")
+                continue
+            name = selection.name.value
+            known = name.startswith("__") or (root is not None and name in root.fields)
+            names.add(name if known else "unknown")
+    if not names:
+        return "invalid"
+    if len(names) > _MAX_ROOT_FIELDS:
+        return "multiple"
+    return "+".join(sorted(names))
+
+
+def note_operation(scope: Scope, schema: GraphQLSchema, query: str | None) -> None:
+    """Label the request with its root field(s); ``query`` None means a batch."""
+    if not enabled:
+        return
+    if query is None:
+        scope[_OPERATION] = "batch"
+        return
+    label = _operations.get(query)
+    if label is None:
+        label = _label(schema, query)
+        if len(_operations) < _MAX_LABELLED_QUERIES:
+            _operations[query] = label
+    scope[_OPERATION] = label
+
+
+def note_errors(scope: Scope) -> None:
+    scope[_ERRORS] = True
+
+
+def _outcome(status: int, errors: bool) -> str:
+    if status < 300:
+        return "error" if errors else "ok"
+    if status == 400 and errors:
+        return "error"
+    if status == 401:
+        return "unauthenticated"
+    if status == 429:
+        return "rate_limited"
+    if status < 500:
+        return "refused"
+    return "failed"
+
+
+class RequestMetrics:
+    """Counts and times every request to the GraphQL app (wraps it; ASGI)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not enabled or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            key = (scope.get(_OPERATION, "none"), _outcome(status, _ERRORS in scope))
+            children = _requests.get(key)
+            if children is None:
+                children = _requests[key] = (REQUESTS.labels(*key), REQUEST_DURATION.labels(key[0]))
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)
+
+
+def metrics_endpoint() -> Callable[[], Response]:
+    def metrics() -> Response:
+        if os.environ.get(MULTIPROC_ENV):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
