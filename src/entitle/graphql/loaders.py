@@ -15,7 +15,7 @@ from aiodataloader import DataLoader
 
 from entitle.db.pagination import Ordering, Page, PageArgs, count_many, paginate_many
 from entitle.db.repositories.catalog import CatalogSnapshot
-from entitle.db.tables import ENTITLEMENTS, TENANTS, USERS
+from entitle.db.tables import CHANGES, ENTITLEMENTS, TENANTS, USERS, WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 from entitle.domain.model import Subject
 from entitle.services.runtime import Runtime
 
@@ -46,6 +46,18 @@ class UserByIdLoader(_RowsByIdLoader):
 
 class EntitlementByIdLoader(_RowsByIdLoader):
     table = ENTITLEMENTS
+
+
+class WebhookEndpointByIdLoader(_RowsByIdLoader):
+    table = WEBHOOK_ENDPOINTS
+
+
+class WebhookDeliveryByIdLoader(_RowsByIdLoader):
+    table = WEBHOOK_DELIVERIES
+
+
+class ChangeByIdLoader(_RowsByIdLoader):
+    table = CHANGES
 
 
 class _CatalogLoader(DataLoader[Any, Any]):
@@ -140,6 +152,9 @@ class Loaders:
         "flag_features_by_flag_id": FlagFeaturesByFlagIdLoader,
         "route_by_id": RouteByIdLoader,
         "subject_by_keys": SubjectByKeysLoader,
+        "webhook_endpoint_by_id": WebhookEndpointByIdLoader,
+        "webhook_delivery_by_id": WebhookDeliveryByIdLoader,
+        "change_by_id": ChangeByIdLoader,
     }
 
     def __init__(self, runtime: Runtime) -> None:

@@ -53,6 +53,8 @@ _NODE_TYPES: dict[str, tuple[str, Any]] = {
     "Entitlement": ("entitlement_by_id", Entitlement),
     "FeatureFlag": ("flag_by_id", FeatureFlag),
     "ApiRoute": ("route_by_id", ApiRoute),
+    "WebhookEndpoint": ("webhook_endpoint_by_id", WebhookEndpoint),
+    "WebhookDelivery": ("webhook_delivery_by_id", WebhookDelivery),
 }
 
 

@@ -13,6 +13,7 @@ from entitle.db import revisions
 from entitle.db.engine import Database
 from entitle.db.revisions import Scope
 from entitle.domain.errors import Conflict
+from entitle.services.background.webhooks import WebhookWorker
 from entitle.services.caches import CatalogCache, RevisionWatcher, SubjectCache
 from entitle.settings import Settings
 
@@ -31,13 +32,18 @@ class Runtime:
         self.watcher = RevisionWatcher(
             self.database, settings.entitle_cache_poll_ms / 1000, dict(self._invalidators)
         )
+        self.webhooks = WebhookWorker(self.database, settings) if settings.entitle_webhooks else None
 
     async def start(self) -> None:
         if self.settings.entitle_bootstrap_api_key:
             await create_api_key(self.database, "bootstrap", secret=self.settings.entitle_bootstrap_api_key)
         await self.watcher.start()
+        if self.webhooks is not None:
+            await self.webhooks.start()
 
     async def stop(self) -> None:
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         await self.watcher.stop()
         await self.database.dispose()
 
