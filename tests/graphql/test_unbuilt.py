@@ -15,13 +15,8 @@ from tests.graphql.test_user_tokens import user_token
 UNBUILT_OPERATIONS = [
     ("{ revision }", "revision"),
     ("{ changes { totalCount } }", "changes"),
-    ("{ webhookEndpoints { totalCount } }", "webhookEndpoints"),
     ('{ usage(tenantKey: "acme", featureKey: "calls") { used } }', "usage"),
     ("{ usageRecords { totalCount } }", "usageRecords"),
-    (
-        'mutation { createWebhookEndpoint(input: {url: "https://example.com/h", events: ["*"]}) { secret } }',
-        "createWebhookEndpoint",
-    ),
     ('mutation { publishPlanVersion(key: "pro", features: []) { version } }', "publishPlanVersion"),
     (
         'mutation { migratePlanEntitlements(key: "pro", fromVersion: 1, toVersion: 2) { migratedCount } }',
