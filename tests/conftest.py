@@ -131,6 +131,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "entitle_bootstrap_api_key": ADMIN_KEY,
         "entitle_jwt_secret": JWT_SECRET,
         "entitle_cache_poll_ms": 20,
+        # The webhook worker polls in the background; only the webhook tests turn it on, so other
+        # tests' statement counts see no statement of theirs.
+        "entitle_webhooks": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -35,8 +35,7 @@ LAYER_RULES = (
             # The wiring hands the Database to the caches and the authenticator; no SQL goes with it.
             "entitle.services.runtime": ("entitle.db.engine:Database",),
             "entitle.services.caches": ("entitle.db.engine:Database",),
-            # Owned by the GraphQL refactor (keyset listings); moves to db/ with it.
-            "entitle.services.listings": ("sqlalchemy",),
+            "entitle.services.background.webhooks": ("entitle.db.engine:Database",),
         },
     ),
     LayerRule("entitle.auth", SQL, allowed={"entitle.auth": ("entitle.db.engine:Database",)}),

@@ -49,6 +49,20 @@ class Settings(BaseSettings):
     last successful revision check; then the caches are dropped (0: drop them at the first failed check)."""
     entitle_metrics: bool = True
     """GET /metrics (Prometheus) and the recording behind it."""
+    entitle_webhooks: bool = True
+    """Run the webhook delivery worker in this process (contract §10)."""
+    entitle_webhook_allow_private: bool = False
+    """Allow webhook URLs that resolve to loopback, private, link-local or reserved addresses."""
+    entitle_webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    entitle_webhook_retry_base_s: float = Field(default=5.0, gt=0)
+    """The first retry's delay (with jitter); each next one is 3x longer, capped at 4 h."""
+    entitle_webhook_retry_window_s: float = Field(default=86_400.0, gt=0)
+    """How long a delivery is retried before it is ``FAILED``."""
+    entitle_webhook_concurrency: int = Field(default=32, ge=1)
+    """Requests in flight at once in this process (each endpoint has at most one)."""
+    entitle_webhook_poll_ms: int = Field(default=200, ge=5)
+    entitle_webhook_lease_s: float = Field(default=30.0, ge=1)
+    """How long a process holds the deliveries it is sending; a killed process's lease runs out."""
 
     @cached_property
     def is_sqlite(self) -> bool:

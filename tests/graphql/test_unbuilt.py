@@ -13,13 +13,8 @@ from tests.factories import make_feature, make_plan, make_tenant
 from tests.graphql.test_user_tokens import user_token
 
 UNBUILT_OPERATIONS = [
-    ("{ webhookEndpoints { totalCount } }", "webhookEndpoints"),
     ('{ usage(tenantKey: "acme", featureKey: "calls") { used } }', "usage"),
     ("{ usageRecords { totalCount } }", "usageRecords"),
-    (
-        'mutation { createWebhookEndpoint(input: {url: "https://example.com/h", events: ["*"]}) { secret } }',
-        "createWebhookEndpoint",
-    ),
     ('mutation { publishPlanVersion(key: "pro", features: []) { version } }', "publishPlanVersion"),
     (
         'mutation { migratePlanEntitlements(key: "pro", fromVersion: 1, toVersion: 2) { migratedCount } }',

@@ -282,6 +282,68 @@ class ChangeRow(SQLModel, table=True):
     payload: dict[str, Any] = Field(sa_type=sa.JSON, nullable=False)
 
 
+class WebhookEndpointRow(SQLModel, table=True):
+    """Where webhooks go (contract §10). ``secret`` signs; after a rotation ``previous_secret`` also
+    signs until ``previous_secret_until``. Neither is ever shown by the API after create/rotate."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_type=sa.String(2048), nullable=False)
+    events: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    description: str | None = Field(default=None, sa_type=sa.String(1000))
+    enabled: bool = Field(default=True, nullable=False)
+    secret: str = Field(sa_type=sa.String(100), nullable=False)
+    previous_secret: str | None = Field(default=None, sa_type=sa.String(100))
+    previous_secret_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """One event for one endpoint (the webhook outbox): it exists before it is first attempted.
+
+    An endpoint's deliveries are sent in ``id`` order, which is revision order (fan-out appends them
+    in revision order, one process at a time). ``lease_owner``/``lease_until`` say which process is
+    sending it; an expired lease (a killed process) lets another take it over.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.Index("ix_webhook_deliveries_queue", "status", "endpoint_id", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    endpoint_id: int = Field(foreign_key="webhook_endpoints.id", ondelete="CASCADE", index=True)
+    change_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    message_id: str = Field(sa_type=sa.String(64), nullable=False)
+    event_type: str = Field(sa_type=sa.String(64), nullable=False)
+    body: str = Field(sa_type=sa.Text, nullable=False)
+    status: str = Field(sa_type=sa.String(16), nullable=False)
+    attempts: int = Field(default=0, nullable=False)
+    last_status_code: int | None = Field(default=None)
+    last_error: str | None = Field(default=None, sa_type=sa.String(500))
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    retry_until: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    lease_owner: str | None = Field(default=None, sa_type=sa.String(64))
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _created()
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebhookCursorRow(SQLModel, table=True):
+    """Up to which revision changes have been fanned out into deliveries (one row, ``id = 1``)."""
+
+    __tablename__ = "webhook_cursor"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    txid: int = Field(sa_type=sa.BigInteger, nullable=False)
+    seq: int = Field(sa_type=sa.BigInteger, nullable=False)
+
+
 metadata = SQLModel.metadata
 
 # Core tables, for the statements the repositories build.
@@ -301,3 +363,6 @@ USAGE_COUNTERS: sa.Table = UsageCounterRow.__table__  # type: ignore[attr-define
 USAGE_EVENTS: sa.Table = UsageEventRow.__table__  # type: ignore[attr-defined]
 REVISIONS: sa.Table = RevisionRow.__table__  # type: ignore[attr-defined]
 CHANGES: sa.Table = ChangeRow.__table__  # type: ignore[attr-defined]
+WEBHOOK_ENDPOINTS: sa.Table = WebhookEndpointRow.__table__  # type: ignore[attr-defined]
+WEBHOOK_DELIVERIES: sa.Table = WebhookDeliveryRow.__table__  # type: ignore[attr-defined]
+WEBHOOK_CURSOR: sa.Table = WebhookCursorRow.__table__  # type: ignore[attr-defined]

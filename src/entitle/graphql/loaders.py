@@ -50,6 +50,14 @@ class ChangeByIdLoader(_RowsByIdLoader):
     kind = "changes"
 
 
+class WebhookEndpointByIdLoader(_RowsByIdLoader):
+    kind = "webhook_endpoints"
+
+
+class WebhookDeliveryByIdLoader(_RowsByIdLoader):
+    kind = "webhook_deliveries"
+
+
 class _CatalogLoader(DataLoader[int, ValueT], Generic[ValueT]):
     """Picks values out of the process's catalog snapshot (loaded once per batch, usually cached)."""
 
@@ -151,6 +159,14 @@ class Loaders:
     @cached_property
     def change_by_id(self) -> ChangeByIdLoader:
         return ChangeByIdLoader(self._runtime)
+
+    @cached_property
+    def webhook_endpoint_by_id(self) -> WebhookEndpointByIdLoader:
+        return WebhookEndpointByIdLoader(self._runtime)
+
+    @cached_property
+    def webhook_delivery_by_id(self) -> WebhookDeliveryByIdLoader:
+        return WebhookDeliveryByIdLoader(self._runtime)
 
     @cached_property
     def feature_by_id(self) -> FeatureByIdLoader:

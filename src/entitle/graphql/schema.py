@@ -60,6 +60,8 @@ _NODE_TYPES: dict[str, tuple[Callable[[Loaders], DataLoader[int, Row | None]], A
     "FeatureFlag": (lambda loaders: loaders.flag_by_id, FeatureFlag),
     "ApiRoute": (lambda loaders: loaders.route_by_id, ApiRoute),
     "Change": (lambda loaders: loaders.change_by_id, Change),
+    "WebhookEndpoint": (lambda loaders: loaders.webhook_endpoint_by_id, WebhookEndpoint),
+    "WebhookDelivery": (lambda loaders: loaders.webhook_delivery_by_id, WebhookDelivery),
 }
 
 

@@ -21,6 +21,8 @@ from entitle.db.repositories.listings import (
     members_of_tenants,
     routes,
     tenants_of_users,
+    webhook_deliveries_of_endpoints,
+    webhook_endpoints,
 )
 from entitle.services.runtime import Runtime
 
@@ -41,6 +43,8 @@ __all__ = [
     "members_of_tenants",
     "routes",
     "tenants_of_users",
+    "webhook_deliveries_of_endpoints",
+    "webhook_endpoints",
 ]
 
 

@@ -15,6 +15,7 @@ from entitle.db.health import DatabaseHealth, unavailable_reason
 from entitle.db.repositories import Session, changes
 from entitle.domain.changes import Change, NewChange, touched
 from entitle.services.background.feed import ChangeFeed
+from entitle.services.background.webhooks import WebhookWorker
 from entitle.services.caches import CatalogCache, SubjectCache
 from entitle.services.writes import current_scope
 from entitle.settings import Settings
@@ -37,6 +38,7 @@ class Runtime:
             max_stale_s=settings.entitle_cache_max_stale_s,
             on_stale=self.drop_caches,
         )
+        self.webhooks = WebhookWorker(self.database, settings) if settings.entitle_webhooks else None
 
     async def start(self) -> None:
         """Start serving even when the database is down (requests answer SERVICE_UNAVAILABLE until it
@@ -52,6 +54,8 @@ class Runtime:
                     raise
                 self.health.failed(reason)  # `entitle serve` created the key before starting workers
         await self.feed.start()
+        if self.webhooks is not None:
+            await self.webhooks.start()
 
     async def database_ready(self, timeout_s: float) -> bool:
         """Whether the database answers a ``SELECT 1`` within ``timeout_s`` (reported to ``health``)."""
@@ -72,6 +76,8 @@ class Runtime:
         return self._ping_task
 
     async def stop(self) -> None:
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         await self.feed.stop()
         if self._ping_task is not None and not self._ping_task.done():
             self._ping_task.cancel()

@@ -31,6 +31,8 @@ from entitle.db.tables import (
     ROUTES,
     TENANTS,
     USERS,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_ENDPOINTS,
 )
 from entitle.domain.changes import Revision
 
@@ -145,3 +147,16 @@ def changes(
             sa.tuple_(CHANGES.c.txid, CHANGES.c.id) > sa.tuple_(sa.literal(after.txid), sa.literal(after.seq))
         )
     return Listing(sa.select(CHANGES).where(*terms), Ordering.by_id(CHANGES))
+
+
+def webhook_endpoints() -> Listing:
+    return Listing(sa.select(WEBHOOK_ENDPOINTS), Ordering.by_id(WEBHOOK_ENDPOINTS))
+
+
+def webhook_deliveries_of_endpoints(statuses: Sequence[str] | None) -> ChildListing:
+    """An endpoint's deliveries, newest first, optionally of some statuses only."""
+    statement = sa.select(WEBHOOK_DELIVERIES)
+    if statuses:
+        statement = statement.where(WEBHOOK_DELIVERIES.c.status.in_(list(statuses)))
+    listing = Listing(statement, Ordering.by_id(WEBHOOK_DELIVERIES, descending=True))
+    return ChildListing(listing, WEBHOOK_DELIVERIES.c.endpoint_id)

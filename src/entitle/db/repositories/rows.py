@@ -8,18 +8,20 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from entitle.db.engine import Executor
-from entitle.db.tables import CHANGES, ENTITLEMENTS, TENANTS, USERS
+from entitle.db.tables import CHANGES, ENTITLEMENTS, TENANTS, USERS, WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 
 Row = Any
 """A SQLAlchemy result row (attribute access by column name)."""
 
-RowKind = Literal["tenants", "users", "entitlements", "changes"]
+RowKind = Literal["tenants", "users", "entitlements", "changes", "webhook_endpoints", "webhook_deliveries"]
 
 _TABLES: dict[RowKind, sa.Table] = {
     "tenants": TENANTS,
     "users": USERS,
     "entitlements": ENTITLEMENTS,
     "changes": CHANGES,
+    "webhook_endpoints": WEBHOOK_ENDPOINTS,
+    "webhook_deliveries": WEBHOOK_DELIVERIES,
 }
 
 

@@ -1,13 +1,14 @@
-"""Webhook management fields (contract §10): in the schema, not built yet; management only."""
+"""Webhook management fields (contract §10); management only."""
 
 from __future__ import annotations
 
 import strawberry
 
 from entitle.graphql.context import Info
+from entitle.graphql.node import pk_of, to_global_id
+from entitle.graphql.pagination import paged
 from entitle.graphql.payloads import DeletePayload
 from entitle.graphql.permissions import management, writer
-from entitle.graphql.unbuilt import WEBHOOKS, not_built
 from entitle.graphql.webhooks.types import (
     WebhookDelivery,
     WebhookEndpoint,
@@ -15,12 +16,20 @@ from entitle.graphql.webhooks.types import (
     WebhookEndpointInput,
     WebhookSecretPayload,
 )
+from entitle.services import listings, webhooks
+from entitle.services.webhooks import EndpointInput
+
+
+def _input(value: WebhookEndpointInput) -> EndpointInput:
+    return EndpointInput(
+        url=value.url, events=list(value.events), description=value.description, enabled=value.enabled
+    )
 
 
 @strawberry.type
 class WebhooksQuery:
     @strawberry.field(extensions=management())
-    def webhook_endpoints(
+    async def webhook_endpoints(
         self,
         info: Info,
         first: int | None = None,
@@ -28,33 +37,60 @@ class WebhooksQuery:
         last: int | None = None,
         before: str | None = None,
     ) -> WebhookEndpointConnection:
-        not_built("`webhookEndpoints`", WEBHOOKS)
+        return await paged(
+            info,
+            WebhookEndpointConnection,
+            WebhookEndpoint.from_row,
+            listings.webhook_endpoints(),
+            first,
+            after,
+            last,
+            before,
+        )
 
 
 @strawberry.type
 class WebhooksMutation:
     @strawberry.mutation(extensions=writer())
-    def create_webhook_endpoint(self, info: Info, input: WebhookEndpointInput) -> WebhookSecretPayload:
-        not_built("`createWebhookEndpoint`", WEBHOOKS)
+    async def create_webhook_endpoint(self, info: Info, input: WebhookEndpointInput) -> WebhookSecretPayload:
+        row, secret = await webhooks.create_endpoint(info.context.runtime, _input(input))
+        return WebhookSecretPayload(endpoint=WebhookEndpoint.from_row(row), secret=secret)
 
     @strawberry.mutation(extensions=writer())
-    def update_webhook_endpoint(
+    async def update_webhook_endpoint(
         self, info: Info, id: strawberry.ID, input: WebhookEndpointInput
     ) -> WebhookEndpoint:
-        not_built("`updateWebhookEndpoint`", WEBHOOKS)
+        row = await webhooks.update_endpoint(
+            info.context.runtime, pk_of(id, "WebhookEndpoint"), _input(input)
+        )
+        return WebhookEndpoint.from_row(row)
 
     @strawberry.mutation(extensions=writer())
-    def delete_webhook_endpoint(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        not_built("`deleteWebhookEndpoint`", WEBHOOKS)
+    async def delete_webhook_endpoint(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        deleted = await webhooks.delete_endpoint(info.context.runtime, pk_of(id, "WebhookEndpoint"))
+        return DeletePayload(deleted_id=to_global_id("WebhookEndpoint", deleted))
 
     @strawberry.mutation(extensions=writer())
-    def rotate_webhook_secret(self, info: Info, id: strawberry.ID) -> WebhookSecretPayload:
-        not_built("`rotateWebhookSecret`", WEBHOOKS)
+    async def rotate_webhook_secret(self, info: Info, id: strawberry.ID) -> WebhookSecretPayload:
+        row, secret = await webhooks.rotate_secret(info.context.runtime, pk_of(id, "WebhookEndpoint"))
+        return WebhookSecretPayload(endpoint=WebhookEndpoint.from_row(row), secret=secret)
 
     @strawberry.mutation(extensions=writer())
-    def redeliver_webhook(self, info: Info, delivery_id: strawberry.ID) -> WebhookDelivery:
-        not_built("`redeliverWebhook`", WEBHOOKS)
+    async def redeliver_webhook(self, info: Info, delivery_id: strawberry.ID) -> WebhookDelivery:
+        pk = pk_of(delivery_id, "WebhookDelivery", field="deliveryId")
+        row = await webhooks.redeliver(info.context.runtime, pk)
+        _wake(info)
+        return WebhookDelivery.from_row(row)
 
     @strawberry.mutation(extensions=writer())
-    def send_test_webhook(self, info: Info, endpoint_id: strawberry.ID) -> WebhookDelivery:
-        not_built("`sendTestWebhook`", WEBHOOKS)
+    async def send_test_webhook(self, info: Info, endpoint_id: strawberry.ID) -> WebhookDelivery:
+        pk = pk_of(endpoint_id, "WebhookEndpoint", field="endpointId")
+        row = await webhooks.send_test(info.context.runtime, pk, endpoint_id)
+        _wake(info)
+        return WebhookDelivery.from_row(row)
+
+
+def _wake(info: Info) -> None:
+    worker = info.context.runtime.webhooks
+    if worker is not None:
+        worker.wake()

@@ -1,17 +1,19 @@
-"""Webhook types (contract §10): in the schema, not built yet (see graphql/unbuilt.py)."""
+"""Webhook types (contract §10). Secrets are never fields: only ``WebhookSecretPayload`` shows one, once."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import strawberry
 
 from entitle.graphql.changes.types import Change
 from entitle.graphql.context import Info
-from entitle.graphql.node import Node
-from entitle.graphql.pagination import Connection
-from entitle.graphql.unbuilt import WEBHOOKS, not_built
+from entitle.graphql.node import Node, to_global_id
+from entitle.graphql.pagination import Connection, paged_children
+from entitle.graphql.permissions import management
+from entitle.services import listings
 
 
 @strawberry.enum
@@ -30,23 +32,62 @@ class WebhookEndpoint(Node):
     enabled: bool
     created_at: datetime
     updated_at: datetime
+    pk: strawberry.Private[int]
 
-    @strawberry.field
-    def deliveries(
+    @classmethod
+    def from_row(cls, row: Any) -> WebhookEndpoint:
+        return cls(
+            id=to_global_id("WebhookEndpoint", row.id),
+            url=row.url,
+            description=row.description,
+            events=list(row.events or []),
+            enabled=bool(row.enabled),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            pk=int(row.id),
+        )
+
+    @strawberry.field(extensions=management())
+    async def deliveries(
         self,
         info: Info,
         first: int | None = None,
         after: str | None = None,
         status: list[DeliveryStatus] | None = None,
     ) -> WebhookDeliveryConnection:
-        not_built("`WebhookEndpoint.deliveries`", WEBHOOKS)
+        """Newest first."""
+        statuses = sorted({s.value for s in status}) if status else None
+        return await paged_children(
+            info,
+            ("webhook_deliveries", tuple(statuses or ())),
+            WebhookDeliveryConnection,
+            WebhookDelivery.from_row,
+            listings.webhook_deliveries_of_endpoints(statuses),
+            self.pk,
+            first,
+            after,
+            None,
+            None,
+        )
+
+
+async def _delivery_endpoint(root: WebhookDelivery, info: Info) -> WebhookEndpoint:
+    row = await info.context.loaders.webhook_endpoint_by_id.load(root.endpoint_id)
+    return WebhookEndpoint.from_row(row)
+
+
+async def _delivery_change(root: WebhookDelivery, info: Info) -> Change | None:
+    if root.change_id is None:
+        return None
+    row = await info.context.loaders.change_by_id.load(root.change_id)
+    return None if row is None else Change.from_row(row)
 
 
 @strawberry.type
 class WebhookDelivery(Node):
     id: strawberry.ID
-    endpoint: WebhookEndpoint
-    change: Change | None
+    endpoint: WebhookEndpoint = strawberry.field(resolver=_delivery_endpoint)
+    change: Change | None = strawberry.field(resolver=_delivery_change)
     event_type: str
     status: DeliveryStatus
     attempts: int
@@ -55,6 +96,25 @@ class WebhookDelivery(Node):
     next_attempt_at: datetime | None
     created_at: datetime
     delivered_at: datetime | None
+    endpoint_id: strawberry.Private[int]
+    change_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: Any) -> WebhookDelivery:
+        status = DeliveryStatus(row.status)
+        return cls(
+            id=to_global_id("WebhookDelivery", row.id),
+            event_type=row.event_type,
+            status=status,
+            attempts=int(row.attempts),
+            last_status_code=row.last_status_code,
+            last_error=row.last_error,
+            next_attempt_at=row.next_attempt_at if status is DeliveryStatus.PENDING else None,
+            created_at=row.created_at,
+            delivered_at=row.delivered_at,
+            endpoint_id=int(row.endpoint_id),
+            change_id=row.change_id,
+        )
 
 
 @strawberry.type
