@@ -134,6 +134,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # The webhook worker polls in the background; only the webhook tests turn it on, so other
         # tests' statement counts see no statement of theirs.
         "entitle_webhooks": False,
+        "entitle_scheduler": False,  # started by the tests of scheduled changes
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     last successful revision check; then the caches are dropped (0: drop them at the first failed check)."""
     entitle_metrics: bool = True
     """GET /metrics (Prometheus) and the recording behind it."""
+    entitle_scheduler: bool = True
+    """Append ENTITLEMENT_STARTED / ENTITLEMENT_EXPIRED changes when grants start or expire (§9)."""
     entitle_webhooks: bool = True
     """Run the webhook delivery worker in this process (contract §10)."""
     entitle_webhook_allow_private: bool = False

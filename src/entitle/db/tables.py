@@ -137,6 +137,7 @@ class EntitlementRow(SQLModel, table=True):
         sa.Index("ix_entitlements_user_tenant", "user_id", "tenant_id"),
         sa.Index("ix_entitlements_created", "created_at", "id"),
         sa.Index("ix_entitlements_expiration", "expiration_date", "id"),
+        sa.Index("ix_entitlements_start", "start_date", "id"),
         sa.CheckConstraint(
             "(plan_id IS NULL) <> (feature_id IS NULL)", name="ck_entitlements_plan_xor_feature"
         ),
@@ -334,6 +335,15 @@ class WebhookDeliveryRow(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class ScheduleCursorRow(SQLModel, table=True):
+    """Up to which instant scheduled changes (entitlements starting or expiring) have been appended."""
+
+    __tablename__ = "schedule_cursor"
+
+    name: str = Field(sa_type=sa.String(32), primary_key=True)
+    until: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
 class WebhookCursorRow(SQLModel, table=True):
     """Up to which revision changes have been fanned out into deliveries (one row, ``id = 1``)."""
 
@@ -366,3 +376,4 @@ CHANGES: sa.Table = ChangeRow.__table__  # type: ignore[attr-defined]
 WEBHOOK_ENDPOINTS: sa.Table = WebhookEndpointRow.__table__  # type: ignore[attr-defined]
 WEBHOOK_DELIVERIES: sa.Table = WebhookDeliveryRow.__table__  # type: ignore[attr-defined]
 WEBHOOK_CURSOR: sa.Table = WebhookCursorRow.__table__  # type: ignore[attr-defined]
+SCHEDULE_CURSOR: sa.Table = ScheduleCursorRow.__table__  # type: ignore[attr-defined]

@@ -23,11 +23,11 @@ from entitle.db.repositories import features as feature_rows
 from entitle.db.repositories import plans as plan_rows
 from entitle.db.repositories import subjects as subject_rows
 from entitle.db.repositories.catalog import feature_to_domain
-from entitle.db.repositories.entitlements import GrantKeys, StoredEntitlement
+from entitle.db.repositories.entitlements import GrantKeys, StoredEntitlement, grant_change
 from entitle.db.repositories.features import FeatureRecord
 from entitle.db.repositories.idempotency import BATCHES
 from entitle.db.repositories.plans import PlanRecord
-from entitle.domain.changes import ChangeKind, NewChange, payload_of
+from entitle.domain.changes import ChangeKind, NewChange
 from entitle.domain.errors import BadUserInput, Conflict, EntitleError, NotFound
 from entitle.domain.model import AssignLevel
 from entitle.domain.text import shown
@@ -144,29 +144,8 @@ def _keys(item: dict[str, Any]) -> GrantKeys:
     )
 
 
-def _change(
-    kind: ChangeKind, record: StoredEntitlement, keys: GrantKeys, before: StoredEntitlement | None = None
-) -> NewChange:
-    return NewChange(
-        kind,
-        tenant_key=keys.tenant_key,
-        user_key=keys.user_key,
-        feature_key=keys.feature_key,
-        plan_key=keys.plan_key,
-        entitlement_id=record.id,
-        payload=payload_of(
-            record,
-            before=before,
-            planKey=keys.plan_key,
-            featureKey=keys.feature_key,
-            tenantKey=keys.tenant_key,
-            userKey=keys.user_key,
-        ),
-    )
-
-
 def _granted(record: StoredEntitlement, item: dict[str, Any]) -> NewChange:
-    return _change(ChangeKind.ENTITLEMENT_GRANTED, record, _keys(item))
+    return grant_change(ChangeKind.ENTITLEMENT_GRANTED, record, _keys(item))
 
 
 @dataclass
@@ -260,7 +239,7 @@ async def update_entitlement(
             raise BadUserInput("expirationDate must be after startDate", field="expirationDate")
         record = await entitlement_rows.update(session, current.id, values)
         keys = (await entitlement_rows.keys_of(session, [record.id]))[record.id]
-        change_log.record(session, _change(ChangeKind.ENTITLEMENT_UPDATED, record, keys, current))
+        change_log.record(session, grant_change(ChangeKind.ENTITLEMENT_UPDATED, record, keys, current))
     return record
 
 
@@ -277,5 +256,7 @@ async def revoke(runtime: Runtime, ids: list[int | None]) -> tuple[int, list[Ite
         ]
         revoked = await entitlement_rows.revoke(session, known, now())
         keys = await entitlement_rows.keys_of(session, [r.id for r in revoked])
-        change_log.record(session, *(_change(ChangeKind.ENTITLEMENT_REVOKED, r, keys[r.id]) for r in revoked))
+        change_log.record(
+            session, *(grant_change(ChangeKind.ENTITLEMENT_REVOKED, r, keys[r.id]) for r in revoked)
+        )
     return len(revoked), errors

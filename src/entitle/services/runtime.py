@@ -15,6 +15,7 @@ from entitle.db.health import DatabaseHealth, unavailable_reason
 from entitle.db.repositories import Session, changes
 from entitle.domain.changes import Change, NewChange, touched
 from entitle.services.background.feed import ChangeFeed
+from entitle.services.background.scheduler import ChangeScheduler
 from entitle.services.background.webhooks import WebhookWorker
 from entitle.services.caches import CatalogCache, SubjectCache
 from entitle.services.writes import current_scope
@@ -39,6 +40,7 @@ class Runtime:
             on_stale=self.drop_caches,
         )
         self.webhooks = WebhookWorker(self.database, settings) if settings.entitle_webhooks else None
+        self.scheduler = ChangeScheduler(self.write) if settings.entitle_scheduler else None
 
     async def start(self) -> None:
         """Start serving even when the database is down (requests answer SERVICE_UNAVAILABLE until it
@@ -56,6 +58,8 @@ class Runtime:
         await self.feed.start()
         if self.webhooks is not None:
             await self.webhooks.start()
+        if self.scheduler is not None:
+            await self.scheduler.start()
 
     async def database_ready(self, timeout_s: float) -> bool:
         """Whether the database answers a ``SELECT 1`` within ``timeout_s`` (reported to ``health``)."""
@@ -76,6 +80,8 @@ class Runtime:
         return self._ping_task
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         if self.webhooks is not None:
             await self.webhooks.stop()
         await self.feed.stop()

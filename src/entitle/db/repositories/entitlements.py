@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from entitle.db.repositories import Session
 from entitle.db.tables import ENTITLEMENTS, FEATURES, PLANS, TENANTS, USERS
+from entitle.domain.changes import ChangeKind, NewChange, payload_of
 
 _CHUNK = 1000
 
@@ -111,3 +112,24 @@ async def keys_of(session: Session, ids: Collection[int]) -> dict[int, GrantKeys
 
 async def count(session: Session) -> int:
     return int(await session.scalar(sa.select(sa.func.count()).select_from(ENTITLEMENTS)) or 0)
+
+
+def grant_change(
+    kind: ChangeKind, record: StoredEntitlement, keys: GrantKeys, before: StoredEntitlement | None = None
+) -> NewChange:
+    return NewChange(
+        kind,
+        tenant_key=keys.tenant_key,
+        user_key=keys.user_key,
+        feature_key=keys.feature_key,
+        plan_key=keys.plan_key,
+        entitlement_id=record.id,
+        payload=payload_of(
+            record,
+            before=before,
+            planKey=keys.plan_key,
+            featureKey=keys.feature_key,
+            tenantKey=keys.tenant_key,
+            userKey=keys.user_key,
+        ),
+    )

@@ -1,0 +1,57 @@
+"""The scheduled changes' storage: a cursor per schedule, claimed by one process at a time, and the
+grants whose start or expiration falls in a window."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from entitle.db.engine import upsert_statement
+from entitle.db.repositories import Session
+from entitle.db.repositories.entitlements import StoredEntitlement
+from entitle.db.tables import ENTITLEMENTS, SCHEDULE_CURSOR
+
+
+async def claim_cursor(session: Session, name: str, now: datetime) -> datetime | None:
+    """The instant up to which ``name`` has run, locked for this transaction; None when another process
+    holds it (PostgreSQL ``FOR UPDATE SKIP LOCKED``; SQLite's single writer serializes anyway). A schedule
+    that never ran starts now: what happened before it existed is not replayed."""
+    await session.execute(
+        upsert_statement(session, SCHEDULE_CURSOR).values(name=name, until=now).on_conflict_do_nothing()
+    )
+    statement = sa.select(SCHEDULE_CURSOR.c.until).where(SCHEDULE_CURSOR.c.name == name)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    until: datetime | None = await session.scalar(statement)
+    return until
+
+
+async def advance_cursor(session: Session, name: str, until: datetime) -> None:
+    await session.execute(
+        sa.update(SCHEDULE_CURSOR).where(SCHEDULE_CURSOR.c.name == name).values(until=until)
+    )
+
+
+async def starting(session: Session, after: datetime, until: datetime) -> list[StoredEntitlement]:
+    """Grants created ahead of their start that start in ``(after, until]`` and were not revoked before."""
+    e = ENTITLEMENTS
+    rows = await session.execute(
+        sa.select(e)
+        .where(e.c.start_date > after, e.c.start_date <= until, e.c.start_date > e.c.created_at)
+        .where(sa.or_(e.c.revoked_at.is_(None), e.c.revoked_at > e.c.start_date))
+        .order_by(e.c.start_date, e.c.id)
+    )
+    return [StoredEntitlement.of(row) for row in rows]
+
+
+async def expiring(session: Session, after: datetime, until: datetime) -> list[StoredEntitlement]:
+    """Grants whose expiration falls in ``(after, until]`` and that were not revoked before it."""
+    e = ENTITLEMENTS
+    rows = await session.execute(
+        sa.select(e)
+        .where(e.c.expiration_date > after, e.c.expiration_date <= until)
+        .where(sa.or_(e.c.revoked_at.is_(None), e.c.revoked_at > e.c.expiration_date))
+        .order_by(e.c.expiration_date, e.c.id)
+    )
+    return [StoredEntitlement.of(row) for row in rows]

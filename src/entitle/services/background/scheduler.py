@@ -1,0 +1,81 @@
+"""Scheduled changes (contract §9): ``ENTITLEMENT_STARTED`` / ``ENTITLEMENT_EXPIRED`` appended when a grant
+reaches its start or expiration, within ``interval_s`` (1 s) of the instant, exactly once.
+
+Every process runs one; each run claims the schedule's cursor row in its write transaction, so with
+several workers or replicas one of them processes a window and the others skip it; the window
+``(cursor, now]`` and the cursor move together, so an instant is never processed twice or skipped,
+also across a crash. The changes go through the feed like any write: other processes evict the
+subjects they touch, subscribers and webhooks hear of them. Grants created with a start in the past
+started when they were granted (``ENTITLEMENT_GRANTED`` says so): only grants created ahead of
+their start get ``ENTITLEMENT_STARTED``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from entitle.clock import now
+from entitle.db.repositories import Session, schedule
+from entitle.db.repositories import changes as change_log
+from entitle.db.repositories import entitlements as entitlement_rows
+from entitle.db.repositories.entitlements import grant_change
+from entitle.domain.changes import ChangeKind
+
+log = logging.getLogger(__name__)
+
+SCHEDULE = "entitlements"
+
+
+class ChangeScheduler:
+    def __init__(
+        self, write: Callable[[], AbstractAsyncContextManager[Session]], interval_s: float = 1.0
+    ) -> None:
+        self._write = write
+        self._interval = interval_s
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="entitle-change-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run_once(self) -> int:
+        """Append the changes of the window since the last run; returns how many (0 when another
+        process holds the schedule)."""
+        async with self._write() as session:
+            until = now()
+            after = await schedule.claim_cursor(session, SCHEDULE, until)
+            if after is None or after >= until:  # another process has it, or the schedule starts now
+                return 0
+            started = await schedule.starting(session, after, until)
+            expired = await schedule.expiring(session, after, until)
+            keys = await entitlement_rows.keys_of(session, {e.id for e in (*started, *expired)})
+            change_log.record(
+                session,
+                *(grant_change(ChangeKind.ENTITLEMENT_STARTED, e, keys[e.id]) for e in started),
+                *(grant_change(ChangeKind.ENTITLEMENT_EXPIRED, e, keys[e.id]) for e in expired),
+            )
+            await schedule.advance_cursor(session, SCHEDULE, until)
+        return len(started) + len(expired)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                if not self._failing:  # the database may be down: one line, then quiet until it works
+                    log.warning("scheduled changes could not run; retrying every %s s", self._interval)
+                self._failing = True
+            else:
+                self._failing = False
+            await asyncio.sleep(self._interval)

@@ -1,0 +1,100 @@
+"""Scheduled changes (contract §9): a grant reaching its start or expiration appends ENTITLEMENT_STARTED /
+ENTITLEMENT_EXPIRED within 5 s of the instant, exactly once however many processes run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.conftest import Api, serving
+from tests.factories import batch_grant, entitlement_input, grant, make_feature, make_tenant
+
+SCHEDULED = """
+{ changes(filter: {kinds: [ENTITLEMENT_STARTED, ENTITLEMENT_EXPIRED]}, first: 500) {
+    edges { node { kind at actor tenantKey featureKey entitlement { id } } } } }
+"""
+
+
+def iso(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
+async def scheduled(api: Api) -> list[dict[str, Any]]:
+    data = await api.data(SCHEDULED)
+    return [edge["node"] for edge in data["changes"]["edges"]]
+
+
+async def wait_for(api: Api, count: int, within_s: float) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + within_s
+    while len(found := await scheduled(api)) < count:
+        assert time.monotonic() < deadline, f"{len(found)} of {count} scheduled changes: {found}"
+        await asyncio.sleep(0.2)
+    return found
+
+
+async def test_a_grant_starting_and_expiring_later_appends_both_changes_within_5_s(database_url: str) -> None:
+    async with serving(database_url, entitle_scheduler=True) as api:
+        # given: a grant that starts in a second and expires a second later
+        await make_feature(api, "sso")
+        await make_tenant(api, "acme")
+        start = datetime.now(UTC) + timedelta(seconds=1)
+        end = start + timedelta(seconds=1)
+        entitlement = await grant(
+            api, feature_key="sso", tenant_key="acme", start_date=iso(start), expiration_date=iso(end)
+        )
+        # when: both instants pass
+        found = await wait_for(api, 2, within_s=8)
+        # then: started, then expired, by the system, each within 5 s of its instant
+        assert [c["kind"] for c in found] == ["ENTITLEMENT_STARTED", "ENTITLEMENT_EXPIRED"]
+        for change, instant in zip(found, (start, end), strict=True):
+            assert change["actor"] == "system"
+            assert (change["tenantKey"], change["featureKey"]) == ("acme", "sso")
+            assert change["entitlement"] == {"id": entitlement["id"]}
+            appended = datetime.fromisoformat(change["at"])
+            assert timedelta(0) <= appended - instant < timedelta(seconds=5)
+
+
+async def test_grants_that_start_when_granted_or_are_revoked_first_get_no_scheduled_change(
+    database_url: str,
+) -> None:
+    async with serving(database_url, entitle_scheduler=True) as api:
+        await make_feature(api, "sso")
+        await make_tenant(api, "acme")
+        soon = iso(datetime.now(UTC) + timedelta(seconds=1))
+        await grant(api, feature_key="sso", tenant_key="acme")  # starts now: ENTITLEMENT_GRANTED says so
+        revoked = await grant(api, feature_key="sso", tenant_key="acme", expiration_date=soon)
+        await api.data(
+            "mutation($ids: [ID!]!) { revokeEntitlements(ids: $ids) { revokedCount } }",
+            {"ids": [revoked["id"]]},
+        )
+        kept = await grant(api, feature_key="sso", tenant_key="acme", expiration_date=soon)
+        found = await wait_for(api, 1, within_s=8)
+        await asyncio.sleep(2.5)  # a few more runs: nothing else may come
+        assert [(c["kind"], c["entitlement"]["id"]) for c in await scheduled(api)] == [
+            ("ENTITLEMENT_EXPIRED", kept["id"])
+        ]
+        assert found[0]["kind"] == "ENTITLEMENT_EXPIRED"
+
+
+async def test_two_processes_append_each_scheduled_change_exactly_once(database_url: str) -> None:
+    async with (
+        serving(database_url, entitle_scheduler=True) as one,
+        serving(database_url, entitle_scheduler=True),
+    ):
+        # given: 20 grants expiring within the next second, seen by two processes that both schedule
+        await make_feature(one, "sso")
+        await make_tenant(one, "acme")
+        soon = iso(datetime.now(UTC) + timedelta(seconds=1))
+        items = [
+            entitlement_input(feature_key="sso", tenant_key="acme", expiration_date=soon) for _ in range(20)
+        ]
+        assert (await batch_grant(one, items))["errors"] == []
+        # when: the instant passes and both have run several times
+        await wait_for(one, 20, within_s=8)
+        await asyncio.sleep(2.5)
+        # then: one change per grant
+        found = await scheduled(one)
+        assert len(found) == 20
+        assert len({c["entitlement"]["id"] for c in found}) == 20
