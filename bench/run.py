@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -282,6 +283,52 @@ def run_wrk(
     }
 
 
+# ---------------------------------------------------------------- (d) under provisioning writes
+
+SIGNUP = 'mutation($t: String!) { upsertTenants(input: [{key: $t, name: "New"}]) { errors { code } } }'
+ADD_ON = 'mutation($t: String!) { createEntitlement(input: {featureKey: "exports", tenantKey: $t}) { id } }'
+METADATA = (
+    'mutation($t: String!) { upsertTenants(input: [{key: $t, metadata: {crm: "x"}}]) { errors { code } } }'
+)
+
+
+class ProvisioningWriter(threading.Thread):
+    """Writes at a steady ``rate`` per second, as a provisioning system does: tenant signups, add-on
+    grants and metadata edits, none of them about the subjects the benchmark asks."""
+
+    def __init__(self, base_url: str, token: str, rate: float, tag: str) -> None:
+        super().__init__(daemon=True)
+        self.base_url, self.token, self.rate, self.tag = base_url, token, rate, tag
+        self.stop = threading.Event()
+        self.writes = 0
+
+    def run(self) -> None:
+        with GraphQLClient(self.base_url, self.token) as client:
+            started = time.monotonic()
+            while not self.stop.is_set():
+                tenant = f"{self.tag}-{self.writes // 3}"
+                query = (SIGNUP, ADD_ON, METADATA)[self.writes % 3]
+                client.data(query, {"t": tenant})
+                self.writes += 1
+                delay = started + self.writes / self.rate - time.monotonic()
+                if delay > 0:
+                    self.stop.wait(delay)
+
+
+def under_writes(
+    process: Process, token: str, bodies: Path, rate: float, *, duration: int, **wrk: Any
+) -> dict[str, Any]:
+    writer = ProvisioningWriter(process.base_url, token, rate, f"w{int(rate)}-{secrets.token_hex(3)}")
+    writer.start()
+    try:
+        measured = run_wrk(process, token, bodies, duration=duration, **wrk)
+    finally:
+        writer.stop.set()
+        writer.join(timeout=30)
+    measured["writes_per_s"] = writer.writes / duration
+    return measured
+
+
 # ---------------------------------------------------------------- (b) listing
 
 
@@ -397,6 +444,16 @@ def batch_wall_times(client: GraphQLClient, population: Population, runs: int, s
 # ---------------------------------------------------------------- report
 
 
+def markdown_under_writes(results: dict[str, Any]) -> str:
+    rows = [
+        f"| (d) isEntitledTo under {m['writing']['writes_per_s']:.0f} provisioning writes/s | req/s vs the "
+        f"same server quiet, back to back | {m['writing']['rps']:,.0f} vs {m['quiet']['rps']:,.0f} | | "
+        f"**{m['ratio']:.2f}x** (p99 {m['writing']['p99_ms']:.2f} ms) | >= 0.9x |"
+        for m in results.get("under_writes", {}).values()
+    ]
+    return "\n".join(rows)
+
+
 def markdown(results: dict[str, Any]) -> str:
     m, pop, config = results["machine"], results["population"], results["config"]
     throughput = results["throughput"]
@@ -438,6 +495,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"| (c) `batchCreateEntitlements` ({batch['items']:,} items) | wall time min / median "
         f"({batch['runs']} runs) | {batch['min_s']:.2f} / {batch['median_s']:.2f} s | | "
         f"**{batch['median_s']:.2f} s** | < 2 s |",
+        *([markdown_under_writes(results)] if results.get("under_writes") else []),
         "",
         "Rounds, req/s (p99): "
         + "; ".join(
@@ -503,6 +561,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200, help="(b) sequential listing requests")
     parser.add_argument("--batch-runs", type=int, default=3, help="(c) runs of one 10,000-item batch")
     parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument(
+        "--write-rates", default="10,100", help="(d) provisioning writes per second during isEntitledTo"
+    )
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     parser.add_argument("--database", default="entitle_bench")
     args = parser.parse_args()
@@ -564,6 +625,16 @@ def main() -> None:
                 return best
 
             ours, ref = best_round("entitle"), best_round("reference")
+            loaded = {}
+            for rate in (float(r) for r in args.write_rates.split(",") if r):
+                quiet = run_wrk(entitle, token, bodies, duration=args.duration, **wrk)
+                busy = under_writes(entitle, token, bodies, rate, duration=args.duration, **wrk)
+                loaded[f"{rate:g}"] = {"quiet": quiet, "writing": busy, "ratio": busy["rps"] / quiet["rps"]}
+                print(
+                    f"under {busy['writes_per_s']:.0f} writes/s: {busy['rps']:,.0f} req/s vs quiet "
+                    f"{quiet['rps']:,.0f} ({busy['rps'] / quiet['rps']:.2f}x), p99 {busy['p99_ms']:.2f} ms",
+                    flush=True,
+                )
             listing = listing_latency(client, population, args.samples, rng)
             print(f"listing: median {listing['median_ms']:.1f} ms", flush=True)
             batch = batch_wall_times(client, population, args.batch_runs, args.batch_size)
@@ -592,6 +663,7 @@ def main() -> None:
         },
         "listing": listing,
         "batch": batch,
+        "under_writes": loaded,
     }
     table = markdown(results)
     print("\n" + table + "\n")
