@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from serving import free_port
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from entitle.db.repositories import changes
@@ -35,13 +35,6 @@ from entitle.domain.changes import ChangeKind, NewChange
 
 KEY = "bench-admin-key-0123456789"
 PG = "postgresql+asyncpg://postgres@127.0.0.1:5432"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Counter:
