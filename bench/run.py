@@ -322,6 +322,53 @@ def under_writes(
     return measured
 
 
+# ---------------------------------------------------------------- (e) while a webhook backlog drains
+
+CREATE_ENDPOINT = (
+    'mutation($url: String!) { createWebhookEndpoint(input: {url: $url, events: ["*"]}) { secret } }'
+)
+
+
+def during_webhook_backlog(
+    process: Process,
+    client: GraphQLClient,
+    token: str,
+    bodies: Path,
+    population: Population,
+    size: int,
+    *,
+    duration: int,
+    **wrk: Any,
+) -> dict[str, Any]:
+    """isEntitledTo quiet, then while ``size`` grants fan out to 3 endpoints on a local receiver; and how
+    long until every delivery succeeded."""
+    from webhooks import Counter, start_receiver
+
+    counter = Counter()
+    receiver = start_receiver(counter)
+    try:
+        for n in range(3):
+            client.data(CREATE_ENDPOINT, {"url": f"http://127.0.0.1:{receiver.server_port}/hook{n}"})
+        quiet = run_wrk(process, token, bodies, duration=duration, **wrk)
+        started = time.monotonic()
+        client.data(BATCH_ENTITLEMENTS, {"input": fresh_batch(99, population, random.Random(99), size)})
+        busy = run_wrk(process, token, bodies, duration=duration, **wrk)
+        busy["delivered_during"] = counter.count
+        deadline = started + 900
+        while counter.count < 3 * size and time.monotonic() < deadline:
+            time.sleep(0.2)
+        drained = time.monotonic() - started
+    finally:
+        receiver.shutdown()
+    return {
+        "quiet": quiet,
+        "draining": busy,
+        "ratio": busy["rps"] / quiet["rps"],
+        "deliveries": counter.count,
+        "drained_s": drained,
+    }
+
+
 # ---------------------------------------------------------------- (b) listing
 
 
@@ -447,6 +494,15 @@ def markdown_under_writes(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def markdown_backlog(backlog: dict[str, Any]) -> str:
+    return (
+        f"| (e) isEntitledTo while {backlog['deliveries']:,} webhook deliveries drain | req/s vs quiet, "
+        f"back to back; all delivered after | {backlog['draining']['rps']:,.0f} vs "
+        f"{backlog['quiet']['rps']:,.0f}; "
+        f"{backlog['drained_s']:.1f} s | | **{backlog['ratio']:.2f}x** | >= 0.8x |"
+    )
+
+
 def markdown(results: dict[str, Any]) -> str:
     m, pop, config = results["machine"], results["population"], results["config"]
     throughput = results["throughput"]
@@ -489,6 +545,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"({batch['runs']} runs) | {batch['min_s']:.2f} / {batch['median_s']:.2f} s | | "
         f"**{batch['median_s']:.2f} s** | < 2 s |",
         *([markdown_under_writes(results)] if results.get("under_writes") else []),
+        *([markdown_backlog(results["webhook_backlog"])] if results.get("webhook_backlog") else []),
         "",
         "Rounds, req/s (p99): "
         + "; ".join(
@@ -506,7 +563,12 @@ def servers(
     args: argparse.Namespace, token: str, database_url: str, logdir: Path
 ) -> Iterator[tuple[Process, Process]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENTITLE_") and k != "DATABASE_URL"}
-    entitle_env = {**env, "DATABASE_URL": database_url, "ENTITLE_BOOTSTRAP_API_KEY": token}
+    entitle_env = {
+        **env,
+        "DATABASE_URL": database_url,
+        "ENTITLE_BOOTSTRAP_API_KEY": token,
+        "ENTITLE_WEBHOOK_ALLOW_PRIVATE": "true",  # (e): the receiver is on 127.0.0.1
+    }
     workers = ["--workers", str(args.workers)]
     started: list[Process] = []
     try:
@@ -554,6 +616,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200, help="(b) sequential listing requests")
     parser.add_argument("--batch-runs", type=int, default=3, help="(c) runs of one 10,000-item batch")
     parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument(
+        "--webhook-backlog", type=int, default=10_000, help="(e) grants fanned out to 3 endpoints (0: skip)"
+    )
     parser.add_argument(
         "--write-rates", default="10,100", help="(d) provisioning writes per second during isEntitledTo"
     )
@@ -632,6 +697,24 @@ def main() -> None:
             print(f"listing: median {listing['median_ms']:.1f} ms", flush=True)
             batch = batch_wall_times(client, population, args.batch_runs, args.batch_size)
             print(f"batch: {', '.join(f'{s:.2f} s' for s in batch['seconds'])}", flush=True)
+            backlog = None
+            if args.webhook_backlog:
+                backlog = during_webhook_backlog(
+                    entitle,
+                    client,
+                    token,
+                    bodies,
+                    population,
+                    args.webhook_backlog,
+                    duration=args.duration,
+                    **wrk,
+                )
+                print(
+                    f"webhook backlog: {backlog['draining']['rps']:,.0f} req/s vs quiet "
+                    f"{backlog['quiet']['rps']:,.0f} ({backlog['ratio']:.2f}x); {backlog['deliveries']:,} "
+                    f"deliveries in {backlog['drained_s']:.1f} s",
+                    flush=True,
+                )
 
     results = {
         "machine": machine,
@@ -657,6 +740,7 @@ def main() -> None:
         "listing": listing,
         "batch": batch,
         "under_writes": loaded,
+        "webhook_backlog": backlog,
     }
     table = markdown(results)
     print("\n" + table + "\n")
