@@ -39,8 +39,12 @@ class Runtime:
             max_stale_s=settings.entitle_cache_max_stale_s,
             on_stale=self.drop_caches,
         )
-        self.webhooks = WebhookWorker(self.database, settings) if settings.entitle_webhooks else None
-        self.scheduler = ChangeScheduler(self.write) if settings.entitle_scheduler else None
+        self.webhooks = (
+            WebhookWorker(self.database, settings, self.health) if settings.entitle_webhooks else None
+        )
+        self.scheduler = (
+            ChangeScheduler(self.write, health=self.health) if settings.entitle_scheduler else None
+        )
 
     async def start(self) -> None:
         """Start serving even when the database is down (requests answer SERVICE_UNAVAILABLE until it

@@ -24,6 +24,7 @@ from entitle.db.repositories import changes as change_log
 from entitle.db.repositories import entitlements as entitlement_rows
 from entitle.db.repositories.entitlements import grant_change
 from entitle.domain.changes import ChangeKind
+from entitle.services.outages import DatabaseHealth, unavailable_reason
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,13 @@ SCHEDULE = "entitlements"
 
 class ChangeScheduler:
     def __init__(
-        self, write: Callable[[], AbstractAsyncContextManager[Session]], interval_s: float = 1.0
+        self,
+        write: Callable[[], AbstractAsyncContextManager[Session]],
+        interval_s: float = 1.0,
+        health: DatabaseHealth | None = None,
     ) -> None:
         self._write = write
+        self._health = health or DatabaseHealth()
         self._interval = interval_s
         self._task: asyncio.Task[None] | None = None
         self._failing = False
@@ -72,10 +77,13 @@ class ChangeScheduler:
         while True:
             try:
                 await self.run_once()
-            except Exception:
-                if not self._failing:  # the database may be down: one line, then quiet until it works
-                    log.warning("scheduled changes could not run; retrying every %s s", self._interval)
-                self._failing = True
+            except Exception as error:
+                outage = unavailable_reason(error)
+                if outage is not None:  # the process logs an outage once, through `health`
+                    self._health.failed(outage)
+                elif not self._failing:  # a bug, not an outage: one traceback, then quiet until it works
+                    log.exception("scheduled changes could not run; retrying every %s s", self._interval)
+                    self._failing = True
             else:
                 self._failing = False
             await asyncio.sleep(self._interval)

@@ -36,6 +36,7 @@ from entitle.db.engine import Database
 from entitle.db.feed import DatabaseFeedSource
 from entitle.db.repositories import webhooks as repo
 from entitle.domain.webhooks import event_body, retry_delay, signature
+from entitle.services.outages import DatabaseHealth, unavailable_reason
 from entitle.services.webhooks import destination_refusal
 from entitle.settings import Settings
 
@@ -52,9 +53,10 @@ class WebhookWorker:
     """Delivered outcomes are written at least this often (and every ``FLUSH_EVERY`` deliveries)."""
     MAX_RESPONSE_BYTES = 64 * 1024
 
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(self, database: Database, settings: Settings, health: DatabaseHealth | None = None) -> None:
         self._database = database
         self._settings = settings
+        self._health = health or DatabaseHealth()
         self._timeout_s = settings.entitle_webhook_timeout_s
         self._lease = timedelta(seconds=max(settings.entitle_webhook_lease_s, self._timeout_s + 2))
         self._retry_window = timedelta(seconds=settings.entitle_webhook_retry_window_s)
@@ -118,9 +120,12 @@ class WebhookWorker:
             try:
                 await self.run_once()
             except Exception as error:
-                if not self._failing:
+                outage = unavailable_reason(error)
+                if outage is not None:  # the process logs an outage once, through `health`
+                    self._health.failed(outage)
+                elif not self._failing:
                     log.warning("webhook worker: a turn failed (%s); retrying", type(error).__name__)
-                self._failing = True
+                    self._failing = True
             else:
                 if self._failing:
                     log.warning("webhook worker: running again")
