@@ -73,11 +73,13 @@ class LiveCache:
         with self._lock:
             return self._pending.get(subject)
 
-    def require(self, subject: Subject, revision: str) -> None:
-        """This client wrote for ``subject`` at ``revision``: its next read passes
-        ``minRevision`` to the server."""
+    def require(self, subject: Subject, revision: str | None) -> None:
+        """This client wrote for ``subject`` (at ``revision`` when the server said): the entry is dropped and
+        the next read goes to the server, passing ``minRevision``."""
         with self._lock:
-            self._pending[subject] = revision
+            self._entries.pop(subject, None)
+            if revision is not None:
+                self._pending[subject] = revision
 
     def watch(self, subject: Subject) -> None:
         """Subscribe to the subject's changes (before fetching it, so no change falls between the two)."""

@@ -119,7 +119,7 @@ class _Core:
         )
 
     def _note_write(self, subject: Subject) -> None:
-        if self.cache is not None and self.last_revision is not None:
+        if self.cache is not None:
             self.cache.require(subject, self.last_revision)
 
     def _report_input(
