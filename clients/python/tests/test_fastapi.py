@@ -61,6 +61,7 @@ async def test_require_feature_lets_an_entitled_tenant_in_and_answers_403_otherw
 ) -> None:
     async with http(guarded_app(entitle)) as app:
         denied = await app.get("/sso", headers={"x-tenant": tenant})
+        anonymous = await app.get("/sso")
         server.grant(tenant, feature="sso")
         allowed = await app.get("/sso", headers={"x-tenant": tenant})
     assert denied.status_code == 403
@@ -69,6 +70,8 @@ async def test_require_feature_lets_an_entitled_tenant_in_and_answers_403_otherw
     assert body == {"error": "access_denied", "justification": "MISSING_FEATURE", "upgradeOptions": ["pro"]}
     assert allowed.status_code == 200
     assert allowed.json() == {"ok": True, "fallback": False}
+    assert anonymous.status_code == 403
+    assert anonymous.json()["justification"] == "UNKNOWN_SUBJECT"
 
 
 async def test_the_route_guard_decides_each_request_by_its_route(
@@ -83,6 +86,7 @@ async def test_the_route_guard_decides_each_request_by_its_route(
     async with http(app) as client:
         denied = await client.get("/reports/q1", headers={"x-tenant": tenant})
         health = await client.get("/healthz")
+        anonymous = await client.get("/reports/q1")
         server.grant(tenant, plan="pro")
         allowed = await client.get("/reports/q1", headers={"x-tenant": tenant})
     assert denied.status_code == 403
@@ -90,6 +94,7 @@ async def test_the_route_guard_decides_each_request_by_its_route(
     assert denied.json()["justification"] == "MISSING_FEATURE"
     assert denied.json()["upgradeOptions"] == ["pro"]
     assert health.status_code == 200
+    assert anonymous.status_code == 403
     assert allowed.status_code == 200
     assert allowed.json() == {"report": "q1"}
 

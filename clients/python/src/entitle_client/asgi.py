@@ -15,12 +15,14 @@ from typing import Any
 
 from entitle_client._client import AsyncEntitleClient
 from entitle_client._http import body_for, denial_status
-from entitle_client.types import Subject
+from entitle_client.types import Decision, Subject
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+NO_SUBJECT = Decision(is_entitled=False, justification="UNKNOWN_SUBJECT", message="Sign in to use this.")
+
 SubjectGetter = Callable[[Scope], Subject | Awaitable[Subject | None] | None]
 
 
@@ -55,10 +57,12 @@ class RouteGuard:
         who = self.subject(scope)
         if inspect.isawaitable(who):
             who = await who
-        who = who if isinstance(who, Subject) else Subject()
-        decision = await self.client.is_entitled(
-            route=(str(scope["method"]), path), tenant_key=who.tenant_key, user_key=who.user_key
-        )
+        if not isinstance(who, Subject) or (who.tenant_key is None and who.user_key is None):
+            decision = NO_SUBJECT
+        else:
+            decision = await self.client.is_entitled(
+                route=(str(scope["method"]), path), tenant_key=who.tenant_key, user_key=who.user_key
+            )
         if decision.is_entitled:
             await self.app(scope, receive, send)
             return

@@ -23,6 +23,9 @@ from entitle_client._client import AsyncEntitleClient, EntitleClient
 from entitle_client._http import body_for, denial_status
 from entitle_client.types import Decision, Subject
 
+NO_SUBJECT = Decision(is_entitled=False, justification="UNKNOWN_SUBJECT", message="Sign in to use this.")
+"""The refusal of a request whose ``subject`` callable named neither a tenant nor a user (no server call)."""
+
 SubjectGetter = Callable[[Request], Subject | Awaitable[Subject]]
 
 
@@ -59,6 +62,8 @@ def require_feature(
         if inspect.isawaitable(who):
             who = await who
         assert isinstance(who, Subject)
+        if who.tenant_key is None and who.user_key is None:
+            raise AccessDenied(NO_SUBJECT)
         keys: dict[str, Any] = {"tenant_key": who.tenant_key, "user_key": who.user_key}
         if consume and usage is not None:
             call: Any = client.report_usage(feature_key, usage, **keys)
