@@ -84,3 +84,16 @@ def test_the_cache_reconnects_after_the_service_restarts(tmp_path: Path) -> None
         client.close()
     finally:
         server.stop()
+
+
+def test_the_cache_is_bounded(server: Server, tenant: str) -> None:
+    server.grant(tenant, feature="sso")
+    with EntitleClient(server.base_url, ADMIN_KEY, cache=True, cache_size=2) as client:
+        assert client.cache is not None
+        assert client.cache.connected.wait(5)
+        for key in (tenant, "other-1", "other-2"):
+            client.effective_entitlements(tenant_key=key)
+        assert len(client.cache) == 2
+        # the least recently used subject was evicted: asking it again goes to the server
+        assert not client.effective_entitlements(tenant_key=tenant).from_cache
+        assert client.effective_entitlements(tenant_key=tenant).from_cache

@@ -123,6 +123,8 @@ class LiveCache:
             asyncio.run_coroutine_threadsafe(self._close_socket(), self._loop).result(timeout=2)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=2)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     # -- the cache thread -------------------------------------------------------------------
     async def _close_socket(self) -> None:
@@ -178,9 +180,12 @@ class LiveCache:
             attempt += 1
 
     def _drop_all(self) -> None:
+        """The socket is gone, and its subscriptions with it: forget both (reads re-subscribe)."""
         self.connected.clear()
         with self._lock:
             self._entries.clear()
+            self._ids.clear()
+            self._subjects.clear()
 
     def _on_message(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
