@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve demo test lint typecheck check schema bench clean
+.PHONY: serve demo test test-clients lint typecheck check schema bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q $(ARGS)
+	$(MAKE) test-clients
+
+# The Python client (clients/python) against a real `entitle serve`, installed editable into .venv.
+CLIENT_STAMP := $(VENV)/.client-installed
+$(CLIENT_STAMP): $(STAMP) clients/python/pyproject.toml
+	$(BIN)/pip install --quiet -e clients/python
+	touch $(CLIENT_STAMP)
+
+test-clients: $(CLIENT_STAMP)
+	$(BIN)/python -m pytest -q -p no:randomly clients/python/tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,99 @@
+"""``cache=True``: effective entitlements kept in memory and made fresh by the ``entitlementsChanged``
+subscription, honouring the client's own writes, and reconnecting after the service restarts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from entitle_client import EffectiveEntitlements, EntitleClient, Subject
+from tests.conftest import ADMIN_KEY, Server, free_port, start_server
+
+
+def wait_for_feature(client: EntitleClient, subject: Subject, feature: str) -> threading.Event:
+    """An event set by the cache when ``feature`` appears in ``subject``'s entry."""
+    arrived = threading.Event()
+
+    def listener(who: Subject, effective: EffectiveEntitlements) -> None:
+        if who == subject and feature in effective.features:
+            arrived.set()
+
+    assert client.cache is not None
+    client.cache.add_listener(listener)
+    return arrived
+
+
+def test_a_grant_made_through_the_api_reaches_the_cache(server: Server, tenant: str) -> None:
+    with EntitleClient(server.base_url, ADMIN_KEY, cache=True) as client:
+        assert client.cache is not None
+        assert client.cache.connected.wait(5)
+        subject = Subject(tenant_key=tenant)
+        # given: the subject was asked once (a refusal: it has nothing), so the cache holds it
+        assert not client.is_entitled("sso", tenant_key=tenant).is_entitled
+        arrived = wait_for_feature(client, subject, "sso")
+        time.sleep(0.2)  # the server registers a subscription once its first await runs
+        # when: a grant is made by someone else through the API
+        started = time.perf_counter()
+        server.grant(tenant, feature="sso")
+        # then: the change reaches the cache, and the next check is answered from memory
+        assert arrived.wait(1.0), "the grant did not reach the cache within 1 s"
+        latency_ms = (time.perf_counter() - started) * 1000
+        decision = client.is_entitled("sso", tenant_key=tenant)
+        assert decision.is_entitled
+        assert decision.from_cache
+        print(f"grant to cache: {latency_ms:.1f} ms (including the grant's own round trip)")
+
+
+def test_the_clients_own_writes_are_read_back(server: Server, tenant: str) -> None:
+    server.grant(tenant, feature="api-calls", value=10)
+    with EntitleClient(server.base_url, ADMIN_KEY, cache=True) as client:
+        assert client.cache is not None
+        assert client.cache.connected.wait(5)
+        assert client.effective_entitlements(tenant_key=tenant).features["api-calls"].used == 0
+        assert client.effective_entitlements(tenant_key=tenant).from_cache
+        client.report_usage("api-calls", 3, tenant_key=tenant)
+        after = client.effective_entitlements(tenant_key=tenant)
+        assert after.features["api-calls"].used == 3
+        assert not after.from_cache  # asked the server (with minRevision when the write had a revision)
+        assert client.effective_entitlements(tenant_key=tenant).from_cache
+
+
+def test_the_cache_reconnects_after_the_service_restarts(tmp_path: Path) -> None:
+    port = free_port()
+    database = tmp_path / "restart.db"
+    server = start_server(tmp_path, database, port)
+    try:
+        server.gql('mutation { createFeature(input: {key: "sso", name: "SSO", type: BOOLEAN}) { key } }')
+        server.gql('mutation { upsertTenants(input: [{key: "acme"}]) { errors { index } } }')
+        client = EntitleClient(server.base_url, ADMIN_KEY, cache=True, retries=0, fallback={"sso": True})
+        assert client.cache is not None
+        assert client.cache.connected.wait(5)
+        assert not client.is_entitled("sso", tenant_key="acme").is_entitled
+        # when: the service goes away, reads fall back; when it is back, the cache reconnects
+        server.stop()
+        assert client.is_entitled("sso", tenant_key="acme").is_fallback
+        server = start_server(tmp_path, database, port)
+        assert client.cache.connected.wait(15)
+        assert not client.is_entitled("sso", tenant_key="acme").is_entitled
+        arrived = wait_for_feature(client, Subject("acme"), "sso")
+        time.sleep(0.2)
+        server.grant("acme", feature="sso")
+        assert arrived.wait(1.0)
+        assert client.is_entitled("sso", tenant_key="acme").from_cache
+        client.close()
+    finally:
+        server.stop()
+
+
+def test_the_cache_is_bounded(server: Server, tenant: str) -> None:
+    server.grant(tenant, feature="sso")
+    with EntitleClient(server.base_url, ADMIN_KEY, cache=True, cache_size=2) as client:
+        assert client.cache is not None
+        assert client.cache.connected.wait(5)
+        for key in (tenant, "other-1", "other-2"):
+            client.effective_entitlements(tenant_key=key)
+        assert len(client.cache) == 2
+        # the least recently used subject was evicted: asking it again goes to the server
+        assert not client.effective_entitlements(tenant_key=tenant).from_cache
+        assert client.effective_entitlements(tenant_key=tenant).from_cache
