@@ -80,11 +80,10 @@ async def append(
         }
         for change in changes
     ]
-    ids: list[int] = []
-    for start in range(0, len(rows), 1_000):
-        ids += await session.scalars(
-            sa.insert(CHANGES).values(rows[start : start + 1_000]).returning(CHANGES.c.id)
-        )
+    # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues") from
+    # one cached compiled statement; `.values(rows)` would compile a statement per chunk (0.3 s per 1,000).
+    statement = sa.insert(CHANGES).returning(CHANGES.c.id, sort_by_parameter_order=True)
+    ids: list[int] = list(await session.scalars(statement, rows))
     session.info.setdefault(APPENDED, []).extend(Revision(txid, i) for i in ids)
     revision = Revision(txid, max(ids))
     if txid:
