@@ -285,25 +285,39 @@ METADATA = (
 )
 
 
-class ProvisioningWriter(threading.Thread):
+class ProvisioningWriter:
     """Writes at a steady ``rate`` per second, as a provisioning system does: tenant signups, add-on
-    grants and metadata edits, none of them about the subjects the benchmark asks."""
+    grants and metadata edits, none of them about the subjects the benchmark asks. ``lanes`` threads
+    share the rate, so a slow write does not lower it."""
 
-    def __init__(self, base_url: str, token: str, rate: float, tag: str) -> None:
-        super().__init__(daemon=True)
+    def __init__(self, base_url: str, token: str, rate: float, tag: str, lanes: int = 8) -> None:
         self.base_url, self.token, self.rate, self.tag = base_url, token, rate, tag
         self.stop = threading.Event()
         self.writes = 0
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._lane, args=(n, lanes), daemon=True) for n in range(lanes)
+        ]
 
-    def run(self) -> None:
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def join(self, timeout: float) -> None:
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _lane(self, lane: int, lanes: int) -> None:
+        rate = self.rate / lanes
         with GraphQLClient(self.base_url, self.token) as client:
-            started = time.monotonic()
+            started, done = time.monotonic(), 0
             while not self.stop.is_set():
-                tenant = f"{self.tag}-{self.writes // 3}"
-                query = (SIGNUP, ADD_ON, METADATA)[self.writes % 3]
-                client.data(query, {"t": tenant})
-                self.writes += 1
-                delay = started + self.writes / self.rate - time.monotonic()
+                tenant = f"{self.tag}-{lane}-{done // 3}"
+                client.data((SIGNUP, ADD_ON, METADATA)[done % 3], {"t": tenant})
+                done += 1
+                with self._lock:
+                    self.writes += 1
+                delay = started + done / rate - time.monotonic()
                 if delay > 0:
                     self.stop.wait(delay)
 
