@@ -200,14 +200,17 @@ class LiveCache:
                         self._ids.pop(subject, None)
                         self._entries.pop(subject, None)
             return
-        with self._lock:
-            subject = self._subjects.get(str(message.get("id")))
         data = (message.get("payload") or {}).get("data") or {}
         event = data.get("entitlementsChanged")
-        if subject is None or not event:
+        if not event:
             return
         effective = EffectiveEntitlements.from_graphql(event["effective"])
         with self._lock:
+            # Looked up and stored under one lock: a subject evicted meanwhile (its subscription being
+            # completed) must not come back from an event still in flight.
+            subject = self._subjects.get(str(message.get("id")))
+            if subject is None:
+                return
             if self._pending.get(subject) == event.get("revision"):
                 del self._pending[subject]
             self._entries[subject] = EffectiveEntitlements(effective.features, effective.permissions, True)
