@@ -36,6 +36,13 @@ class Principal:
     def is_management(self) -> bool:
         return self.kind == "MANAGEMENT"
 
+    @property
+    def actor(self) -> str:
+        """Who a change names (contract §9): the key's name, or ``user:<userKey>`` for a user token."""
+        if self.is_management:
+            return self.name or ""
+        return f"user:{self.user_key}"
+
 
 def hash_api_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()

@@ -202,7 +202,7 @@ class EntitleGraphQL(GraphQL[Context, None]):
             return Context(self.runtime, None)
         principal = await self.runtime.auth.authenticate(request.headers.get("authorization"))
         if principal is not None:
-            open_scope(principal.name or "" if principal.is_management else f"user:{principal.user_key}")
+            open_scope(principal.actor)
         return Context(self.runtime, principal)
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -233,11 +233,7 @@ class EntitleGraphQL(GraphQL[Context, None]):
         except Unauthenticated:
             context.principal = None
         if context.principal is not None:
-            open_scope(
-                context.principal.name or ""
-                if context.principal.is_management
-                else f"user:{context.principal.user_key}"
-            )
+            open_scope(context.principal.actor)
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         body: dict[str, Any] = {"data": result.data}
