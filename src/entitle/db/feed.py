@@ -13,8 +13,6 @@ from entitle.db.engine import Database
 from entitle.db.repositories import changes
 from entitle.domain.changes import Change, Revision
 
-CHANNEL = changes.CHANNEL
-
 
 class DatabaseFeedSource:
     def __init__(self, database: Database) -> None:
@@ -44,7 +42,7 @@ class DatabaseFeedSource:
             wake()  # the poll goes on; a reconnect is left to the next start
 
         try:
-            await connection.add_listener(CHANNEL, on_notify)
+            await connection.add_listener(changes.CHANNEL, on_notify)
             connection.add_termination_listener(on_lost)
             yield
         finally:

@@ -67,7 +67,6 @@ class SubjectCache:
         self._by_tenant: dict[str, set[SubjectKey]] = {}
         self._by_user: dict[str, set[SubjectKey]] = {}
         self._evictions = 0
-        self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -99,14 +98,12 @@ class SubjectCache:
         record_cache("subjects", subject is not None)
         if subject is not None:
             self._entries.move_to_end(key)
-            self.hits += 1
         return subject
 
     async def get(self, tenant_key: str | None, user_key: str | None) -> Subject:
         subject = self.peek(tenant_key, user_key)
         if subject is not None:
             return subject
-        self.misses += 1
         evictions = self._evictions
         async with self._database.lookup() as connection:
             subject = await load_subject(connection, tenant_key, user_key)

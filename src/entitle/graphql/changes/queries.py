@@ -117,17 +117,12 @@ class Subscription:
         async with feed.subscribe() as queue:
             seen = feed.position
             if start is not None:  # replay what committed after `start`, up to where live changes begin
-                async for replayed in _history(context, start, seen):
+                async for replayed in feed.history(start, seen):
                     if _matches(replayed, filter):
                         yield ChangeType.from_domain(replayed)
             while (change := await queue.get()) is not None:
                 if change.revision > seen and _matches(change, filter):
                     yield ChangeType.from_domain(change)
-
-
-async def _history(context: Context, after: Revision, until: Revision) -> AsyncGenerator[Change, None]:
-    async for change in context.runtime.feed.history(after, until):
-        yield change
 
 
 def _matches(change: Change, filter: ChangeFilter | None) -> bool:
