@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from entitle.app import EntitleApp, create_app
 from entitle.db.migrations import upgrade_to_head
 from entitle.db.tables import metadata
+from entitle.graphql.compiled import COMPILED_ROOTS
 from entitle.settings import Settings
 
 ADMIN_KEY = "test-admin-key-0123456789"
@@ -131,6 +132,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "entitle_bootstrap_api_key": ADMIN_KEY,
         "entitle_jwt_secret": JWT_SECRET,
         "entitle_cache_poll_ms": 20,
+        # Tests that count feed reads expect one every poll; test_feed_tail.py covers the idle pace.
+        "entitle_cache_idle_poll_ms": 20,
         # The webhook worker polls in the background; only the webhook tests turn it on, so other
         # tests' statement counts see no statement of theirs.
         "entitle_webhooks": False,
@@ -145,6 +148,10 @@ def settings(database_url: str) -> Settings:
     return make_settings(database_url)
 
 
+DIFFERENTIAL = os.environ.get("ENTITLE_TEST_DIFFERENTIAL", "1") != "0"
+"""Every test request of a compiled root field runs through both paths (see ``Api._both_paths``)."""
+
+
 @dataclass
 class Api:
     """A client of the GraphQL API over HTTP (httpx against the ASGI app)."""
@@ -153,15 +160,40 @@ class Api:
     app: EntitleApp
     token: str | None = ADMIN_KEY
     statements: list[str] = field(default_factory=list)
+    differential: bool = DIFFERENTIAL
+    """Send compiled roots through both paths (off in tests that count requests or statements)."""
 
     async def post(
         self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = "default"
     ) -> httpx.Response:
         bearer = self.token if token == "default" else token
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-        return await self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
+        body = {"query": query, "variables": variables or {}}
+        if self.differential and any(root in query for root in COMPILED_ROOTS):
+            return await self._both_paths(body, headers)
+        return await self.client.post("/graphql", json=body, headers=headers)
+
+    async def _both_paths(self, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        """The request through the general path, then again where a compiled plan may answer it: both
+        answers must be the same bytes (graphql/compiled.py); the second is returned.
+
+        A pair may differ because the state moved in between (another process's write, a database
+        timeout under load): a difference counts only when it persists over three pairs."""
+        view = self.app.view
+        answers: list[tuple[Any, ...]] = []
+        switch = view.compiled_queries
+        for _ in range(3):
+            view.compiled_queries = False
+            try:
+                general = await self.client.post("/graphql", json=body, headers=headers)
+            finally:
+                view.compiled_queries = switch
+            compiled = await self.client.post("/graphql", json=body, headers=headers)
+            pair = [(r.status_code, r.headers.multi_items(), r.content) for r in (general, compiled)]
+            if pair[0] == pair[1]:
+                return compiled
+            answers.append(tuple(pair))
+        raise AssertionError(f"a compiled plan answered differently from the general path: {answers[-1]}")
 
     async def gql(
         self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = "default"

@@ -70,10 +70,12 @@ class BodyLimit:
 class EntitleApp:
     """Dispatches ``/graphql`` to the GraphQL app and everything else to FastAPI."""
 
-    def __init__(self, api: FastAPI, graphql: ASGIApp, runtime: Runtime) -> None:
+    def __init__(self, api: FastAPI, graphql: ASGIApp, runtime: Runtime, view: EntitleGraphQL) -> None:
         self.api = api
         self.graphql = graphql
         self.runtime = runtime
+        self.view = view
+        """The GraphQL app itself (inside the body limit and the metrics)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and scope["path"].rstrip("/") == "/graphql":
@@ -138,4 +140,4 @@ def create_app(settings: Settings | None = None) -> EntitleApp:
 
     graphql = EntitleGraphQL(build_schema(settings), runtime)
     limited = BodyLimit(graphql, settings.entitle_max_body_bytes)
-    return EntitleApp(api, RequestMetrics(limited) if settings.entitle_metrics else limited, runtime)
+    return EntitleApp(api, RequestMetrics(limited) if settings.entitle_metrics else limited, runtime, graphql)

@@ -29,7 +29,12 @@ class Settings(BaseSettings):
     entitle_max_aliases: int = Field(default=50, ge=1)
     entitle_max_tokens: int = Field(default=20_000, ge=100)
     entitle_cache_poll_ms: int = Field(default=50, ge=5)
-    """How often each process checks the revision row for changes made by other processes."""
+    """How often each process reads the change feed for changes made by other processes (SQLite; and
+    PostgreSQL while its tail is behind or without change notifications)."""
+    entitle_cache_idle_poll_ms: int = Field(default=1_000, ge=5)
+    """PostgreSQL with change notifications arriving and nothing left to read: the feed's heartbeat."""
+    entitle_compiled_queries: bool = True
+    """Answer the hot documents (``isEntitledTo``) by their compiled plans (graphql/compiled.py)."""
     entitle_db_pool_size: int = Field(default=10, ge=1)
     entitle_db_connect_timeout_s: float = Field(default=3.0, gt=0)
     """Longest wait for a new database connection (PostgreSQL: TCP connect and startup)."""

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from entitle.db.engine import Database
 from entitle.db.feed import DatabaseFeedSource
@@ -90,5 +91,35 @@ async def test_subscribers_receive_every_change_after_they_subscribe(database: D
             await write(database, "two", "three")
             received = [await asyncio.wait_for(queue.get(), 1.0) for _ in range(3)]
         assert [c.tenant_key for c in received if c is not None] == ["one", "two", "three"]
+    finally:
+        await feed.stop()
+
+
+async def test_with_notifications_an_idle_tail_reads_rarely_and_one_held_back_change_fast(
+    database: Database,
+) -> None:
+    """PostgreSQL: while notifications arrive and nothing is left to read, the tail waits for them (its
+    poll slows to the idle pace); a change it was told of but cannot read yet (an older transaction is
+    still open: the horizon holds it back) makes it poll at the fast pace until it can."""
+    if database.is_sqlite:
+        pytest.skip("SQLite has no notifications: its tail always polls")
+    recorder = Recorder()
+    feed = ChangeFeed(DatabaseFeedSource(database), 0.02, [recorder], idle_poll_s=30.0)
+    await feed.start()
+    try:
+        # idle: no read in 0.3 s but the one under way
+        await asyncio.sleep(0.05)
+        checks = feed.checks
+        await asyncio.sleep(0.3)
+        assert feed.checks - checks <= 1
+        # an open transaction holds a transaction id and will append nothing (so it notifies nothing)
+        async with database.write() as blocker:
+            await blocker.execute(sa.text("SELECT pg_current_xact_id()"))
+            await write(database, "held")  # commits and notifies; the horizon hides it for now
+            await asyncio.sleep(0.1)
+            assert recorder.seen == []
+        # when the blocker ends (no notification), the fast poll reads the change within moments
+        await asyncio.wait_for(recorder.arrived.wait(), 1.0)
+        assert recorder.seen == ["held"]
     finally:
         await feed.stop()

@@ -57,6 +57,8 @@ class _Parsed:
     """Validation errors per rule set (one in practice: the schema's)."""
     inputs: DocumentInputs | None = None
     """Where the document's inputs are (analysed once it validates)."""
+    plan: Any = False
+    """Its compiled plan (``graphql.compiled``): False until tried, None when it does not compile."""
 
 
 class DocumentCache:
@@ -100,6 +102,14 @@ class DocumentCache:
                 while len(self._by_query) >= self._entries:
                     self._by_query.popitem()
                 self._by_query[query] = parsed
+        return parsed
+
+    def validated(self, query: str) -> _Parsed | None:
+        """The document of ``query`` when it is cached and has passed validation (by the general path,
+        with the schema's rules), else None."""
+        parsed = self._by_query.get(query)
+        if parsed is None or not parsed.errors or any(parsed.errors.values()) or parsed.operations != 1:
+            return None
         return parsed
 
     def validate(self, schema: GraphQLSchema, query: str, rules: Rules) -> tuple[_Parsed, list[GraphQLError]]:

@@ -25,7 +25,7 @@ from entitle.graphql.changes.queries import ChangesQuery, Subscription
 from entitle.graphql.changes.types import Change
 from entitle.graphql.context import Info
 from entitle.graphql.decisions.queries import DecisionsQuery
-from entitle.graphql.documents import cached_documents
+from entitle.graphql.documents import DocumentCache, cached_documents
 from entitle.graphql.entitlements.mutations import EntitlementsMutation
 from entitle.graphql.entitlements.queries import EntitlementsQuery
 from entitle.graphql.entitlements.types import Entitlement
@@ -140,6 +140,8 @@ class EntitleSchema(strawberry.Schema):
     """
 
     hide_suggestions = False
+    documents: DocumentCache | None = None
+    """The parsed and validated documents (shared with ``graphql.compiled``)."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -162,9 +164,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         *MaxAliasesLimiter(max_alias_count=settings.entitle_max_aliases).validation_rules,
     ]
     hide_suggestions = not settings.entitle_introspection
-    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        cached_documents(settings.entitle_max_tokens, limits, hide_suggestions=hide_suggestions)
-    ]
+    documents = cached_documents(settings.entitle_max_tokens, limits, hide_suggestions=hide_suggestions)
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [documents]
     if not settings.entitle_introspection:
         extensions.append(DisableIntrospection)
     schema = EntitleSchema(
@@ -189,4 +190,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         config=StrawberryConfig(scalar_map=scalar_map, batching_config={"max_operations": 10}),
     )
     schema.hide_suggestions = hide_suggestions
+    schema.documents = documents.documents  # type: ignore[attr-defined]
     return schema

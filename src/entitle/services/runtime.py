@@ -38,6 +38,7 @@ class Runtime:
             health=self.health,
             max_stale_s=settings.entitle_cache_max_stale_s,
             on_stale=self.drop_caches,
+            idle_poll_s=settings.entitle_cache_idle_poll_ms / 1000,
         )
         self.webhooks = (
             WebhookWorker(self.database, settings, self.health) if settings.entitle_webhooks else None

@@ -5,6 +5,11 @@ order, and hands each batch to its handlers (cache eviction) and to its live sub
 subscriptions), then moves its position. ``wait_for(revision)`` lets a request that carries a
 consistency token wait until this process has applied that revision. PostgreSQL's ``LISTEN`` wakes
 the reader at once; the poll (``poll_s``) is the fallback and the only clock on SQLite.
+
+While notifications arrive and this process has applied every revision it was told of (or asked to
+wait for), the poll slows to ``idle_poll_s``: a commit notifies, so a faster poll would only find
+nothing. It stays at ``poll_s`` while the tail is behind (a notified change not yet readable because an
+older transaction is still open, or a ``wait_for``), and for good once the listening connection is lost.
 """
 
 from __future__ import annotations
@@ -32,7 +37,10 @@ class FeedSource(Protocol):
 
     async def read_after(self, after: Revision, limit: int) -> list[Change]: ...
 
-    def listen(self, wake: Callable[[], None]) -> AbstractAsyncContextManager[None]: ...
+    def listen(self, wake: Callable[[str | None], None]) -> AbstractAsyncContextManager[object]: ...
+
+    """Calls ``wake(revision or None)`` on each commit; the value entered has ``active`` (bool) while
+    notifications arrive (None or False: nothing listens, poll)."""
 
 
 class ChangeFeed:
@@ -49,9 +57,14 @@ class ChangeFeed:
         max_stale_s: float = 0.0,
         on_stale: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        idle_poll_s: float = 1.0,
     ) -> None:
         self._source = source
         self._poll_s = poll_s
+        self._idle_poll_s = max(idle_poll_s, poll_s)
+        self._listening_state: object = None
+        self._target: Revision = START
+        """The newest revision this process was notified of or asked to wait for."""
         self._handlers = list(handlers)
         self._health = health or DatabaseHealth()
         self._max_stale = max_stale_s
@@ -81,7 +94,7 @@ class ChangeFeed:
         await self.read()
         stack = contextlib.AsyncExitStack()
         try:
-            await stack.enter_async_context(self._source.listen(self.wake))
+            self._listening_state = await stack.enter_async_context(self._source.listen(self.wake))
         except Exception as error:  # polling still works; say so once
             log.warning(
                 "change notifications unavailable (%s); polling every %s s",
@@ -103,8 +116,15 @@ class ChangeFeed:
         for queue in self._subscribers:
             queue.put_nowait(None)
 
-    def wake(self) -> None:
+    def wake(self, revision: str | None = None) -> None:
+        if revision is not None:
+            with contextlib.suppress(Exception):
+                self._target = max(self._target, Revision.parse(revision))
         self._wake.set()
+
+    def _quiet(self) -> bool:
+        """Notifications arrive and nothing known is left to read: the poll may slow down."""
+        return bool(getattr(self._listening_state, "active", False)) and self.position >= self._target
 
     async def catch_up(self) -> Revision:
         """Apply every change committed after ``position``; returns the new position."""
@@ -125,6 +145,7 @@ class ChangeFeed:
         """True once this process has applied ``revision`` (reads from the database at once)."""
         if self.position >= revision:
             return True
+        self._target = max(self._target, revision)
         await self.catch_up()
         if self.position >= revision:
             return True
@@ -184,7 +205,7 @@ class ChangeFeed:
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_s):
+                async with asyncio.timeout(self._idle_poll_s if self._quiet() else self._poll_s):
                     await self._wake.wait()
             self._wake.clear()
             await self.read()

@@ -1,9 +1,11 @@
 """The webhook delivery worker: one per process, started with the app (``ENTITLE_WEBHOOKS=false``: off).
 
-Each turn (a poll every ``ENTITLE_WEBHOOK_POLL_MS``, or at once on a PostgreSQL change notification):
+Each turn (a poll every ``ENTITLE_WEBHOOK_POLL_MS``, or on a PostgreSQL change notification, at most
+one turn every ``MIN_TURN_GAP_S`` so a burst of writes wakes it a few times, not once per commit):
 
 1. **Fan-out**: changes committed after the cursor become delivery rows (repositories/webhooks.py),
-   one process at a time, in the transaction that moves the cursor.
+   one process at a time, in the transaction that moves the cursor. While notifications arrive, the
+   feed is looked at only after one (or every ``IDLE_FAN_OUT_S`` in case a change was held back).
 2. **Dispatch**: every enabled endpoint whose oldest pending delivery is due and unleased gets a
    drain task, up to ``ENTITLE_WEBHOOK_CONCURRENCY`` tasks. A task leases the due head of its
    endpoint's queue (up to ``BATCH`` deliveries) and sends them one after another, in order: each
@@ -52,6 +54,8 @@ class WebhookWorker:
     FLUSH_S = 0.25
     """Delivered outcomes are written at least this often (and every ``FLUSH_EVERY`` deliveries)."""
     MAX_RESPONSE_BYTES = 64 * 1024
+    MIN_TURN_GAP_S = 0.05
+    IDLE_FAN_OUT_S = 1.0
 
     def __init__(self, database: Database, settings: Settings, health: DatabaseHealth | None = None) -> None:
         self._database = database
@@ -67,6 +71,9 @@ class WebhookWorker:
         self._active: dict[int, asyncio.Task[None]] = {}
         self._client: httpx.AsyncClient | None = None
         self._listening: contextlib.AsyncExitStack | None = None
+        self._notifications: object = None
+        self._notified = True
+        self._fanned_out_at = 0.0
         self._failing = False
         self._failing_endpoints: set[int] = set()
 
@@ -86,7 +93,9 @@ class WebhookWorker:
         )
         stack = contextlib.AsyncExitStack()
         with contextlib.suppress(Exception):  # without notifications the poll still runs
-            await stack.enter_async_context(DatabaseFeedSource(self._database).listen(self.wake))
+            self._notifications = await stack.enter_async_context(
+                DatabaseFeedSource(self._database).listen(self.wake)
+            )
         self._listening = stack
         self._task = asyncio.create_task(self._run(), name="entitle-webhooks")
 
@@ -106,12 +115,18 @@ class WebhookWorker:
             await self._client.aclose()
             self._client = None
 
-    def wake(self) -> None:
+    def wake(self, revision: str | None = None) -> None:
+        if revision is not None:  # a commit's notification (a finished drain wakes without one)
+            self._notified = True
         self._wake.set()
 
     async def run_once(self) -> None:
         """One turn: fan out what is new, then start a drain for every due endpoint."""
-        await self._fan_out()
+        listening = bool(getattr(self._notifications, "active", False))
+        if not listening or self._notified or time.monotonic() - self._fanned_out_at >= self.IDLE_FAN_OUT_S:
+            self._notified = False
+            await self._fan_out()
+            self._fanned_out_at = time.monotonic()
         await self._dispatch()
 
     async def _run(self) -> None:
@@ -130,6 +145,7 @@ class WebhookWorker:
                 if self._failing:
                     log.warning("webhook worker: running again")
                 self._failing = False
+            await asyncio.sleep(min(self.MIN_TURN_GAP_S, poll_s))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(poll_s):
                     await self._wake.wait()
