@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.utilities import coerce_input_value
 from strawberry.schema.schema import Schema as StrawberrySchema
 from strawberry.types.arguments import StrawberryArgument, convert_argument
 from strawberry.types.base import StrawberryOptional
@@ -46,17 +47,27 @@ from entitle.graphql.context import Context
 from entitle.graphql.documents import DocumentCache
 from graphql import (
     FieldNode,
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLError,
     GraphQLField,
+    GraphQLID,
+    GraphQLInputType,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLString,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    Undefined,
+    VariableNode,
+    is_input_type,
+    type_from_ast,
 )
 
 COMPILED_ROOTS = frozenset({"isEntitledTo"})
@@ -116,20 +127,37 @@ class Plan:
     fields: tuple[_Field, ...]
     info_name: str | None
     self_first: bool
+    variables: tuple[_Variable, ...]
+    variable_defaults: dict[str, Any]
+    argument_base: dict[str, Any]
+    """The root field's arguments when no variable is sent: literals and defaults, coerced once."""
+    argument_variables: tuple[tuple[str, str, bool], ...]
+    """(argument, variable, argument is non-null) for each argument given by a variable."""
+
+    def coerce(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """The root field's arguments, as ``get_variable_values`` and ``get_argument_values`` give them."""
+        coerced = dict(self.variable_defaults)
+        for variable in self.variables:
+            name = variable.name
+            if name not in variables:
+                if variable.required:
+                    raise Abandon
+                continue
+            coerced[name] = variable.coerce(variables[name])
+        arguments = dict(self.argument_base)
+        for argument, name, non_null in self.argument_variables:
+            if name in coerced:
+                value = coerced[name]
+                if value is None and non_null:
+                    raise Abandon
+                arguments[argument] = value
+        return arguments
 
     async def answer(
         self, schema: StrawberrySchema, context: Context, variables: dict[str, Any]
     ) -> dict[str, Any]:
         """``{"data": {key: result}}`` exactly as the general path gives it, or :class:`Abandon`."""
-        coerced = get_variable_values(
-            schema._schema,
-            self.operation.variable_definitions or (),
-            variables,
-            max_errors=1,  # any error abandons the plan (its message is the general path's to give)
-        )
-        if isinstance(coerced, list):
-            raise Abandon
-        raw = _arguments(self.field_def, self.field_node, coerced)
+        raw = self.coerce(variables)
         info = ResolveInfo(context)
         kwargs: dict[str, Any] = {}
         for argument in self.arguments:
@@ -159,11 +187,77 @@ class Plan:
         return {"data": {self.key: completed}}
 
 
-def _arguments(field_def: GraphQLField, node: FieldNode, variables: VariableValues) -> dict[str, Any]:
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Variable:
+    """One declared variable: how a sent value is coerced (graphql-core's rules, or Abandon)."""
+
+    name: str
+    type_: GraphQLInputType
+    required: bool
+    """Non-null without a default: must be sent."""
+
+    def coerce(self, value: Any) -> Any:
+        type_ = self.type_
+        if value is None:
+            if isinstance(type_, GraphQLNonNull):
+                raise Abandon
+            return None
+        named = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+        # The built-in scalars' common cases, as their parse_value accepts them; anything else
+        # (5.0 for an Int, a number for an ID...) goes through graphql-core or the general path.
+        if named is GraphQLString or named is GraphQLID:
+            if type(value) is str:
+                return value
+        elif named is GraphQLInt:
+            if type(value) is int and _INT_MIN <= value <= _INT_MAX:
+                return value
+        elif named is GraphQLBoolean:
+            if type(value) is bool:
+                return value
+        else:
+            coerced = coerce_input_value(value, type_)
+            if coerced is not Undefined:
+                return coerced
+        raise Abandon
+
+
+def _variables(
+    schema: GraphQLSchema, operation: OperationDefinitionNode
+) -> tuple[tuple[_Variable, ...], dict[str, Any]]:
+    """Each declared variable's plan, and the coerced defaults (as ``get_variable_values`` of ``{}``)."""
+    plans, defaults = [], {}
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        type_ = type_from_ast(schema, definition.type)
+        if type_ is None or not is_input_type(type_):
+            raise Abandon
+        alone = get_variable_values(schema, [definition], {})
+        required = isinstance(alone, list)
+        if not required:
+            assert isinstance(alone, VariableValues)
+            defaults.update(alone.coerced)
+        plans.append(_Variable(name, type_, required))
+    return tuple(plans), defaults
+
+
+def _root_arguments(
+    field_def: GraphQLField, node: FieldNode
+) -> tuple[dict[str, Any], tuple[tuple[str, str, bool], ...]]:
+    """The arguments when no variable is sent, and which arguments come from which variable."""
     try:
-        return get_argument_values(field_def, node, variables)
+        base = get_argument_values(field_def, node, VariableValues({}, {}))
     except GraphQLError:
         raise Abandon from None
+    from_variables = []
+    for argument in node.arguments or ():
+        if isinstance(argument.value, VariableNode):
+            name = argument.name.value
+            arg_type = field_def.args[name].type
+            from_variables.append((name, argument.value.name.value, isinstance(arg_type, GraphQLNonNull)))
+    return base, tuple(from_variables)
 
 
 async def _complete_field(field: _Field, source: Any, info: ResolveInfo) -> Any:
@@ -231,6 +325,8 @@ def _compile(schema: StrawberrySchema, definitions: Any) -> Plan:
     if not isinstance(return_type, GraphQLNonNull) or not isinstance(return_type.of_type, GraphQLObjectType):
         raise Abandon
     fields = _selection(schema, return_type.of_type, node.selection_set, resolvers_allowed=True)
+    variables, variable_defaults = _variables(schema._schema, operation)
+    argument_base, argument_variables = _root_arguments(field_def, node)
     return Plan(
         operation_name=operation.name.value if operation.name else None,
         operation=operation,
@@ -242,6 +338,10 @@ def _compile(schema: StrawberrySchema, definitions: Any) -> Plan:
         fields=fields,
         info_name=resolver.info_parameter.name if resolver.info_parameter else None,
         self_first=resolver.self_parameter is not None,
+        variables=variables,
+        variable_defaults=variable_defaults,
+        argument_base=argument_base,
+        argument_variables=argument_variables,
     )
 
 
