@@ -4,10 +4,12 @@ on SQLite), in order, once; consistency tokens wait for a revision; subscribers 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from entitle.db.engine import Database
 from entitle.db.feed import DatabaseFeedSource
@@ -90,5 +92,31 @@ async def test_subscribers_receive_every_change_after_they_subscribe(database: D
             await write(database, "two", "three")
             received = [await asyncio.wait_for(queue.get(), 1.0) for _ in range(3)]
         assert [c.tenant_key for c in received if c is not None] == ["one", "two", "three"]
+    finally:
+        await feed.stop()
+
+
+async def test_a_token_held_back_by_an_older_transaction_is_applied_once_that_transaction_ends(
+    database: Database,
+) -> None:
+    if database.is_sqlite:
+        pytest.skip("SQLite serializes writers: no older transaction can be running")
+    # given: a tail that polls only every 30 s (NOTIFY is what wakes it), and an older transaction that
+    # holds a transaction id but will append nothing (so it will notify nobody when it ends)
+    feed = ChangeFeed(DatabaseFeedSource(database), 30.0)
+    await feed.start()
+    try:
+        async with database.engine.connect() as older:
+            await older.execute(sa.text("SELECT pg_current_xact_id()"))
+            revision = await write(database, "x")  # committed, but behind the older transaction's horizon
+            waiting = asyncio.create_task(feed.wait_for(revision, 3.0))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+            # when: the older transaction ends without a change
+            await older.rollback()
+            ended = time.monotonic()
+            # then: the token is applied promptly, not at the next poll nor after the request's timeout
+            assert await waiting
+            assert time.monotonic() - ended < 0.5
     finally:
         await feed.stop()

@@ -27,19 +27,20 @@ class DatabaseFeedSource:
             return await changes.read_after(connection, after, limit)
 
     @contextlib.asynccontextmanager
-    async def listen(self, wake: Callable[[], None]) -> AsyncIterator[None]:
-        """On PostgreSQL, a dedicated connection that calls ``wake`` on every committed write."""
+    async def listen(self, wake: Callable[[str | None], None]) -> AsyncIterator[None]:
+        """On PostgreSQL, a dedicated connection that calls ``wake`` on every committed write, with the
+        revision it announced (its last change)."""
         if self._database.is_sqlite:
             yield
             return
         url = make_url(self._database.url).set(drivername="postgresql")
         connection: Any = await asyncpg.connect(url.render_as_string(hide_password=False), timeout=5)
 
-        def on_notify(*_: Any) -> None:
-            wake()
+        def on_notify(_connection: Any, _pid: int, _channel: str, payload: str) -> None:
+            wake(payload)
 
         def on_lost(*_: Any) -> None:
-            wake()  # the poll goes on; a reconnect is left to the next start
+            wake(None)  # the poll goes on; a reconnect is left to the next start
 
         try:
             await connection.add_listener(changes.CHANNEL, on_notify)

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from entitle.db.health import DatabaseHealth, unavailable_reason
 from entitle.domain.changes import START, Change, Revision
+from entitle.domain.errors import BadUserInput
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +33,15 @@ class FeedSource(Protocol):
 
     async def read_after(self, after: Revision, limit: int) -> list[Change]: ...
 
-    def listen(self, wake: Callable[[], None]) -> AbstractAsyncContextManager[None]: ...
+    def listen(self, wake: Callable[[str | None], None]) -> AbstractAsyncContextManager[None]: ...
 
 
 class ChangeFeed:
     BATCH = 1_000
     SUBSCRIBER_BUFFER = 1_000
+    HELD_BACK_RETRY_S = 0.02
+    """How soon to read again while an announced change is not readable yet: it committed behind an
+    older transaction still running, whose end (if it appends nothing) no notification announces."""
 
     def __init__(
         self,
@@ -68,6 +72,8 @@ class ChangeFeed:
         self._listening: contextlib.AsyncExitStack | None = None
         self._failing = False
         self._own: set[Revision] = set()
+        self._announced: Revision = START
+        """The newest revision a notification announced (committed, perhaps not readable yet)."""
         self.position: Revision = START
         """The newest revision this process has applied."""
         self.checks = 0
@@ -103,7 +109,11 @@ class ChangeFeed:
         for queue in self._subscribers:
             queue.put_nowait(None)
 
-    def wake(self) -> None:
+    def wake(self, announced: str | None = None) -> None:
+        """Read the feed now; ``announced``: the revision a committed write notified."""
+        if announced is not None:
+            with contextlib.suppress(BadUserInput):
+                self._announced = max(self._announced, Revision.parse(announced))
         self._wake.set()
 
     async def catch_up(self) -> Revision:
@@ -183,8 +193,11 @@ class ChangeFeed:
 
     async def _run(self) -> None:
         while True:
+            held_back = self.position < self._announced and not self._failing
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_s):
+                async with asyncio.timeout(
+                    min(self._poll_s, self.HELD_BACK_RETRY_S) if held_back else self._poll_s
+                ):
                     await self._wake.wait()
             self._wake.clear()
             await self.read()

@@ -106,7 +106,7 @@ class WebhookWorker:
             await self._client.aclose()
             self._client = None
 
-    def wake(self) -> None:
+    def wake(self, _announced: str | None = None) -> None:
         self._wake.set()
 
     async def run_once(self) -> None:
