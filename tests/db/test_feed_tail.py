@@ -4,6 +4,7 @@ on SQLite), in order, once; consistency tokens wait for a revision; subscribers 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
@@ -121,5 +122,31 @@ async def test_with_notifications_an_idle_tail_reads_rarely_and_one_held_back_ch
         # when the blocker ends (no notification), the fast poll reads the change within moments
         await asyncio.wait_for(recorder.arrived.wait(), 1.0)
         assert recorder.seen == ["held"]
+    finally:
+        await feed.stop()
+
+
+async def test_a_token_held_back_by_an_older_transaction_is_applied_once_that_transaction_ends(
+    database: Database,
+) -> None:
+    if database.is_sqlite:
+        pytest.skip("SQLite serializes writers: no older transaction can be running")
+    # given: a tail that polls only every 30 s (NOTIFY is what wakes it), and an older transaction that
+    # holds a transaction id but will append nothing (so it will notify nobody when it ends)
+    feed = ChangeFeed(DatabaseFeedSource(database), 30.0)
+    await feed.start()
+    try:
+        async with database.engine.connect() as older:
+            await older.execute(sa.text("SELECT pg_current_xact_id()"))
+            revision = await write(database, "x")  # committed, but behind the older transaction's horizon
+            waiting = asyncio.create_task(feed.wait_for(revision, 3.0))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+            # when: the older transaction ends without a change
+            await older.rollback()
+            ended = time.monotonic()
+            # then: the token is applied promptly, not at the next poll nor after the request's timeout
+            assert await waiting
+            assert time.monotonic() - ended < 0.5
     finally:
         await feed.stop()

@@ -6,7 +6,7 @@ import http.client
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,9 +42,10 @@ class Answer:
     pid: str
     data: dict[str, Any]
     arrived: float
+    extensions: dict[str, Any] = field(default_factory=dict)
 
 
-def post_fresh(base_url: str, query: str) -> Answer:
+def post_fresh(base_url: str, query: str, variables: dict[str, Any] | None = None) -> Answer:
     """One request over its own TCP connection (``Connection: close``), so accept() picks any worker."""
     url = urlsplit(base_url)
     conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
@@ -52,7 +53,7 @@ def post_fresh(base_url: str, query: str) -> Answer:
         conn.request(
             "POST",
             "/graphql",
-            body=json.dumps({"query": query}),
+            body=json.dumps({"query": query, "variables": variables or {}}),
             headers={
                 "Authorization": f"Bearer {ADMIN_KEY}",
                 "Content-Type": "application/json",
@@ -65,7 +66,8 @@ def post_fresh(base_url: str, query: str) -> Answer:
         assert response.status == 200, raw
         body = json.loads(raw)
         assert "errors" not in body, body
-        return Answer(response.getheader("x-entitle-worker") or "", body["data"], arrived)
+        worker = response.getheader("x-entitle-worker") or ""
+        return Answer(worker, body["data"], arrived, body.get("extensions", {}))
     finally:
         conn.close()
 

@@ -10,6 +10,7 @@ from typing import Any
 from tests.conftest import Api, serving
 from tests.factories import grant, make_feature, make_plan, make_tenant, make_user
 from tests.graphql.test_user_tokens import user_token
+from tests.operations.test_metrics import value
 
 START = "2030-01-01T00:00:00Z"
 AT = "2030-01-15T00:00:00Z"
@@ -29,6 +30,7 @@ query($t: String, $u: String, $f: String!, $rev: String) {
   }
 }
 """
+CACHE_LOOKUPS = "entitle_cache_requests_total"
 REVOKE = "mutation($ids: [ID!]!) { revokeEntitlements(ids: $ids) { revokedCount } }"
 
 
@@ -202,3 +204,42 @@ async def test_changes_filter_by_kind_subject_and_revision_and_are_management_on
     assert node == {"node": {"kind": "TENANT_UPSERTED"}}
     error = await api.error(CHANGES, token=user_token("alice", "acme"))
     assert error["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_another_process_keeps_serving_an_untouched_tenant_from_its_cache(
+    api: Api, database_url: str
+) -> None:
+    # given: another process that has decided for acme, a member of acme and globex (all cached now)
+    await make_feature(api, "sso")
+    await make_tenant(api, "acme")
+    await make_tenant(api, "globex")
+    await make_user(api, "bob", ["acme"])
+    async with serving(database_url) as other:
+        subjects = (("acme", None), ("acme", "bob"), ("globex", None))
+        for t, u in subjects:
+            await other.data(DECIDE, {"t": t, "u": u, "f": "sso"})
+
+        async def lookups(t: str, u: str | None, rev: str | None = None) -> tuple[float, float, bool]:
+            """(subject cache hits, misses) counted by ``/metrics`` for one decision, and its answer."""
+            before = (await other.client.get("/metrics")).text
+            answer = await other.data(DECIDE, {"t": t, "u": u, "f": "sso", "rev": rev})
+            after = (await other.client.get("/metrics")).text
+            hits, misses = (
+                value(after, CACHE_LOOKUPS, cache="subjects", result=r)
+                - value(before, CACHE_LOOKUPS, cache="subjects", result=r)
+                for r in ("hit", "miss")
+            )
+            return hits, misses, answer["isEntitledTo"]["isEntitled"]
+
+        assert [await lookups(t, u) for t, u in subjects] == [(1, 0, False)] * 3
+        # when: this process grants acme (tenant level), and the other one has applied it
+        body = await api.gql(
+            f'mutation {{ createEntitlement(input: {{featureKey: "sso", tenantKey: "acme", startDate: "{START}"}}) '
+            "{ id } }"
+        )
+        token = body["extensions"]["revision"]
+        # then: globex is still answered from the cache; acme and its member are loaded afresh
+        assert await lookups("globex", None, token) == (1, 0, False)
+        assert await lookups("acme", "bob", token) == (0, 1, True)
+        assert await lookups("acme", None, token) == (0, 1, True)
+        assert await lookups("acme", None) == (1, 0, True)

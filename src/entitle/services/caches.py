@@ -101,8 +101,10 @@ class SubjectCache:
         return subject
 
     async def get(self, tenant_key: str | None, user_key: str | None) -> Subject:
-        subject = self.peek(tenant_key, user_key)
-        if subject is not None:
+        """The subject's context, loaded on a miss. Counts no cache lookup: its caller (the request's
+        ``Loaders.subject``) asked ``peek`` first, which counted it, so a miss is one miss, not two."""
+        subject = self._entries.get((tenant_key, user_key))
+        if subject is not None:  # stored by a concurrent request since that peek
             return subject
         evictions = self._evictions
         async with self._database.lookup() as connection:

@@ -8,8 +8,9 @@ the reader at once; the poll (``poll_s``) is the fallback and the only clock on 
 
 While notifications arrive and this process has applied every revision it was told of (or asked to
 wait for), the poll slows to ``idle_poll_s``: a commit notifies, so a faster poll would only find
-nothing. It stays at ``poll_s`` while the tail is behind (a notified change not yet readable because an
-older transaction is still open, or a ``wait_for``), and for good once the listening connection is lost.
+nothing. While the tail is behind (a notified change not yet readable because an older transaction is
+still open, or a ``wait_for``) it reads again every ``HELD_BACK_RETRY_S``; once the listening
+connection is lost it polls every ``poll_s`` for good.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Protocol
 
 from entitle.db.health import DatabaseHealth, unavailable_reason
 from entitle.domain.changes import START, Change, Revision
+from entitle.domain.errors import BadUserInput
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +39,17 @@ class FeedSource(Protocol):
 
     async def read_after(self, after: Revision, limit: int) -> list[Change]: ...
 
-    def listen(self, wake: Callable[[str | None], None]) -> AbstractAsyncContextManager[object]: ...
-
-    """Calls ``wake(revision or None)`` on each commit; the value entered has ``active`` (bool) while
-    notifications arrive (None or False: nothing listens, poll)."""
+    def listen(self, wake: Callable[[str | None], None]) -> AbstractAsyncContextManager[object]:
+        """Calls ``wake(revision or None)`` on each commit; the value entered has ``active`` (bool) while
+        notifications arrive (None or False: nothing listens, poll)."""
+        ...
 
 
 class ChangeFeed:
     BATCH = 1_000
+    HELD_BACK_RETRY_S = 0.02
+    """How soon to read again while a notified change is not readable yet: it committed behind an
+    older transaction still running, whose end (if it appends nothing) no notification announces."""
     SUBSCRIBER_BUFFER = 1_000
 
     def __init__(
@@ -117,14 +122,19 @@ class ChangeFeed:
             queue.put_nowait(None)
 
     def wake(self, revision: str | None = None) -> None:
+        """Read the feed now; ``revision``: the one a committed write notified."""
         if revision is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(BadUserInput):
                 self._target = max(self._target, Revision.parse(revision))
         self._wake.set()
 
-    def _quiet(self) -> bool:
-        """Notifications arrive and nothing known is left to read: the poll may slow down."""
-        return bool(getattr(self._listening_state, "active", False)) and self.position >= self._target
+    def _next_read_s(self) -> float:
+        """How long to wait for a notification before reading anyway."""
+        if self.position < self._target and not self._failing:  # held back: retry soon
+            return min(self._poll_s, self.HELD_BACK_RETRY_S)
+        if getattr(self._listening_state, "active", False):  # a commit will notify: read when it does
+            return self._idle_poll_s
+        return self._poll_s
 
     async def catch_up(self) -> Revision:
         """Apply every change committed after ``position``; returns the new position."""
@@ -205,7 +215,7 @@ class ChangeFeed:
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._idle_poll_s if self._quiet() else self._poll_s):
+                async with asyncio.timeout(self._next_read_s()):
                     await self._wake.wait()
             self._wake.clear()
             await self.read()
