@@ -4,8 +4,8 @@ import { createContext, createElement, useContext, useEffect, useState } from "r
 
 const EntitlementsContext = createContext(null);
 
-const RECONNECT_BASE_MS = 500;
-const RECONNECT_MAX_MS = 30_000;
+const RECONNECT_BASE_MS = 200; // as the Python client's cache: 0.2 s doubling up to 10 s
+const RECONNECT_MAX_MS = 10_000;
 
 /**
  * <EntitlementsProvider client tenantKey userKey initialEntitlements? fallback?>

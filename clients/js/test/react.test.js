@@ -1,78 +1,17 @@
-// @entitle/client/react in a live React tree: react-dom/client rendering into happy-dom (a DOM without a browser)
-// against the real `entitle serve` of ENTITLE_URL. Each render is reported by an effect, so the tests wait on
-// renders (events), never on sleeps, for what they assert.
+// @entitle/client/react in a live React tree (react-dom/client over happy-dom, see dom.js) against the real
+// `entitle serve` of ENTITLE_URL. The tests wait on renders (events), never on sleeps, for what they assert.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { Window } from "happy-dom";
-import { createElement as h, useEffect } from "react";
+import { createElement as h } from "react";
 
 import { createClient } from "../index.js";
-import { EntitlementsProvider, FeatureGate, useEntitlement } from "../react.js";
-import { grant, newTenant, sleep, timeout, token, url } from "./helpers.js";
+import { EntitlementsProvider, FeatureGate } from "../react.js";
+import { mount, Probe, setUpDom, tearDownDom } from "./dom.js";
+import { grant, newTenant, sleep, token, url } from "./helpers.js";
 
-let window;
-let createRoot;
-let flushSync;
-
-before(async () => {
-  window = new Window({ url: "http://localhost/" });
-  globalThis.window = window;
-  globalThis.document = window.document;
-  globalThis.navigator ??= window.navigator; // Node 20 has none
-  // react-dom decides at import whether it can use a DOM: import it once the globals are there.
-  ({ createRoot } = await import("react-dom/client"));
-  ({ flushSync } = await import("react-dom"));
-});
-
-after(async () => {
-  await window.happyDOM.close();
-});
-
-/** Renders `build(state)` into a new container; `next(predicate, ms)` resolves on the first commit after which
- * `predicate(text, entitlement)` holds (checked at once too), `entitlement` being what <Probe state> last saw. */
-function mount(build) {
-  const container = document.createElement("div");
-  document.body.appendChild(container);
-  const root = createRoot(container);
-  const waiters = new Set();
-  const state = { entitlement: null };
-  const check = () => {
-    for (const waiter of waiters) {
-      if (waiter.predicate(container.textContent, state.entitlement)) {
-        waiters.delete(waiter);
-        waiter.resolve(container.textContent);
-      }
-    }
-  };
-  state.onCommit = (entitlement) => {
-    state.entitlement = entitlement;
-    queueMicrotask(check);
-  };
-  flushSync(() => root.render(build(state)));
-  return {
-    container,
-    state,
-    next(predicate, ms, message) {
-      const arrived = new Promise((resolve) => {
-        waiters.add({ predicate, resolve });
-        check();
-      });
-      return Promise.race([arrived, timeout(ms, `${message}; rendered: ${JSON.stringify(container.textContent)}`)]);
-    },
-    unmount() {
-      root.unmount();
-      container.remove();
-    },
-  };
-}
-
-/** Reports useEntitlement(feature) after each commit. */
-function Probe({ feature, options, state }) {
-  const entitlement = useEntitlement(feature, options);
-  useEffect(() => state.onCommit(entitlement));
-  return h("span", null, `[${feature}:${entitlement.loading ? "loading" : entitlement.isEntitled}]`);
-}
+before(setUpDom);
+after(tearDownDom);
 
 function page(client, tenantKey, extra = {}) {
   return (state) =>

@@ -1,5 +1,5 @@
 """The JavaScript client's tests (node's test runner, clients/js/test/*.test.js: the client, the React bindings and
-the React example page) against the same real ``entitle serve``.
+the React example page) against the same real ``entitle serve`` (and one that the restart test runs itself).
 
 The React tests need the devDependencies of clients/js/package-lock.json: ``npm ci`` runs here (once, under a file
 lock) when ``node_modules`` is missing or older than the lock file. Without ``node``/``npm`` the test skips, saying
@@ -11,6 +11,7 @@ import fcntl
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,15 +58,16 @@ def test_the_js_client_suite_passes(server: Server, down_url: str) -> None:
         "ENTITLE_URL": server.base_url,
         "ENTITLE_TOKEN": ADMIN_KEY,
         "ENTITLE_DOWN_URL": down_url,
+        "ENTITLE_PYTHON": sys.executable,  # test/react-restart.test.js starts and restarts its own serve
     }
     files = sorted(str(path.relative_to(JS)) for path in (JS / "test").glob("*.test.js"))
     result = subprocess.run(
-        [node, "--experimental-websocket", "--test", *files],
+        [node, "--experimental-websocket", "--test", "--test-concurrency=2", *files],
         cwd=JS,
         env=env,
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
