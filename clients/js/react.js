@@ -21,7 +21,10 @@ export function EntitlementsProvider({
   fallback = {},
   children,
 }) {
+  // The state names its subject: after tenantKey/userKey change, the previous subject's entitlements are not used.
+  const subjectKey = JSON.stringify([tenantKey, userKey]);
   const [state, setState] = useState(() => ({
+    subjectKey,
     effective: initialEntitlements,
     loading: initialEntitlements == null,
     error: null,
@@ -30,9 +33,15 @@ export function EntitlementsProvider({
 
   useEffect(() => {
     if (tenantKey == null && userKey == null) {
-      setState({ effective: null, loading: false, error: null, revision: null });
+      setState({ subjectKey, effective: null, loading: false, error: null, revision: null });
       return undefined;
     }
+    const failed = (error) =>
+      setState((previous) =>
+        previous.subjectKey === subjectKey
+          ? { ...previous, loading: false, error }
+          : { subjectKey, effective: null, loading: false, error, revision: null },
+      );
     const subject = { tenantKey, userKey };
     let active = true;
     let unsubscribe = () => {};
@@ -45,10 +54,12 @@ export function EntitlementsProvider({
       const started = ++generation;
       client.effectiveEntitlements(subject).then(
         (effective) => {
-          if (active && started === generation) setState({ effective, loading: false, error: null, revision: null });
+          if (active && started === generation) {
+            setState({ subjectKey, effective, loading: false, error: null, revision: null });
+          }
         },
         (error) => {
-          if (active && started === generation) setState((previous) => ({ ...previous, loading: false, error }));
+          if (active && started === generation) failed(error);
         },
       );
     };
@@ -59,7 +70,7 @@ export function EntitlementsProvider({
         (effective, revision) => {
           if (!active) return;
           generation++;
-          setState({ effective, loading: false, error: null, revision });
+          setState({ subjectKey, effective, loading: false, error: null, revision });
         },
         {
           // Subscribed first, then fetched: a change after the fetch arrives as an event.
@@ -69,7 +80,7 @@ export function EntitlementsProvider({
           },
           onError: (error) => {
             if (!active) return;
-            setState((previous) => ({ ...previous, loading: false, error }));
+            failed(error);
             if (error.code === "UNAVAILABLE") {
               // The socket was lost (or never opened): subscribe again with backoff; onReady reloads.
               unsubscribe();
@@ -86,9 +97,13 @@ export function EntitlementsProvider({
       clearTimeout(retryTimer);
       unsubscribe();
     };
-  }, [client, tenantKey, userKey]);
+  }, [client, tenantKey, userKey, subjectKey]);
 
-  return createElement(EntitlementsContext.Provider, { value: { ...state, fallback } }, children);
+  const current =
+    state.subjectKey === subjectKey
+      ? state
+      : { subjectKey, effective: null, loading: true, error: null, revision: null };
+  return createElement(EntitlementsContext.Provider, { value: { ...current, fallback } }, children);
 }
 
 function useEntitlementsContext(hook) {

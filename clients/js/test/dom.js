@@ -55,6 +55,9 @@ export function mount(build) {
       });
       return Promise.race([arrived, timeout(ms, `${message}; rendered: ${JSON.stringify(container.textContent)}`)]);
     },
+    rerender(next) {
+      flushSync(() => root.render(next(state)));
+    },
     unmount() {
       root.unmount();
       container.remove();

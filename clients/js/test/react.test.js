@@ -62,6 +62,21 @@ test("useEntitlement answers value, remaining and usage, updated by a later gran
   }
 });
 
+test("another subject: its own entitlements, never the previous subject's", async () => {
+  const [entitled, other] = [await newTenant(), await newTenant()];
+  await grant(entitled, "sso");
+  const client = createClient({ url, token });
+  const view = mount(page(client, entitled));
+  try {
+    await view.next((text) => text.startsWith("SSO settings"), 5000, "not loaded within 5 s");
+    view.rerender(page(client, other));
+    assert.match(view.container.textContent, /^Loading/);
+    await view.next((text) => text.startsWith("Upgrade for SSO"), 5000, "the other subject not loaded within 5 s");
+  } finally {
+    view.unmount();
+  }
+});
+
 test("an unreachable service: the provider's fallback, else refused (fail closed)", async () => {
   const client = createClient({ url: process.env.ENTITLE_DOWN_URL, token, retries: 0 });
   const view = mount(page(client, "acme", { fallback: { sso: true } }));
