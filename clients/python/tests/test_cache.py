@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from entitle_client import EffectiveEntitlements, EntitleClient, Subject
@@ -133,3 +134,37 @@ def test_the_cache_is_bounded(server: Server, tenant: str) -> None:
         # the least recently used subject was evicted: asking it again goes to the server
         assert not client.effective_entitlements(tenant_key=tenant).from_cache
         assert client.effective_entitlements(tenant_key=tenant).from_cache
+
+
+def test_the_cache_keeps_more_subjects_than_one_socket_holds(server: Server) -> None:
+    """The server refuses more than 100 subscriptions on one WebSocket: the cache opens another socket, and
+    every cached subject stays fresh (before, subjects past the 100th were kept with no live subscription)."""
+    tenants = [f"many-{uuid.uuid4().hex[:8]}-{i}" for i in range(120)]
+    server.gql(
+        "mutation($t: [TenantInput!]!) { upsertTenants(input: $t) { errors { index } } }",
+        {"t": [{"key": key} for key in tenants]},
+    )
+    grants = [{"tenantKey": key, "featureKey": "sso", "startDate": "2020-01-01T00:00:00Z"} for key in tenants]
+    body = server.gql(
+        "mutation($i: [CreateEntitlementInput!]!) { batchCreateEntitlements(input: $i) {"
+        " entitlements { id } errors { index } } }",
+        {"i": grants},
+    )
+    ids = [e["id"] for e in body["data"]["batchCreateEntitlements"]["entitlements"]]
+    with EntitleClient(server.base_url, ADMIN_KEY, cache=True, cache_size=200) as client:
+        assert client.cache is not None
+        assert client.cache.connected.wait(5)
+        assert all(client.is_entitled("sso", tenant_key=key).is_entitled for key in tenants)
+        assert len(client.cache) == len(tenants)
+        assert client.cache.sockets == 2
+        last = Subject(tenant_key=tenants[-1])
+        revoked = threading.Event()
+        client.cache.add_listener(lambda who, e: who == last and "sso" not in e.features and revoked.set())
+        time.sleep(0.2)  # the server registers a subscription once its first await runs
+        # when: the 120th subject's grant is revoked, the change reaches its entry over the second socket
+        server.gql(
+            "mutation($ids: [ID!]!) { revokeEntitlements(ids: $ids) { revokedCount } }", {"ids": ids[-1:]}
+        )
+        assert revoked.wait(1.0), "the revocation did not reach the 120th subject's entry within 1 s"
+        assert not client.is_entitled("sso", tenant_key=tenants[-1]).is_entitled
+        assert client.is_entitled("sso", tenant_key=tenants[0]).from_cache
