@@ -122,6 +122,8 @@ class LiveCache:
             self._subjects[sub_id] = subject
             self._socket_of[sub_id] = socket
             socket.ids.add(sub_id)
+            if all(len(s.ids) >= self.subscriptions_per_socket for s in self._sockets):
+                self._open_socket()  # connected by the time the next subject needs it
         asyncio.run_coroutine_threadsafe(self._subscribe(socket, sub_id), self._loop)
 
     def put(self, subject: Subject, effective: EffectiveEntitlements, revision: str | None = None) -> None:
