@@ -47,15 +47,15 @@ async def async_cached_us(base_url: str, n: int) -> float:
         return (time.perf_counter() - started) / n * 1e6
 
 
-def cache_miss_us(client: EntitleClient, tenants: list[str]) -> float:
+def cache_miss_us(client: EntitleClient, tenants: list[str]) -> tuple[float, int]:
     assert client.cache is not None
     before = len(client.cache)
     started = time.perf_counter()
     for key in tenants:
         assert client.is_entitled("sso", tenant_key=key).is_entitled
     elapsed = time.perf_counter() - started
-    assert len(client.cache) == before + len(tenants)  # each was a miss, now cached (over 3 sockets)
-    return elapsed / len(tenants) * 1e6
+    kept = len(client.cache) - before  # not all when a socket opened for them was not connected yet
+    return elapsed / len(tenants) * 1e6, kept
 
 
 async def guard_overhead(base_url: str, n: int) -> tuple[float, float]:
@@ -113,14 +113,14 @@ def main() -> None:
                     for _ in range(3)
                 ]
                 assert cached.is_entitled("sso", tenant_key="acme").from_cache
-                miss = cache_miss_us(cached, tenants)
+                miss, kept = cache_miss_us(cached, tenants)
             async_hit = asyncio.run(async_cached_us(server.base_url, 100_000))
             plain_us, guarded_us = asyncio.run(guard_overhead(server.base_url, 1000))
         finally:
             server.stop()
     print(f"cached check:      {statistics.median(hit):8.2f} µs/call (median of 3 x 100000)")
     print(f"cached check, async: {async_hit:6.2f} µs/call (100000 awaits)")
-    print(f"cache miss:        {miss:8.1f} µs/call ({MISSES} subjects, each asked once)")
+    print(f"cache miss:        {miss:8.1f} µs/call ({MISSES} subjects, each asked once; {kept} kept)")
     print(f"uncached check:    {statistics.median(uncached):8.1f} µs/call (median of 3 x 200)")
     print(
         f"FastAPI unguarded: {plain_us:8.1f} µs/request; guarded (cached): {guarded_us:.1f} µs/request;"
