@@ -30,8 +30,12 @@ $(CLIENT_STAMP): $(STAMP) clients/python/pyproject.toml
 	$(BIN)/pip install --quiet -e clients/python
 	touch $(CLIENT_STAMP)
 
+# The JavaScript suite (clients/js: client, React bindings, React example) runs inside it when node and npm are
+# installed (npm ci of clients/js/package-lock.json when needed); without them it is skipped, and said here.
 test-clients: $(CLIENT_STAMP)
-	$(BIN)/python -m pytest -q -p no:randomly clients/python/tests
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+	  echo "node/npm not installed: the JavaScript client tests (clients/js) will be skipped"
+	$(BIN)/python -m pytest -q -rs -p no:randomly clients/python/tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

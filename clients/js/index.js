@@ -187,10 +187,21 @@ export function createClient(options) {
         onError(new EntitleError(first.message ?? "subscription refused", first.extensions?.code, message.payload));
       }
     });
+    // A lost socket is reported once: Node's WebSocket fires only "error" when it cannot connect, browsers fire
+    // "error" then "close".
+    let lost = false;
+    let closedByUs = false;
+    const reportLost = (reason) => {
+      if (lost || closedByUs) return;
+      lost = true;
+      onError(new EntitleError(`the subscription's socket ${reason}`, "UNAVAILABLE"));
+    };
+    socket.addEventListener("error", () => reportLost("failed"));
     socket.addEventListener("close", (event) => {
-      if (event.code !== 1000) onError(new EntitleError(`socket closed (${event.code})`, "UNAVAILABLE"));
+      if (event.code !== 1000) reportLost(`closed (${event.code})`);
     });
     return () => {
+      closedByUs = true;
       if (socket.readyState === 1) socket.send(JSON.stringify({ id: "1", type: "complete" }));
       socket.close(1000);
     };

@@ -1,41 +1,10 @@
 // Run by clients/python/tests/test_js_client.py against a real `entitle serve` (ENTITLE_URL, ENTITLE_TOKEN):
 //   node --experimental-websocket --test clients/js/test/
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { test } from "node:test";
 
 import { createClient, EntitleError } from "../index.js";
-
-const url = process.env.ENTITLE_URL;
-const token = process.env.ENTITLE_TOKEN;
-assert.ok(url && token, "ENTITLE_URL and ENTITLE_TOKEN must be set");
-
-async function admin(query, variables = {}) {
-  const response = await fetch(`${url}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-  return body.data;
-}
-
-async function newTenant() {
-  const key = `js-${randomUUID().slice(0, 12)}`;
-  await admin("mutation($k: String!) { upsertTenants(input: [{key: $k}]) { errors { index } } }", { k: key });
-  return key;
-}
-
-async function grant(tenantKey, featureKey, value = null) {
-  await admin("mutation($i: CreateEntitlementInput!) { createEntitlement(input: $i) { id } }", {
-    i: { tenantKey, featureKey, value, startDate: "2020-01-01T00:00:00Z" },
-  });
-}
-
-function timeout(ms, message) {
-  return new Promise((_, reject) => setTimeout(() => reject(new Error(message)), ms).unref());
-}
+import { grant, newTenant, timeout, token, url } from "./helpers.js";
 
 test("isEntitled answers a grant and an actionable denial", async () => {
   const tenantKey = await newTenant();
@@ -105,4 +74,16 @@ test("subscribe delivers a grant made through the API", async () => {
   unsubscribe();
   assert.ok(effective.features.sso);
   assert.equal(typeof revision, "string");
+});
+
+test("subscribe reports an unreachable service to onError as UNAVAILABLE", async () => {
+  const client = createClient({ url: process.env.ENTITLE_DOWN_URL, token });
+  let unsubscribe;
+  const error = await Promise.race([
+    new Promise((resolve) => (unsubscribe = client.subscribe({ tenantKey: "acme" }, () => {}, { onError: resolve }))),
+    timeout(5000, "no error within 5 s"),
+  ]);
+  unsubscribe();
+  assert.ok(error instanceof EntitleError);
+  assert.equal(error.code, "UNAVAILABLE");
 });
