@@ -31,6 +31,15 @@ def _key(subject: SubjectId, feature_id: int, period_start: datetime) -> list[sa
     ]
 
 
+_USED_IN_ONE_PERIOD = sa.select(C.c.used).where(
+    C.c.subject_kind == sa.bindparam("kind"),
+    C.c.subject_id == sa.bindparam("subject"),
+    C.c.feature_id == sa.bindparam("feature"),
+    C.c.period_start == sa.bindparam("start", type_=C.c.period_start.type),
+)
+"""A decision's one metered feature: built once (no expanding IN to render per call)."""
+
+
 async def used_in_periods(
     session: Executor, subject: SubjectId, wanted: Iterable[tuple[int, datetime]]
 ) -> dict[tuple[int, datetime], int]:
@@ -38,6 +47,13 @@ async def used_in_periods(
     pairs = list(wanted)
     if not pairs:
         return {}
+    if len(pairs) == 1:
+        ((feature, start),) = pairs
+        used = await session.scalar(
+            _USED_IN_ONE_PERIOD,
+            {"kind": subject[0], "subject": subject[1], "feature": feature, "start": start},
+        )
+        return {} if used is None else {(feature, start): int(used)}
     rows = await session.execute(
         sa.select(C.c.feature_id, C.c.period_start, C.c.used).where(
             C.c.subject_kind == subject[0],
