@@ -26,8 +26,10 @@ class StoredEntitlement:
     id: int
     assign_level: str
     plan_id: int | None
+    plan_version: int | None
     feature_id: int | None
     value: Any
+    period_anchor: datetime | None
     tenant_id: int | None
     user_id: int | None
     start_date: datetime
