@@ -23,7 +23,8 @@ class Catalog:
     ``plan_values[plan_id][feature_id]`` holds only values that grant something and whose feature
     exists, for the plan's current version; ``version_values[plan_id, version]`` the same for every
     version (grandfathered entitlements are decided by theirs); ``flags_by_feature_id`` lists flags
-    (on or off) in id order; ``natural_values[feature_id]`` is what a flag, or a single-feature grant without a value, gives the feature.
+    (on or off) in id order; ``natural_values[feature_id]`` is what a flag, or a single-feature
+    grant without a value, gives the feature.
     """
 
     revision: int

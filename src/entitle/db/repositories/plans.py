@@ -150,19 +150,22 @@ async def entitlement_counts(executor: Executor, plan_ids: Collection[int]) -> d
     return counts
 
 
-async def move_entitlements(
-    session: Session, plan_id: int, from_version: int, to_version: int, at: datetime
-) -> list[tuple[Any, int]]:
-    """Move every entitlement of the plan on ``from_version`` (revoked ones too: history follows) to
-    ``to_version``. Returns the moved rows (as they are now) with their previous version."""
-    e = ENTITLEMENTS
-    moved = await session.execute(
-        sa.update(e)
-        .where(e.c.plan_id == plan_id, e.c.plan_version == from_version)
-        .values(plan_version=to_version, updated_at=at)
-        .returning(e)
+async def publish(session: Session, plan_id: int, at: datetime) -> PlanRecord:
+    """Make version n+1 the plan's current version (its row is locked until the transaction ends, so
+    concurrent publications of one plan get successive numbers)."""
+    statement = (
+        sa.update(PLANS)
+        .where(PLANS.c.id == plan_id)
+        .values(version=PLANS.c.version + 1, updated_at=at)
+        .returning(PLANS)
     )
-    return [(row, from_version) for row in moved]
+    return PlanRecord.of((await session.execute(statement)).one())
+
+
+async def auto_assigned(session: Session) -> list[PlanRecord]:
+    """The plans every new tenant gets, by id."""
+    rows = await session.execute(sa.select(PLANS).where(PLANS.c.auto_assign.is_(True)).order_by(PLANS.c.id))
+    return [PlanRecord.of(row) for row in rows]
 
 
 async def is_granted(session: Session, plan_id: int) -> bool:
