@@ -191,3 +191,48 @@ async def test_nested_connections_of_a_page_of_parents_run_as_many_statements_fo
     plans = {p["node"]["key"]: p["node"]["entitlements"] for p in data["plans"]["edges"]}
     assert sum(p["totalCount"] for p in plans.values()) == 60  # kinds 0 and 1 are plan grants
     assert all(len(p["edges"]) == 2 for p in plans.values())
+
+
+PLAN_VERSIONS_PAGE = """
+query($first: Int!) {
+  plans(first: $first) {
+    edges { node { key version versions { version createdAt entitlementCount features { feature { key } value } } } }
+  }
+}
+"""
+
+
+async def _plan_versions_statements_for(api: Api, first: int) -> tuple[int, list[str]]:
+    await api.data(PLAN_VERSIONS_PAGE, {"first": first})  # warm the catalog snapshot
+    api.statements.clear()
+    data = await api.data(PLAN_VERSIONS_PAGE, {"first": first})
+    assert len(data["plans"]["edges"]) == first
+    assert all(len(edge["node"]["versions"]) == 2 for edge in data["plans"]["edges"])
+    statements = [s for s in api.statements if _is_request_query(s)]
+    return len(statements), statements
+
+
+async def test_plan_versions_of_a_page_of_100_plans_run_as_many_statements_as_of_10(api: Api) -> None:
+    # given 100 plans with two versions each, every plan granted on both versions
+    await make_feature(api, "seats", "LIMIT")
+    await make_tenants(api, "acme")
+    items = [entitlement_input(plan_key=f"plan-{n:03}", tenant_key="acme") for n in range(100)]
+    for n in range(100):
+        await make_plan(api, f"plan-{n:03}", {"seats": n})
+    assert (await batch_grant(api, items))["errors"] == []  # on version 1
+    for n in range(100):
+        await api.data(
+            "mutation($key: String!) { publishPlanVersion(key: $key, features: []) { version } }",
+            {"key": f"plan-{n:03}"},
+        )
+    assert (await batch_grant(api, items))["errors"] == []  # on version 2
+    # when
+    small, small_sql = await _plan_versions_statements_for(api, 10)
+    large, large_sql = await _plan_versions_statements_for(api, 100)
+    # then
+    assert small == large, "\n".join(s[:90] for s in ["--small", *small_sql, "--large", *large_sql])
+    data = await api.data('{ plan(key: "plan-007") { versions { version entitlementCount } } }')
+    assert data["plan"]["versions"] == [
+        {"version": 1, "entitlementCount": 1},
+        {"version": 2, "entitlementCount": 1},
+    ]

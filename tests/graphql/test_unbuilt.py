@@ -1,7 +1,6 @@
 """Contract parts that are in the schema but not built yet answer NOT_IMPLEMENTED, never a made-up answer.
 
-Fields of sections 9-11 that describe today's behaviour exactly (a plan at version 1, no auto-assignment,
-no warning thresholds) answer it; the rest refuse with a message naming the contract section.
+Fields of sections 9-11 that describe today's behaviour exactly (no warning thresholds) answer it; the rest refuse with a message naming the contract section.
 """
 
 from __future__ import annotations
@@ -15,20 +14,10 @@ from tests.graphql.test_user_tokens import user_token
 UNBUILT_OPERATIONS = [
     ('{ usage(tenantKey: "acme", featureKey: "calls") { used } }', "usage"),
     ("{ usageRecords { totalCount } }", "usageRecords"),
-    ('mutation { publishPlanVersion(key: "pro", features: []) { version } }', "publishPlanVersion"),
-    (
-        'mutation { migratePlanEntitlements(key: "pro", fromVersion: 1, toVersion: 2) { migratedCount } }',
-        "migratePlanEntitlements",
-    ),
     (
         'mutation { reserveUsage(input: {tenantKey: "acme", featureKey: "calls", amount: 1, idempotencyKey: "k"})'
         " { status } }",
         "reserveUsage",
-    ),
-    ('{ plan(key: "pro") { versions { version } } }', "Plan.versions"),
-    (
-        'mutation { createPlan(input: {key: "team", name: "Team", autoAssign: true}) { key } }',
-        "autoAssign",
     ),
     (
         'mutation { createFeature(input: {key: "api", name: "API", type: LIMIT, warningThresholds: [80]}) { key } }',
@@ -55,20 +44,18 @@ async def test_an_unbuilt_part_of_the_contract_answers_not_implemented(
 
 async def test_writes_that_name_todays_behaviour_explicitly_still_work(api: Api) -> None:
     # given / when
-    data = await api.data(
-        'mutation { createPlan(input: {key: "team", name: "Team", autoAssign: false, rank: null}) '
-        "{ key version autoAssign rank } }"
-    )
-    # then
-    assert data["createPlan"] == {"key": "team", "version": 1, "autoAssign": False, "rank": None}
     feature = await api.data(
         'mutation { createFeature(input: {key: "api", name: "API", type: BOOLEAN, warningThresholds: []}) '
         "{ key warningThresholds } }"
     )
+    # then
     assert feature["createFeature"] == {"key": "api", "warningThresholds": []}
     # nothing was half-written by the refused variant
-    await api.error('mutation { createPlan(input: {key: "solo", name: "Solo", rank: 3}) { key } }')
-    assert await api.data('{ plan(key: "solo") { key } }') == {"plan": None}
+    await api.error(
+        'mutation { createFeature(input: {key: "solo", name: "Solo", type: LIMIT, warningThresholds: [80]}) '
+        "{ key } }"
+    )
+    assert await api.data('{ feature(key: "solo") { key } }') == {"feature": None}
 
 
 async def test_unbuilt_management_fields_still_refuse_user_tokens_first(api: Api) -> None:

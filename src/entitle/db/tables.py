@@ -82,15 +82,30 @@ class PlanRow(SQLModel, table=True):
     name: str = Field(sa_type=sa.String(200))
     description: str | None = Field(default=None, sa_type=sa.Text)
     default_time_limitation_days: int | None = Field(default=None)
+    version: int = Field(default=1, nullable=False)
+    """The current version: what new entitlements get and what ``Plan.features`` shows."""
+    auto_assign: bool = Field(default=False, nullable=False)
+    rank: int | None = Field(default=None)
     meta: dict[str, Any] = _meta_column()
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class PlanVersionRow(SQLModel, table=True):
+    """One published version of a plan (its feature values are the ``plan_features`` rows of it)."""
+
+    __tablename__ = "plan_versions"
+
+    plan_id: int = Field(foreign_key="plans.id", primary_key=True, ondelete="CASCADE")
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    created_at: datetime = _created()
 
 
 class PlanFeatureRow(SQLModel, table=True):
     __tablename__ = "plan_features"
 
     plan_id: int = Field(foreign_key="plans.id", primary_key=True, ondelete="CASCADE")
+    version: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
     feature_id: int = Field(foreign_key="features.id", primary_key=True, index=True)
     position: int = Field(default=0)
     value: Any = Field(sa_type=sa.JSON, nullable=False)
@@ -146,8 +161,12 @@ class EntitlementRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     assign_level: str = Field(sa_type=sa.String(16))
     plan_id: int | None = Field(default=None, foreign_key="plans.id", index=True)
+    plan_version: int | None = Field(default=None)
+    """The plan version that decides it (grandfathering); null for a single-feature grant."""
     feature_id: int | None = Field(default=None, foreign_key="features.id", index=True)
     value: Any = Field(default=None, sa_type=JSON_NULLABLE, nullable=True)
+    period_anchor: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    """Where its usage periods are anchored when not at ``start_date`` (a plan change carrying usage over)."""
     tenant_id: int | None = Field(default=None, foreign_key="tenants.id")
     user_id: int | None = Field(default=None, foreign_key="users.id")
     start_date: datetime = Field(sa_type=UTCDateTime, nullable=False)
@@ -360,6 +379,7 @@ metadata = SQLModel.metadata
 FEATURES: sa.Table = FeatureRow.__table__  # type: ignore[attr-defined]
 PLANS: sa.Table = PlanRow.__table__  # type: ignore[attr-defined]
 PLAN_FEATURES: sa.Table = PlanFeatureRow.__table__  # type: ignore[attr-defined]
+PLAN_VERSIONS: sa.Table = PlanVersionRow.__table__  # type: ignore[attr-defined]
 TENANTS: sa.Table = TenantRow.__table__  # type: ignore[attr-defined]
 USERS: sa.Table = UserRow.__table__  # type: ignore[attr-defined]
 MEMBERSHIPS: sa.Table = MembershipRow.__table__  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from entitle.domain.model import ApiRoute, Feature, FeatureFlag, JsonValue, Plan
+from entitle.domain.model import ApiRoute, Feature, FeatureFlag, JsonValue, Plan, PlanFeatureValue
 from entitle.domain.routes import CompiledRoutes
 from entitle.domain.values import grants_something, natural_flag_value
 
@@ -21,8 +21,10 @@ class Catalog:
     """An indexed catalog at ``revision``. Build it with ``Catalog.build``.
 
     ``plan_values[plan_id][feature_id]`` holds only values that grant something and whose feature
-    exists; ``flags_by_feature_id`` lists flags (on or off) in id order; ``natural_values[feature_id]``
-    is what a flag, or a single-feature grant without a value, gives the feature.
+    exists, for the plan's current version; ``version_values[plan_id, version]`` the same for every
+    version (grandfathered entitlements are decided by theirs); ``flags_by_feature_id`` lists flags
+    (on or off) in id order; ``natural_values[feature_id]`` is what a flag, or a single-feature
+    grant without a value, gives the feature.
     """
 
     revision: int
@@ -36,6 +38,7 @@ class Catalog:
     compiled_routes: CompiledRoutes
     features_by_permission: Mapping[str, tuple[Feature, ...]]
     plan_values: Mapping[int, Mapping[int, JsonValue]] = field(default_factory=dict)
+    version_values: Mapping[tuple[int, int], Mapping[int, JsonValue]] = field(default_factory=dict)
     flags_by_feature_id: Mapping[int, tuple[FeatureFlag, ...]] = field(default_factory=dict)
     natural_values: Mapping[int, JsonValue] = field(default_factory=dict)
 
@@ -58,14 +61,20 @@ class Catalog:
             for permission in dict.fromkeys(feature.permissions):
                 by_permission.setdefault(permission, []).append(feature)
 
-        plan_values: dict[int, dict[int, JsonValue]] = {}
-        for plan in plans_by_id.values():
+        def granting(plan_features: Iterable[PlanFeatureValue]) -> Mapping[int, JsonValue]:
             values: dict[int, JsonValue] = {}
-            for plan_feature in plan.features:
+            for plan_feature in plan_features:
                 planned = features_by_id.get(plan_feature.feature_id)
                 if planned is not None and grants_something(planned, plan_feature.value):
                     values[planned.id] = plan_feature.value
-            plan_values[plan.id] = values
+            return MappingProxyType(values)
+
+        plan_values: dict[int, Mapping[int, JsonValue]] = {}
+        version_values: dict[tuple[int, int], Mapping[int, JsonValue]] = {}
+        for plan in plans_by_id.values():
+            plan_values[plan.id] = version_values[plan.id, plan.version] = granting(plan.features)
+            for version, plan_features in plan.earlier_versions:
+                version_values[plan.id, version] = granting(plan_features)
 
         flags_by_feature: dict[int, list[FeatureFlag]] = {}
         for flag in ordered_flags:
@@ -84,12 +93,20 @@ class Catalog:
             routes=ordered_routes,
             compiled_routes=CompiledRoutes(ordered_routes),
             features_by_permission=MappingProxyType({k: tuple(v) for k, v in by_permission.items()}),
-            plan_values=MappingProxyType({k: MappingProxyType(v) for k, v in plan_values.items()}),
+            plan_values=MappingProxyType(plan_values),
+            version_values=MappingProxyType(version_values),
             flags_by_feature_id=MappingProxyType({k: tuple(v) for k, v in flags_by_feature.items()}),
             natural_values=MappingProxyType(
                 {feature.id: natural_flag_value(feature) for feature in features_by_id.values()}
             ),
         )
+
+    def values_of_plan(self, plan_id: int, version: int | None) -> Mapping[int, JsonValue] | None:
+        """What a plan entitlement on ``version`` grants (None: the current version), by feature id;
+        None when the plan (or that version) is not in the catalog."""
+        if version is None:
+            return self.plan_values.get(plan_id)
+        return self.version_values.get((plan_id, version))
 
     @classmethod
     def empty(cls) -> Catalog:

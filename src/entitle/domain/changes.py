@@ -131,7 +131,7 @@ def touched(change: Change | NewChange) -> Touched:
     return Touched(subjects=frozenset({(change.tenant_key, change.user_key)}))
 
 
-_INTERNAL = frozenset({"id", "plan_id", "feature_id", "tenant_id", "user_id", "position"})
+_INTERNAL = frozenset({"id", "plan_id", "feature_id", "tenant_id", "user_id", "position", "period_anchor"})
 
 
 def _camel(name: str) -> str:

@@ -3,7 +3,7 @@
 Both are read from a refused decision, the request it answered and the catalog it was decided on.
 ``message`` names features by their name (never an id or key) and is null when entitled.
 ``upgrade_options`` are the plans whose values would entitle the request, with enough limit for the
-requested ``usage`` on ``LIMIT_EXCEEDED``, by rank (none yet: every rank is null) then key. A refusal
+requested ``usage`` on ``LIMIT_EXCEEDED``, by rank (lowest first, null last) then key. A refusal
 about the subject itself (unknown, not a member), an unknown feature, or a route that no plan can open
 (no route, or a DENY route) has no upgrade options.
 """
@@ -103,7 +103,7 @@ def _limit_message(decision: Decision, what: str, feature: Feature | None) -> st
 def upgrade_options(
     catalog: Catalog, decision: Decision, request: AccessRequest, target: Target
 ) -> list[Plan]:
-    """The plans that would entitle this request, ordered by key (ranks are not built yet)."""
+    """The plans (their current versions) that would entitle this request, by rank then key."""
     if decision.justification in _NO_UPGRADE:
         return []
     if target.feature is not None:
@@ -117,7 +117,12 @@ def upgrade_options(
         wanted = [p for p in catalog.plans_by_id.values() if granting & catalog.plan_values[p.id].keys()]
     else:
         return []
-    return sorted(wanted, key=lambda plan: plan.key)
+    return sorted(wanted, key=upgrade_order)
+
+
+def upgrade_order(plan: Plan) -> tuple[bool, int, str]:
+    """By ``rank`` (lowest first, plans without one last), then key."""
+    return (plan.rank is None, plan.rank or 0, plan.key)
 
 
 def _needed_units(decision: Decision, request: AccessRequest) -> int | None:

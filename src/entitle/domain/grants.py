@@ -52,8 +52,9 @@ class FeatureGrant:
 
     ``sources`` holds every active source granting the feature, in visit order, including those
     whose value lost the merge. ``expires_at`` is the latest expiry among them, None if any never
-    expires. ``anchor`` is the start of the earliest-starting TENANT- or INDIVIDUAL-level source
-    (None when only flags or members' own grants have it: calendar periods); ``period`` is the
+    expires. ``anchor`` is the earliest period anchor among the TENANT- or INDIVIDUAL-level sources
+    (an entitlement's anchor is its start, unless a plan change carried an earlier one over; None
+    when only flags or members' own grants have it: calendar periods); ``period`` is the
     current usage period of a metered feature.
     """
 
@@ -148,8 +149,10 @@ class SourceVisit:
             if source is not None:
                 values.append(value)
                 sources.append(source)
-                if counted_anchor is None and entitlement.assign_level is not AssignLevel.USER:
-                    counted_anchor = entitlement.start_date
+                if entitlement.assign_level is not AssignLevel.USER and (
+                    counted_anchor is None or entitlement.anchor < counted_anchor
+                ):
+                    counted_anchor = entitlement.anchor
             elif status is EntitlementStatus.SCHEDULED:
                 had_future = True
             else:
@@ -177,7 +180,7 @@ class SourceVisit:
             if source is None:
                 continue
             if entitlement.plan_id is not None:
-                ids.update(catalog.plan_values.get(entitlement.plan_id, {}))
+                ids.update(catalog.values_of_plan(entitlement.plan_id, entitlement.plan_version) or {})
             elif entitlement.feature_id is not None and entitlement.feature_id in catalog.features_by_id:
                 ids.add(entitlement.feature_id)
         for feature_id, flags in catalog.flags_by_feature_id.items():
@@ -187,7 +190,7 @@ class SourceVisit:
 
     def _value(self, entitlement: EntitlementRecord, feature: Feature) -> JsonValue:
         if entitlement.plan_id is not None:
-            plan_values = self.catalog.plan_values.get(entitlement.plan_id)
+            plan_values = self.catalog.values_of_plan(entitlement.plan_id, entitlement.plan_version)
             if plan_values is None:
                 return _NOTHING
             return plan_values.get(feature.id, _NOTHING)

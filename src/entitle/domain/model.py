@@ -133,11 +133,22 @@ class PlanFeatureValue:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """A plan at its current ``version`` (``features`` are that version's values).
+
+    ``earlier_versions`` holds the values of its other versions, ``(version, features)``, which
+    grandfathered entitlements are still decided by. ``rank`` orders upgrade options (None last);
+    ``auto_assign`` plans are granted to every tenant created while it is set.
+    """
+
     id: int
     key: str
     name: str
     features: tuple[PlanFeatureValue, ...] = ()
     default_time_limitation_days: int | None = None
+    version: int = 1
+    rank: int | None = None
+    auto_assign: bool = False
+    earlier_versions: tuple[tuple[int, tuple[PlanFeatureValue, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +205,15 @@ class EntitlementRecord:
     revoked_at: datetime | None = None
     tenant_id: int | None = None
     user_id: int | None = None
+    plan_version: int | None = None
+    """The plan version that decides it; None: the plan's current version."""
+    period_anchor: datetime | None = None
+    """Where its usage periods are anchored; None: at ``start_date``."""
+
+    @property
+    def anchor(self) -> datetime:
+        """The instant its usage periods are anchored at (``start_date`` unless carried over)."""
+        return self.start_date if self.period_anchor is None else self.period_anchor
 
 
 @dataclass(frozen=True, slots=True)

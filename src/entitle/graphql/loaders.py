@@ -15,7 +15,7 @@ from aiodataloader import DataLoader
 
 from entitle.domain.model import Subject
 from entitle.services.listings import ChildListing, Page, PageArgs, child_counts, child_pages
-from entitle.services.lookups import CatalogSnapshot, Row, RowKind, rows_by_id
+from entitle.services.lookups import CatalogSnapshot, Row, RowKind, plan_entitlement_counts, rows_by_id
 from entitle.services.runtime import Runtime
 
 ValueT = TypeVar("ValueT")
@@ -88,6 +88,17 @@ class PlanFeaturesByPlanIdLoader(_CatalogLoader[list[tuple[Row, Any]]]):
 
     def pick(self, snapshot: CatalogSnapshot, key: int) -> list[tuple[Row, Any]]:
         return [(snapshot.features[pf.feature_id], pf.value) for pf in snapshot.plan_features.get(key, [])]
+
+
+class EntitlementCountsByPlanIdLoader(DataLoader[int, dict[int, int]]):
+    """A plan's entitlements that are not revoked, by version: one statement per batch of plans."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__()
+        self.runtime = runtime
+
+    async def batch_load_fn(self, plan_ids: Sequence[int]) -> list[dict[int, int]]:
+        return await plan_entitlement_counts(self.runtime, plan_ids)
 
 
 class FlagByIdLoader(_CatalogLoader[Row | None]):
@@ -179,6 +190,10 @@ class Loaders:
     @cached_property
     def plan_features_by_plan_id(self) -> PlanFeaturesByPlanIdLoader:
         return PlanFeaturesByPlanIdLoader(self._runtime)
+
+    @cached_property
+    def entitlement_counts_by_plan_id(self) -> EntitlementCountsByPlanIdLoader:
+        return EntitlementCountsByPlanIdLoader(self._runtime)
 
     @cached_property
     def flag_by_id(self) -> FlagByIdLoader:

@@ -99,7 +99,7 @@ def _feature_change(
     return NewChange(kind, feature_key=record.key, payload=payload_of(record, before=before))
 
 
-def _plan_change(
+def plan_change(
     kind: ChangeKind, record: PlanRecord, before: PlanRecord | None = None, **extra: JsonValue
 ) -> NewChange:
     return NewChange(kind, plan_key=record.key, payload=payload_of(record, before=before, **extra))
@@ -153,7 +153,7 @@ async def delete_feature(runtime: Runtime, key: str) -> int:
 # --------------------------------------------------------------------------- plans
 
 
-async def _plan_feature_values(
+async def plan_feature_values(
     session: Session, items: list[dict[str, Any]], field: str = "features"
 ) -> list[PlanFeatureValue]:
     """Validate ``[{feature_key, value}]`` against the catalog; return the values to store."""
@@ -195,7 +195,7 @@ async def create_plan(runtime: Runtime, data: dict[str, Any]) -> PlanRecord:
     async with runtime.write() as session:
         if await plan_rows.key_exists(session, data["key"]):
             raise Conflict(f"a plan with key {shown(data['key'])} already exists", field="key")
-        values = await _plan_feature_values(session, data.get("features") or [])
+        values = await plan_feature_values(session, data.get("features") or [])
         record = await plan_rows.insert(
             session,
             {
@@ -203,19 +203,22 @@ async def create_plan(runtime: Runtime, data: dict[str, Any]) -> PlanRecord:
                 "name": data["name"],
                 "description": data.get("description"),
                 "default_time_limitation_days": data.get("default_time_limitation_days"),
+                "version": 1,
+                "auto_assign": bool(data.get("auto_assign")),
+                "rank": data.get("rank"),
                 "metadata": _metadata(data.get("metadata")),
                 "created_at": stamp,
                 "updated_at": stamp,
             },
         )
-        await plan_rows.add_features(session, record.id, values)
+        await plan_rows.add_version(session, record.id, 1, values, stamp)
         change_log.record(
-            session, _plan_change(ChangeKind.PLAN_CREATED, record, features=_features_shown(data))
+            session, plan_change(ChangeKind.PLAN_CREATED, record, features=features_shown(data))
         )
     return record
 
 
-def _features_shown(data: dict[str, Any]) -> JsonValue:
+def features_shown(data: dict[str, Any]) -> JsonValue:
     return [{"featureKey": f["feature_key"], "value": f["value"]} for f in data.get("features") or []]
 
 
@@ -225,18 +228,21 @@ async def update_plan(runtime: Runtime, key: str, changes: dict[str, Any]) -> Pl
     async with runtime.write() as session:
         current = found(await plan_rows.by_key(session, key), key, what="plan")
         values: dict[str, Any] = {"updated_at": now()}
-        for name in ("name", "description", "default_time_limitation_days"):
+        for name in ("name", "description", "default_time_limitation_days", "rank"):
             if name in changes:
                 values[name] = changes[name]
+        if "auto_assign" in changes:
+            values["auto_assign"] = bool(changes["auto_assign"])
         if "metadata" in changes:
             values["metadata"] = _metadata(changes["metadata"])
         extra: dict[str, JsonValue] = {}
         if "features" in changes:
-            feature_values = await _plan_feature_values(session, changes["features"] or [])
-            await plan_rows.replace_features(session, current.id, feature_values)
-            extra["features"] = _features_shown(changes)
+            # The current version is edited in place: every entitlement on it sees the change.
+            feature_values = await plan_feature_values(session, changes["features"] or [])
+            await plan_rows.replace_features(session, current.id, current.version, feature_values)
+            extra["features"] = features_shown(changes)
         record = await plan_rows.update(session, current.id, values)
-        change_log.record(session, _plan_change(ChangeKind.PLAN_UPDATED, record, current, **extra))
+        change_log.record(session, plan_change(ChangeKind.PLAN_UPDATED, record, current, **extra))
     return record
 
 
@@ -248,5 +254,5 @@ async def delete_plan(runtime: Runtime, key: str) -> int:
                 f"plan {shown(key)} is referenced by entitlements (revoked ones included)", field="key"
             )
         await plan_rows.delete(session, record.id)
-        change_log.record(session, _plan_change(ChangeKind.PLAN_DELETED, record))
+        change_log.record(session, plan_change(ChangeKind.PLAN_DELETED, record))
     return record.id

@@ -70,7 +70,13 @@ def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str
     if tenant_key is None and user_key is None:
         raise BadUserInput("give tenantKey, userKey or both: they decide the assign level", field="tenantKey")
 
-    row: dict[str, Any] = {"plan_id": None, "feature_id": None, "value": None}
+    row: dict[str, Any] = {
+        "plan_id": None,
+        "plan_version": None,
+        "feature_id": None,
+        "value": None,
+        "period_anchor": None,
+    }
     trial_days = None
     if plan_key is not None:
         if item.get("value") is not None:
@@ -79,6 +85,7 @@ def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str
         if plan is None:
             raise NotFound(f"no plan with key {shown(plan_key)}", field="planKey")
         row["plan_id"] = plan.id
+        row["plan_version"] = plan.version  # new entitlements get the current version
         trial_days = plan.default_time_limitation_days
     else:
         feature = found.features.get(feature_key)  # type: ignore[arg-type]

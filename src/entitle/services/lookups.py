@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from entitle.db.repositories import rows
+from entitle.db.repositories import plans, rows
 from entitle.db.repositories.catalog import CatalogSnapshot
 from entitle.db.repositories.changes import to_change
+from entitle.db.repositories.plans import PlanFeatureRecord
 from entitle.db.repositories.rows import Row, RowKind
 from entitle.db.repositories.subject_context import entitlement_record
 from entitle.services.runtime import Runtime
 
 __all__ = [
     "CatalogSnapshot",
+    "PlanFeatureRecord",
     "Row",
     "RowKind",
     "entitlement_record",
@@ -33,3 +35,10 @@ async def rows_by_id(runtime: Runtime, kind: RowKind, ids: Sequence[int]) -> lis
 async def row_by_key(runtime: Runtime, kind: Literal["tenants", "users"], key: str) -> Row | None:
     async with runtime.database.read() as session:
         return await rows.row_by_key(session, kind, key)
+
+
+async def plan_entitlement_counts(runtime: Runtime, plan_ids: Sequence[int]) -> list[dict[int, int]]:
+    """Per plan id, in order: its entitlements that are not revoked, by version (one statement)."""
+    async with runtime.database.lookup() as connection:
+        counts = await plans.entitlement_counts(connection, plan_ids)
+    return [counts.get(plan_id, {}) for plan_id in plan_ids]

@@ -13,6 +13,7 @@ from entitle.domain.text import shown
 from entitle.domain.values import NAME_MAX_LENGTH, validate_subject_key, validate_text
 from entitle.services.batches import BatchOutcome, ItemError, check_batch_size
 from entitle.services.common import found
+from entitle.services.plan_lifecycle import assign_to_new_tenants
 from entitle.services.runtime import Runtime
 
 
@@ -56,8 +57,10 @@ async def upsert_tenants(runtime: Runtime, items: list[dict[str, Any]], *, atomi
     if not good:
         return BatchOutcome(errors=errors)
     async with runtime.write() as session:
-        ids = await subject_rows.upsert_tenants(session, [item for _, item in good], now())
-    return BatchOutcome(ids=[ids[item["key"]] for _, item in good], errors=errors)
+        stamp = now()
+        upserted = await subject_rows.upsert_tenants(session, [item for _, item in good], stamp)
+        await assign_to_new_tenants(session, upserted.created, stamp)
+    return BatchOutcome(ids=[upserted.ids[item["key"]] for _, item in good], errors=errors)
 
 
 async def upsert_users(runtime: Runtime, items: list[dict[str, Any]], *, atomic: bool) -> BatchOutcome:
@@ -82,7 +85,7 @@ async def upsert_users(runtime: Runtime, items: list[dict[str, Any]], *, atomic:
         return BatchOutcome(errors=errors)
     async with runtime.write() as session:
         stamp = now()
-        ids = await subject_rows.upsert_users(session, [item for _, item in still_good], stamp)
+        ids = (await subject_rows.upsert_users(session, [item for _, item in still_good], stamp)).ids
         pairs = {(k, item["key"]) for _, item in still_good for k in item.get("tenant_keys") or []}
         await subject_rows.add_memberships(session, pairs, tenant_ids, ids, stamp)
     return BatchOutcome(ids=[ids[item["key"]] for _, item in still_good], errors=errors)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -10,9 +11,9 @@ import sqlalchemy as sa
 from entitle.db.repositories import Session
 from entitle.db.repositories.features import FeatureRecord
 from entitle.db.repositories.flags import FlagRecord
-from entitle.db.repositories.plans import PlanFeatureRecord, PlanRecord
+from entitle.db.repositories.plans import PlanFeatureRecord, PlanRecord, PlanVersionRecord
 from entitle.db.repositories.routes import RouteRecord
-from entitle.db.tables import FEATURES, FLAG_FEATURES, FLAGS, PLAN_FEATURES, PLANS, ROUTES
+from entitle.db.tables import FEATURES, FLAG_FEATURES, FLAGS, PLAN_FEATURES, PLAN_VERSIONS, PLANS, ROUTES
 from entitle.domain import model as m
 from entitle.domain.catalog import Catalog
 
@@ -25,6 +26,11 @@ class CatalogSnapshot:
     features: dict[int, FeatureRecord] = field(default_factory=dict)
     plans: dict[int, PlanRecord] = field(default_factory=dict)
     plan_features: dict[int, list[PlanFeatureRecord]] = field(default_factory=dict)
+    """The current version's feature values of each plan."""
+    plan_versions: dict[int, list[PlanVersionRecord]] = field(default_factory=dict)
+    """Every version of each plan, oldest first."""
+    version_features: dict[tuple[int, int], list[PlanFeatureRecord]] = field(default_factory=dict)
+    """The feature values of every version, by ``(plan id, version)``."""
     flags: dict[int, FlagRecord] = field(default_factory=dict)
     flag_features: dict[int, list[int]] = field(default_factory=dict)
     routes: dict[int, RouteRecord] = field(default_factory=dict)
@@ -46,6 +52,29 @@ def feature_to_domain(row: FeatureRecord) -> m.Feature:
         overage=m.OverageHandling(row.overage),
         unit=row.unit,
         description=row.description,
+    )
+
+
+def plan_to_domain(
+    row: PlanRecord,
+    versions: list[PlanVersionRecord],
+    version_features: Mapping[tuple[int, int], list[PlanFeatureRecord]],
+) -> m.Plan:
+    def values(version: int) -> tuple[m.PlanFeatureValue, ...]:
+        return tuple(
+            m.PlanFeatureValue(pf.feature_id, pf.value) for pf in version_features.get((row.id, version), [])
+        )
+
+    return m.Plan(
+        id=row.id,
+        key=row.key,
+        name=row.name,
+        features=values(row.version),
+        default_time_limitation_days=row.default_time_limitation_days,
+        version=row.version,
+        rank=row.rank,
+        auto_assign=row.auto_assign,
+        earlier_versions=tuple((v.version, values(v.version)) for v in versions if v.version != row.version),
     )
 
 
@@ -84,16 +113,30 @@ def route_to_domain(row: RouteRecord) -> m.ApiRoute:
 
 
 async def load_snapshot(session: Session, revision: int) -> CatalogSnapshot:
-    """Six statements, whatever the catalog's size (once per catalog revision, not per decision)."""
+    """Seven statements, whatever the catalog's size (once per catalog revision, not per decision).
+
+    Every version of every plan is held (plans have few), so grandfathered entitlements are decided
+    from memory like any other.
+    """
     features = {
         r.id: FeatureRecord.of(r) for r in await session.execute(sa.select(FEATURES).order_by(FEATURES.c.id))
     }
     plans = {r.id: PlanRecord.of(r) for r in await session.execute(sa.select(PLANS).order_by(PLANS.c.id))}
-    plan_features: dict[int, list[PlanFeatureRecord]] = defaultdict(list)
-    for pf in await session.execute(
-        sa.select(PLAN_FEATURES).order_by(PLAN_FEATURES.c.plan_id, PLAN_FEATURES.c.position)
+    plan_versions: dict[int, list[PlanVersionRecord]] = defaultdict(list)
+    for pv in await session.execute(
+        sa.select(PLAN_VERSIONS).order_by(PLAN_VERSIONS.c.plan_id, PLAN_VERSIONS.c.version)
     ):
-        plan_features[pf.plan_id].append(PlanFeatureRecord.of(pf))
+        plan_versions[pv.plan_id].append(PlanVersionRecord.of(pv))
+    version_features: dict[tuple[int, int], list[PlanFeatureRecord]] = defaultdict(list)
+    for pf in await session.execute(
+        sa.select(PLAN_FEATURES).order_by(
+            PLAN_FEATURES.c.plan_id, PLAN_FEATURES.c.version, PLAN_FEATURES.c.position
+        )
+    ):
+        version_features[pf.plan_id, pf.version].append(PlanFeatureRecord.of(pf))
+    plan_features = {
+        plan_id: version_features.get((plan_id, row.version), []) for plan_id, row in plans.items()
+    }
     flags = {r.id: FlagRecord.of(r) for r in await session.execute(sa.select(FLAGS).order_by(FLAGS.c.id))}
     flag_features: dict[int, list[int]] = defaultdict(list)
     for flag_id, feature_id in await session.execute(
@@ -108,15 +151,7 @@ async def load_snapshot(session: Session, revision: int) -> CatalogSnapshot:
         revision=revision,
         features=[feature_to_domain(r) for r in features.values()],
         plans=[
-            m.Plan(
-                id=plan_id,
-                key=row.key,
-                name=row.name,
-                features=tuple(
-                    m.PlanFeatureValue(pf.feature_id, pf.value) for pf in plan_features.get(plan_id, [])
-                ),
-                default_time_limitation_days=row.default_time_limitation_days,
-            )
+            plan_to_domain(row, plan_versions.get(plan_id, []), version_features)
             for plan_id, row in plans.items()
         ],
         flags=[flag_to_domain(r, flag_features.get(r.id, [])) for r in flags.values()],
@@ -126,7 +161,9 @@ async def load_snapshot(session: Session, revision: int) -> CatalogSnapshot:
         catalog=catalog,
         features=features,
         plans=plans,
-        plan_features=dict(plan_features),
+        plan_features=plan_features,
+        plan_versions=dict(plan_versions),
+        version_features=dict(version_features),
         flags=flags,
         flag_features=dict(flag_features),
         routes=routes,

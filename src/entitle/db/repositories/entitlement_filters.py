@@ -67,8 +67,15 @@ def filter_terms(query: EntitlementQuery, at: datetime) -> list[Any]:
         terms.append(E.c.plan_id.in_(_ids(PLANS, query.plan_keys)))
     if query.feature_keys is not None:
         feature_ids = _ids(FEATURES, query.feature_keys)
-        plans_with = sa.select(PLAN_FEATURES.c.plan_id).where(PLAN_FEATURES.c.feature_id.in_(feature_ids))
-        terms.append(sa.or_(E.c.feature_id.in_(feature_ids), E.c.plan_id.in_(plans_with.scalar_subquery())))
+        # A plan entitlement has the feature when the plan version that decides it does.
+        versions_with = sa.select(PLAN_FEATURES.c.plan_id, PLAN_FEATURES.c.version).where(
+            PLAN_FEATURES.c.feature_id.in_(feature_ids)
+        )
+        terms.append(
+            sa.or_(
+                E.c.feature_id.in_(feature_ids), sa.tuple_(E.c.plan_id, E.c.plan_version).in_(versions_with)
+            )
+        )
     if query.tenant_keys is not None:
         terms.append(E.c.tenant_id.in_(_ids(TENANTS, query.tenant_keys)))
     if query.user_keys is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,8 +26,10 @@ class StoredEntitlement:
     id: int
     assign_level: str
     plan_id: int | None
+    plan_version: int | None
     feature_id: int | None
     value: Any
+    period_anchor: datetime | None
     tenant_id: int | None
     user_id: int | None
     start_date: datetime
@@ -66,6 +68,73 @@ async def update(session: Session, entitlement_id: int, values: dict[str, Any]) 
         .returning(ENTITLEMENTS)
     )
     return StoredEntitlement.of((await session.execute(statement)).one())
+
+
+async def end_at(
+    session: Session, entitlement_id: int, at: datetime, stamp: datetime
+) -> StoredEntitlement | None:
+    """Set the expiration of a live plan entitlement to ``at`` if it is still live then (started
+    before ``at``, not revoked, not expired by then). None when it no longer is: the condition is
+    checked again on the locked row, so two concurrent plan changes cannot both end it."""
+    e = ENTITLEMENTS
+    statement = (
+        sa.update(e)
+        .where(
+            e.c.id == entitlement_id,
+            e.c.revoked_at.is_(None),
+            e.c.start_date < at,
+            sa.or_(e.c.expiration_date.is_(None), e.c.expiration_date > at),
+        )
+        .values(expiration_date=at, updated_at=stamp)
+        .returning(e)
+    )
+    row = (await session.execute(statement)).first()
+    return None if row is None else StoredEntitlement.of(row)
+
+
+_FIELDS = tuple(StoredEntitlement.__dataclass_fields__)
+
+
+async def on_plan_version(
+    session: Session, plan_id: int, version: int
+) -> list[tuple[StoredEntitlement, GrantKeys]]:
+    """The entitlements of a plan version that are not revoked, with their keys, by id."""
+    e = ENTITLEMENTS
+    statement = (
+        sa.select(
+            e,
+            PLANS.c.key.label("_plan_key"),
+            TENANTS.c.key.label("_tenant_key"),
+            USERS.c.key.label("_user_key"),
+        )
+        .select_from(e)
+        .join(PLANS, PLANS.c.id == e.c.plan_id)
+        .outerjoin(TENANTS, TENANTS.c.id == e.c.tenant_id)
+        .outerjoin(USERS, USERS.c.id == e.c.user_id)
+        .where(e.c.plan_id == plan_id, e.c.plan_version == version, e.c.revoked_at.is_(None))
+        .order_by(e.c.id)
+    )
+    found = []
+    for row in await session.execute(statement):
+        mapping = row._mapping
+        record = StoredEntitlement(**{name: mapping[name] for name in _FIELDS})
+        found.append((record, GrantKeys(row._plan_key, None, row._tenant_key, row._user_key)))
+    return found
+
+
+async def set_plan_version(session: Session, ids: Sequence[int], version: int, at: datetime) -> set[int]:
+    """Put these entitlements (those still not revoked) on ``version``; returns the ids it moved."""
+    e = ENTITLEMENTS
+    moved: set[int] = set()
+    for offset in range(0, len(ids), _CHUNK):
+        result = await session.execute(
+            sa.update(e)
+            .where(e.c.id.in_(ids[offset : offset + _CHUNK]), e.c.revoked_at.is_(None))
+            .values(plan_version=version, updated_at=at)
+            .returning(e.c.id)
+        )
+        moved.update(result.scalars())
+    return moved
 
 
 async def existing_ids(session: Session, ids: Collection[int]) -> set[int]:

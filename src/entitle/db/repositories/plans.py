@@ -9,8 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from entitle.db.engine import Executor
 from entitle.db.repositories import Session
-from entitle.db.tables import ENTITLEMENTS, PLAN_FEATURES, PLANS
+from entitle.db.tables import ENTITLEMENTS, PLAN_FEATURES, PLAN_VERSIONS, PLANS
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,9 @@ class PlanRecord:
     name: str
     description: str | None
     default_time_limitation_days: int | None
+    version: int
+    auto_assign: bool
+    rank: int | None
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -43,12 +47,24 @@ class PlanFeatureValue:
 @dataclass(frozen=True, slots=True)
 class PlanFeatureRecord:
     plan_id: int
+    version: int
     feature_id: int
     position: int
     value: Any
 
     @classmethod
     def of(cls, row: Any) -> PlanFeatureRecord:
+        return cls(**row._mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanVersionRecord:
+    plan_id: int
+    version: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> PlanVersionRecord:
         return cls(**row._mapping)
 
 
@@ -78,20 +94,78 @@ async def update(session: Session, plan_id: int, values: dict[str, Any]) -> Plan
     return PlanRecord.of((await session.execute(statement)).one())
 
 
-async def add_features(session: Session, plan_id: int, values: list[PlanFeatureValue]) -> None:
+async def add_version(
+    session: Session, plan_id: int, version: int, values: list[PlanFeatureValue], at: datetime
+) -> None:
+    """Store version ``version`` of the plan with these feature values."""
+    await session.execute(sa.insert(PLAN_VERSIONS).values(plan_id=plan_id, version=version, created_at=at))
+    await _add_features(session, plan_id, version, values)
+
+
+async def _add_features(session: Session, plan_id: int, version: int, values: list[PlanFeatureValue]) -> None:
     if values:
         await session.execute(
             sa.insert(PLAN_FEATURES),
             [
-                {"plan_id": plan_id, "feature_id": v.feature_id, "value": v.value, "position": v.position}
+                {
+                    "plan_id": plan_id,
+                    "version": version,
+                    "feature_id": v.feature_id,
+                    "value": v.value,
+                    "position": v.position,
+                }
                 for v in values
             ],
         )
 
 
-async def replace_features(session: Session, plan_id: int, values: list[PlanFeatureValue]) -> None:
-    await session.execute(sa.delete(PLAN_FEATURES).where(PLAN_FEATURES.c.plan_id == plan_id))
-    await add_features(session, plan_id, values)
+async def replace_features(
+    session: Session, plan_id: int, version: int, values: list[PlanFeatureValue]
+) -> None:
+    """Edit version ``version`` in place: its feature values become ``values``."""
+    await session.execute(
+        sa.delete(PLAN_FEATURES).where(PLAN_FEATURES.c.plan_id == plan_id, PLAN_FEATURES.c.version == version)
+    )
+    await _add_features(session, plan_id, version, values)
+
+
+async def version_exists(session: Session, plan_id: int, version: int) -> bool:
+    statement = sa.select(PLAN_VERSIONS.c.version).where(
+        PLAN_VERSIONS.c.plan_id == plan_id, PLAN_VERSIONS.c.version == version
+    )
+    return (await session.scalar(sa.select(statement.exists()))) is True
+
+
+async def entitlement_counts(executor: Executor, plan_ids: Collection[int]) -> dict[int, dict[int, int]]:
+    """Entitlements that are not revoked, per plan id and version (one statement)."""
+    e = ENTITLEMENTS
+    rows = await executor.execute(
+        sa.select(e.c.plan_id, e.c.plan_version, sa.func.count())
+        .where(e.c.plan_id.in_(list(plan_ids)), e.c.revoked_at.is_(None))
+        .group_by(e.c.plan_id, e.c.plan_version)
+    )
+    counts: dict[int, dict[int, int]] = {}
+    for plan_id, version, count in rows:
+        counts.setdefault(plan_id, {})[version] = int(count)
+    return counts
+
+
+async def publish(session: Session, plan_id: int, at: datetime) -> PlanRecord:
+    """Make version n+1 the plan's current version (its row is locked until the transaction ends, so
+    concurrent publications of one plan get successive numbers)."""
+    statement = (
+        sa.update(PLANS)
+        .where(PLANS.c.id == plan_id)
+        .values(version=PLANS.c.version + 1, updated_at=at)
+        .returning(PLANS)
+    )
+    return PlanRecord.of((await session.execute(statement)).one())
+
+
+async def auto_assigned(session: Session) -> list[PlanRecord]:
+    """The plans every new tenant gets, by id."""
+    rows = await session.execute(sa.select(PLANS).where(PLANS.c.auto_assign.is_(True)).order_by(PLANS.c.id))
+    return [PlanRecord.of(row) for row in rows]
 
 
 async def is_granted(session: Session, plan_id: int) -> bool:
@@ -102,4 +176,5 @@ async def is_granted(session: Session, plan_id: int) -> bool:
 
 async def delete(session: Session, plan_id: int) -> None:
     await session.execute(sa.delete(PLAN_FEATURES).where(PLAN_FEATURES.c.plan_id == plan_id))
+    await session.execute(sa.delete(PLAN_VERSIONS).where(PLAN_VERSIONS.c.plan_id == plan_id))
     await session.execute(sa.delete(PLANS).where(PLANS.c.id == plan_id))

@@ -25,6 +25,8 @@ ENTITLEMENT_RECORD_COLUMNS = (
     _ents.c.revoked_at,
     _ents.c.tenant_id,
     _ents.c.user_id,
+    _ents.c.plan_version,
+    _ents.c.period_anchor,
 )
 
 
@@ -41,6 +43,8 @@ def entitlement_record(row: Any) -> m.EntitlementRecord:
         revoked_at=row.revoked_at,
         tenant_id=row.tenant_id,
         user_id=row.user_id,
+        plan_version=row.plan_version,
+        period_anchor=row.period_anchor,
     )
 
 

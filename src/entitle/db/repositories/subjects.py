@@ -33,6 +33,14 @@ class TenantRecord:
         return cls(**row._mapping)
 
 
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    """Ids by key of the rows an upsert wrote, and the keys of those it created (not updated)."""
+
+    ids: dict[str, int]
+    created: dict[str, int]
+
+
 async def _upsert(
     session: Session,
     table: sa.Table,
@@ -40,8 +48,13 @@ async def _upsert(
     fields: tuple[str, ...],
     at: datetime,
     kind: ChangeKind,
-) -> dict[str, int]:
-    """Insert or update ``items`` by key; fields an item omits keep their stored value. Ids by key."""
+) -> Upserted:
+    """Insert or update ``items`` by key; fields an item omits keep their stored value.
+
+    Which rows were created is told by the database (PostgreSQL: the row version's ``xmax`` is 0
+    for an insert), so two concurrent upserts of one new key do not both count it as created. SQLite's
+    writers are serialized: the rows found before the upsert are exactly those it updates.
+    """
     keys = [item["key"] for item in items]
     existing = {r.key: r for r in await session.execute(sa.select(table).where(table.c.key.in_(keys)))}
     rows = []
@@ -61,13 +74,19 @@ async def _upsert(
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.key],
         set_={name: statement.excluded[name] for name in (*fields, "updated_at")},
-    ).returning(table.c.key, table.c.id)
+    )
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    inserted = sa.literal_column("xmax = 0") if postgresql else sa.literal(None)
+    statement = statement.returning(table.c.key, table.c.id, inserted)
     ids: dict[str, int] = {}
+    created: dict[str, int] = {}
     for offset in range(0, len(rows), _CHUNK):
-        for key, row_id in await session.execute(statement, rows[offset : offset + _CHUNK]):
+        for key, row_id, was_inserted in await session.execute(statement, rows[offset : offset + _CHUNK]):
             ids[key] = row_id
+            if was_inserted if postgresql else key not in existing:
+                created[key] = row_id
     changes.record(session, *(_upserted(kind, table, row, existing.get(row["key"])) for row in rows))
-    return ids
+    return Upserted(ids, created)
 
 
 def _upserted(kind: ChangeKind, table: sa.Table, row: dict[str, Any], before: Any) -> NewChange:
@@ -84,13 +103,13 @@ def _upserted(kind: ChangeKind, table: sa.Table, row: dict[str, Any], before: An
 _SHOWN = {"tenants": ("name", "metadata", "created_at"), "users": ("name", "email", "metadata", "created_at")}
 
 
-async def upsert_tenants(session: Session, items: list[dict[str, Any]], at: datetime) -> dict[str, int]:
-    """``items`` carry ``key`` and any of ``name``, ``metadata``; returns ids by key."""
+async def upsert_tenants(session: Session, items: list[dict[str, Any]], at: datetime) -> Upserted:
+    """``items`` carry ``key`` and any of ``name``, ``metadata``."""
     return await _upsert(session, TENANTS, items, ("name", "metadata"), at, ChangeKind.TENANT_UPSERTED)
 
 
-async def upsert_users(session: Session, items: list[dict[str, Any]], at: datetime) -> dict[str, int]:
-    """``items`` carry ``key`` and any of ``name``, ``email``, ``metadata``; returns ids by key."""
+async def upsert_users(session: Session, items: list[dict[str, Any]], at: datetime) -> Upserted:
+    """``items`` carry ``key`` and any of ``name``, ``email``, ``metadata``."""
     return await _upsert(session, USERS, items, ("name", "email", "metadata"), at, ChangeKind.USER_UPSERTED)
 
 

@@ -14,12 +14,10 @@ from entitle.graphql.node import Node, to_global_id
 from entitle.graphql.pagination import Connection
 from entitle.graphql.permissions import management
 from entitle.graphql.scalars import JSON
-from entitle.graphql.unbuilt import LIFECYCLE, not_built
-from entitle.services.lookups import CatalogSnapshot
+from entitle.services.lookups import CatalogSnapshot, PlanFeatureRecord
 
 if TYPE_CHECKING:
     from entitle.graphql.entitlements.types import EntitlementConnection, EntitlementFilter, EntitlementOrder
-    from entitle.graphql.lifecycle.types import PlanVersion
 
 
 @strawberry.type
@@ -74,12 +72,32 @@ class PlanFeature:
 
 
 @strawberry.type
+class PlanVersion:
+    version: int
+    features: list[PlanFeature]
+    created_at: datetime
+    plan_id: strawberry.Private[int]
+
+    @strawberry.field(description="Entitlements on this version that are not revoked.")
+    async def entitlement_count(self, info: Info) -> int:
+        counts = await info.context.loaders.entitlement_counts_by_plan_id.load(self.plan_id)
+        return counts.get(self.version, 0)
+
+
+@strawberry.type
 class Plan(Node):
     id: strawberry.ID
     key: str
     name: str
     description: str | None
     default_time_limitation_days: int | None
+    version: int = strawberry.field(
+        description="The current version: what new entitlements get and what `features` shows."
+    )
+    auto_assign: bool = strawberry.field(
+        description="Every tenant created while this is set gets a TENANT-level entitlement to the plan."
+    )
+    rank: int | None = strawberry.field(description="Orders upgrade options (lowest first; null last).")
     metadata: JSON
     created_at: datetime
     updated_at: datetime
@@ -94,37 +112,34 @@ class Plan(Node):
             name=row.name,
             description=row.description,
             default_time_limitation_days=row.default_time_limitation_days,
+            version=row.version,
+            auto_assign=bool(row.auto_assign),
+            rank=row.rank,
             metadata=JSON(row.metadata or {}),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The current version's feature values.")
     def features(self, info: Info) -> list[PlanFeature]:
         snapshot = info.context.runtime.catalog.peek()
         if snapshot is not None:
             return rendered(snapshot).plan_features(self.pk)
         return self._features_later(info)  # type: ignore[return-value]  # graphql-core awaits it
 
-    @strawberry.field(description="The current version (plans have one version until §11 is built).")
-    def version(self) -> int:
-        return 1
-
-    @strawberry.field
-    def versions(self) -> list[Annotated[PlanVersion, strawberry.lazy("entitle.graphql.lifecycle.types")]]:
-        not_built("`Plan.versions`", LIFECYCLE)
-
-    @strawberry.field(description="New tenants get this plan (not settable until §11 is built).")
-    def auto_assign(self) -> bool:
-        return False
-
-    @strawberry.field(description="Order of upgrade options (not settable until §11 is built).")
-    def rank(self) -> int | None:
-        return None
+    @strawberry.field(description="Every version of the plan, oldest first.")
+    def versions(self, info: Info) -> list[PlanVersion]:
+        snapshot = info.context.runtime.catalog.peek()
+        if snapshot is not None:
+            return rendered(snapshot).plan_versions(self.pk)
+        return self._versions_later(info)  # type: ignore[return-value]  # graphql-core awaits it
 
     async def _features_later(self, info: Info) -> list[PlanFeature]:
         pairs = await info.context.loaders.plan_features_by_plan_id.load(self.pk)
         return [PlanFeature(feature=Feature.from_row(f), value=v) for f, v in pairs]
+
+    async def _versions_later(self, info: Info) -> list[PlanVersion]:
+        return rendered(await info.context.runtime.catalog.get()).plan_versions(self.pk)
 
     @strawberry.field(extensions=management())
     async def entitlements(
@@ -157,6 +172,7 @@ class RenderedCatalog:
         self._features: dict[int, Feature | None] = {}
         self._plans: dict[int, Plan | None] = {}
         self._plan_features: dict[int, list[PlanFeature]] = {}
+        self._plan_versions: dict[int, list[PlanVersion]] = {}
 
     def feature(self, feature_id: int) -> Feature | None:
         if feature_id not in self._features:
@@ -172,12 +188,28 @@ class RenderedCatalog:
 
     def plan_features(self, plan_id: int) -> list[PlanFeature]:
         if plan_id not in self._plan_features:
-            self._plan_features[plan_id] = [
-                PlanFeature(feature=feature, value=pf.value)
-                for pf in self._snapshot.plan_features.get(plan_id, [])
-                if (feature := self.feature(pf.feature_id)) is not None
-            ]
+            self._plan_features[plan_id] = self._features_of(self._snapshot.plan_features.get(plan_id, []))
         return self._plan_features[plan_id]
+
+    def plan_versions(self, plan_id: int) -> list[PlanVersion]:
+        if plan_id not in self._plan_versions:
+            self._plan_versions[plan_id] = [
+                PlanVersion(
+                    version=v.version,
+                    features=self._features_of(self._snapshot.version_features.get((plan_id, v.version), [])),
+                    created_at=v.created_at,
+                    plan_id=plan_id,
+                )
+                for v in self._snapshot.plan_versions.get(plan_id, [])
+            ]
+        return self._plan_versions[plan_id]
+
+    def _features_of(self, plan_features: list[PlanFeatureRecord]) -> list[PlanFeature]:
+        return [
+            PlanFeature(feature=feature, value=pf.value)
+            for pf in plan_features
+            if (feature := self.feature(pf.feature_id)) is not None
+        ]
 
 
 _RENDERED: WeakKeyDictionary[CatalogSnapshot, RenderedCatalog] = WeakKeyDictionary()

@@ -53,9 +53,12 @@ class Entitlement(Node):
     def status(self) -> EntitlementStatus:
         return EntitlementStatus(entitlement_status(entitlement_record(self.row), now()))
 
-    @strawberry.field(description="The plan version that decides this entitlement (1 until §11 is built).")
+    @strawberry.field(
+        description="The plan version that decides this entitlement (null for a single feature)."
+    )
     def plan_version(self) -> int | None:
-        return None if self.row.plan_id is None else 1
+        version: int | None = self.row.plan_version
+        return version
 
     # The catalog relations resolve synchronously from the process's catalog snapshot; only on a
     # cold cache do they return an awaitable (which graphql-core awaits) that goes through the loader.

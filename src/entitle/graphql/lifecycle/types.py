@@ -12,19 +12,8 @@ from entitle.graphql.node import Node
 from entitle.graphql.pagination import Connection
 
 if TYPE_CHECKING:
-    from entitle.graphql.catalog.types import PlanFeature
     from entitle.graphql.decisions.types import EntitlementDecision
     from entitle.graphql.entitlements.types import Entitlement
-
-
-@strawberry.type
-class PlanVersion:
-    version: int
-    features: list[Annotated[PlanFeature, strawberry.lazy("entitle.graphql.catalog.types")]]
-    created_at: datetime
-    entitlement_count: int = strawberry.field(
-        description="Entitlements on this version that are not revoked."
-    )
 
 
 @strawberry.enum
