@@ -1,7 +1,7 @@
 """Contract parts that are in the schema but not built yet answer NOT_IMPLEMENTED, never a made-up answer.
 
-Fields of sections 9-11 that describe today's behaviour exactly (a plan at version 1, no auto-assignment,
-no warning thresholds) answer it; the rest refuse with a message naming the contract section.
+Fields of sections 9-11 that describe today's behaviour exactly (a plan at version 1, no auto-assignment)
+answer it; the rest refuse with a message naming the contract section.
 """
 
 from __future__ import annotations
@@ -13,26 +13,15 @@ from tests.factories import make_feature, make_plan, make_tenant
 from tests.graphql.test_user_tokens import user_token
 
 UNBUILT_OPERATIONS = [
-    ('{ usage(tenantKey: "acme", featureKey: "calls") { used } }', "usage"),
-    ("{ usageRecords { totalCount } }", "usageRecords"),
     ('mutation { publishPlanVersion(key: "pro", features: []) { version } }', "publishPlanVersion"),
     (
         'mutation { migratePlanEntitlements(key: "pro", fromVersion: 1, toVersion: 2) { migratedCount } }',
         "migratePlanEntitlements",
     ),
-    (
-        'mutation { reserveUsage(input: {tenantKey: "acme", featureKey: "calls", amount: 1, idempotencyKey: "k"})'
-        " { status } }",
-        "reserveUsage",
-    ),
     ('{ plan(key: "pro") { versions { version } } }', "Plan.versions"),
     (
         'mutation { createPlan(input: {key: "team", name: "Team", autoAssign: true}) { key } }',
         "autoAssign",
-    ),
-    (
-        'mutation { createFeature(input: {key: "api", name: "API", type: LIMIT, warningThresholds: [80]}) { key } }',
-        "warningThresholds",
     ),
 ]
 

@@ -71,10 +71,9 @@ class UpdatePlanInput:
 _UNBUILT_FIELDS: dict[str, tuple[str, object]] = {
     "auto_assign": ("autoAssign", False),
     "rank": ("rank", None),
-    "warning_thresholds": ("warningThresholds", []),
 }
 """Input fields of contract §11 that are not built yet: each is accepted only with the value that describes
-today's behaviour (no auto-assignment, no rank, no thresholds), or left out."""
+today's behaviour (no auto-assignment, no rank), or left out."""
 
 
 def catalog_changes(value: object) -> dict[str, Any]:
