@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,8 +14,8 @@ from entitle.domain.metering import (
     ReservationStatus,
     commit_amount,
     earlier_periods,
-    hold_duration,
     highest_reached,
+    hold_duration,
     live_held,
     new_thresholds,
     over_limit,
@@ -161,7 +162,7 @@ def test_earlier_periods_newest_first(
 ) -> None:
     periods = earlier_periods(reset, anchor, current, count)
     assert [p.start for p in periods] == [d(s) for s in starts]
-    assert all(a.start == b.end for a, b in zip(periods, periods[1:], strict=False))
+    assert all(a.start == b.end for a, b in itertools.pairwise(periods))
 
 
 def test_usage_changes_have_webhook_event_names() -> None:
