@@ -229,6 +229,8 @@ class UsageCounterRow(SQLModel, table=True):
     threshold announced this period, ``limit_alerted`` 1 once going over the limit was announced.
     """
 
+    __table_args__ = (sa.Index("ix_usage_counters_period_end", "period_end"),)
+
     __tablename__ = "usage_counters"
 
     subject_kind: str = Field(sa_type=sa.String(1), primary_key=True)
@@ -238,6 +240,8 @@ class UsageCounterRow(SQLModel, table=True):
     used: int = Field(default=0, sa_type=sa.BigInteger)
     held: int = Field(default=0, sa_type=sa.BigInteger, sa_column_kwargs={"server_default": "0"})
     held_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    period_end: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    """When the period ends (USAGE_PERIOD_RESET is appended then); NULL for rows written before 0006."""
     alerted_threshold: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     limit_alerted: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 

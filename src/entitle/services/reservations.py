@@ -105,7 +105,7 @@ async def reserve_usage(
 
     async with runtime.write() as session:
         claim = (*who, grant.feature.id, request.idempotency_key)
-        key = CounterKey(who, grant.feature.id, grant.period.start)
+        key = CounterKey(who, grant.feature.id, grant.period.start, grant.period.end)
         claimed = await RESERVATIONS_LEDGER.claim(
             session,
             claim,

@@ -77,7 +77,7 @@ async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: Us
         if not await usage_events.claim(session, event, report.at):
             recorded = await usage_events.recorded(session, event)
             return decision_from_json(recorded or {}, grant.feature)
-        key = CounterKey(who, grant.feature.id, grant.period.start)
+        key = CounterKey(who, grant.feature.id, grant.period.start, grant.period.end)
         blocking = blocks(grant)
         applied, counter = await counters.consume(session, key, report.amount, cap(grant), now())
         if not applied and not blocking:

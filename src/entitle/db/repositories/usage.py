@@ -44,6 +44,8 @@ class CounterKey:
     subject: SubjectId
     feature_id: int
     period_start: datetime
+    period_end: datetime | None = None
+    """Stored when the row is created (the scheduler announces the period's end)."""
 
     def where(self, table: sa.Table = C) -> list[sa.ColumnElement[bool]]:
         return [
@@ -134,6 +136,7 @@ async def _seed(session: AsyncSession, key: CounterKey) -> None:
         subject_id=key.subject[1],
         feature_id=key.feature_id,
         period_start=key.period_start,
+        period_end=key.period_end,
         used=0,
         held=0,
         alerted_threshold=0,
