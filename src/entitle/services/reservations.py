@@ -186,7 +186,8 @@ async def commit_usage(
         decision = _settled_decision(target, stored, feature, counter.used, held)
         if _same_period(target, stored):
             await announce(session, key, target, counter, applied=True)
-        await reservation_rows.answer(session, stored.id, decision_to_json(decision))
+        response = decision_to_json(decision)
+        await reservation_rows.answer(session, stored.id, response)
         await counters.record(
             session,
             tenant_key=stored.tenant_key,
@@ -198,8 +199,9 @@ async def commit_usage(
             accepted=True,
             reservation_id=stored.id,
         )
-        settled = await reservation_rows.by_id(session, stored.id)
-        assert settled is not None
+    settled = dataclasses.replace(
+        stored, status=ReservationStatus.COMMITTED, committed=committed, settled_at=at, response=response
+    )
     return shown(settled, feature, feature.key, at)
 
 

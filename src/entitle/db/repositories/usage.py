@@ -262,12 +262,14 @@ async def settle(
         await session.execute(
             sa.update(C)
             .where(*key.where())
-            .values(used=C.c.used + committed, held=C.c.held - amount)
+            .values(
+                used=C.c.used + committed,
+                held=C.c.held - amount,
+                held_until=sa.case((C.c.held == amount, None), else_=C.c.held_until),
+            )
             .returning(*_RETURNED)
         )
     ).one()
-    if not row.held:
-        await session.execute(sa.update(C).where(*key.where()).values(held_until=None))
     return Counter.of(row)
 
 
