@@ -77,6 +77,12 @@ FORBIDDEN_FOR_USERS = {
     "reportUsage": (
         'mutation { reportUsage(input: {featureKey: "sso", amount: 1, idempotencyKey: "k"}) { isEntitled } }'
     ),
+    "reserveUsage": (
+        'mutation { reserveUsage(input: {featureKey: "sso", amount: 1, idempotencyKey: "k"}) { status } }'
+    ),
+    "commitUsage": 'mutation { commitUsage(reservationId: "VXNhZ2VSZXNlcnZhdGlvbjox") { status } }',
+    "releaseUsage": 'mutation { releaseUsage(reservationId: "VXNhZ2VSZXNlcnZhdGlvbjox") { status } }',
+    "usageRecords": "{ usageRecords { totalCount } }",
 }
 
 

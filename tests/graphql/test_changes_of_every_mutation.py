@@ -3,8 +3,7 @@ appends (kinds and keys, read back through ``Query.changes``), its ``extensions.
 its refused variant (an atomic batch with one bad item, a missing or conflicting key) appends none.
 
 ``test_every_mutation_of_the_schema_has_a_row`` introspects the served schema, so a new mutation
-without a row here fails. Rows of mutations that answer ``NOT_IMPLEMENTED`` today (contract §11)
-skip only while they do: once built, their row runs and asserts (confirm its expectation then).
+without a row here fails.
 """
 
 from __future__ import annotations
@@ -65,8 +64,6 @@ class Row:
     """A variant that is refused (errors, or errors as data): it must append nothing."""
     prepare: str | None = None
     """A call made first (its id, if any, becomes ``ids["prepared"]``)."""
-    pending: str | None = None
-    """The contract section of a mutation not built yet: the row skips while it answers NOT_IMPLEMENTED."""
     variables: Callable[[Ids], dict[str, Any]] = field(default=lambda ids: {})
     name: str = ""
 
@@ -266,19 +263,17 @@ ROWS = [
         "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }",
         variables=lambda ids: {"id": ids["delivery"]},
     ),
-    # Contract §11, answering NOT_IMPLEMENTED today: the expectations are our reading of the contract.
+    # Contract §11.
     row(
         "publishPlanVersion",
         'mutation { publishPlanVersion(key: "pro", features: [{featureKey: "seats", value: 30}]) { key } }',
         ("PLAN_UPDATED", None, None, None, "pro"),
-        pending="§11",
     ),
     row(
         "migratePlanEntitlements",
         'mutation { migratePlanEntitlements(key: "pro", fromVersion: 1, toVersion: 2) { migratedCount } }',
         ("ENTITLEMENT_UPDATED", "acme", None, None, "pro"),
         prepare='mutation { publishPlanVersion(key: "pro", features: [{featureKey: "seats", value: 30}]) { key } }',
-        pending="§11",
     ),
     row(
         "changePlan",
@@ -286,13 +281,11 @@ ROWS = [
         ("ENTITLEMENT_UPDATED", "acme", None, None, "pro"),  # the old grant ends now
         ("ENTITLEMENT_GRANTED", "acme", None, None, "team"),
         variables=entitlement,
-        pending="§11",
     ),
     row(
         "reserveUsage",
         'mutation { reserveUsage(input: {tenantKey: "acme", featureKey: "calls", amount: 1, idempotencyKey: "r"}) '
         "{ id } }",
-        pending="§11",
     ),
     row(
         "commitUsage",
@@ -300,7 +293,6 @@ ROWS = [
         prepare='mutation { reserveUsage(input: {tenantKey: "acme", featureKey: "calls", amount: 1, '
         'idempotencyKey: "r"}) { id } }',
         variables=prepared,
-        pending="§11",
     ),
     row(
         "releaseUsage",
@@ -308,12 +300,8 @@ ROWS = [
         prepare='mutation { reserveUsage(input: {tenantKey: "acme", featureKey: "calls", amount: 1, '
         'idempotencyKey: "r"}) { id } }',
         variables=prepared,
-        pending="§11",
     ),
 ]
-NOT_BUILT = {
-    "reportUsage-refused-under-BLOCK": "§11 USAGE_LIMIT_EXCEEDED is not appended yet (no NOT_IMPLEMENTED to skip on)"
-}
 
 
 def as_keys(change: dict[str, Any]) -> Keys:
@@ -344,10 +332,6 @@ async def given(api: Api) -> tuple[Ids, str]:
     return ids, appended[-1]["revision"]
 
 
-def not_implemented(body: dict[str, Any]) -> bool:
-    return any(e.get("extensions", {}).get("code") == "NOT_IMPLEMENTED" for e in body.get("errors", []))
-
-
 def refusal(body: dict[str, Any]) -> bool:
     """An error, or errors as data in the payload (batches), or nothing revoked."""
     if body.get("errors"):
@@ -363,15 +347,7 @@ async def test_every_mutation_of_the_schema_has_a_row(api: Api) -> None:
     assert {f["name"] for f in fields} == {r.mutation for r in ROWS}
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(r, id=r.id, marks=[pytest.mark.xfail(strict=True, reason=NOT_BUILT[r.id])])
-        if r.id in NOT_BUILT
-        else pytest.param(r, id=r.id)
-        for r in ROWS
-    ],
-)
+@pytest.mark.parametrize("case", [pytest.param(r, id=r.id) for r in ROWS])
 async def test_a_mutation_appends_exactly_its_changes_and_answers_their_revision(
     database_url: str, case: Row
 ) -> None:
@@ -380,16 +356,12 @@ async def test_a_mutation_appends_exactly_its_changes_and_answers_their_revision
         ids, before = await given(api)
         if case.prepare is not None:
             first = await api.gql(case.prepare)
-            if case.pending and not_implemented(first):
-                pytest.skip(f"{case.mutation} is not built yet ({case.pending})")
             assert "errors" not in first, first["errors"]
             (payload,) = first["data"].values()
             ids["prepared"] = payload.get("id", "") if isinstance(payload, dict) else ""
             before = (await changes_after(api, before) or [{"revision": before}])[-1]["revision"]
         # when
         body = await api.gql(case.document, case.variables(ids))
-        if case.pending and not_implemented(body):
-            pytest.skip(f"{case.mutation} is not built yet ({case.pending})")
         # then
         assert "errors" not in body, body["errors"]
         appended = await changes_after(api, before)

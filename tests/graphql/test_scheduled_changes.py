@@ -98,3 +98,49 @@ async def test_two_processes_append_each_scheduled_change_exactly_once(database_
         found = await scheduled(one)
         assert len(found) == 20
         assert len({c["entitlement"]["id"] for c in found}) == 20
+
+
+RESETS = """
+{ changes(filter: {kinds: [USAGE_PERIOD_RESET]}) {
+    edges { node { kind at actor tenantKey userKey featureKey payload } } } }
+"""
+
+
+async def test_a_metered_period_with_usage_ending_appends_one_usage_period_reset_across_processes(
+    database_url: str,
+) -> None:
+    async with (
+        serving(database_url, entitle_scheduler=True) as api,
+        serving(database_url, entitle_scheduler=True) as other,
+    ):
+        # given: daily periods anchored so that the current one ends in 2 s; acme used 3, globex nothing
+        await make_feature(api, "calls", "LIMIT", resetPeriod="DAY")
+        await make_tenant(api, "acme")
+        await make_tenant(api, "globex")
+        end = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+        for tenant in ("acme", "globex"):
+            await grant(
+                api, feature_key="calls", value=10, tenant_key=tenant, start_date=iso(end - timedelta(days=1))
+            )
+        used = await other.data(
+            'mutation { reportUsage(input: {tenantKey: "acme", featureKey: "calls", amount: 3, idempotencyKey: "k"})'
+            " { used resetsAt } }"
+        )
+        assert used["reportUsage"] == {"used": 3, "resetsAt": iso(end)}
+        # when: the period ends, both processes running the schedule
+        deadline = time.monotonic() + 8
+        while not (found := (await api.data(RESETS))["changes"]["edges"]):
+            assert time.monotonic() < deadline, "no USAGE_PERIOD_RESET within 6 s of the period's end"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(2.5)  # more runs of both schedules: nothing else may come
+        # then: one change, for acme only, by the system, within 5 s of the boundary
+        edges = (await api.data(RESETS))["changes"]["edges"]
+        assert len(edges) == 1
+        change = edges[0]["node"]
+        assert (change["actor"], change["tenantKey"], change["userKey"], change["featureKey"]) == (
+            "system", "acme", None, "calls"
+        )  # fmt: skip
+        assert change["payload"]["used"] == 3
+        assert change["payload"]["periodEnd"] == iso(end)
+        assert timedelta(0) <= datetime.fromisoformat(change["at"]) - end < timedelta(seconds=5)
+        assert found

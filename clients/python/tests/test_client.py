@@ -8,9 +8,9 @@ import pytest
 from entitle_client import (
     AsyncEntitleClient,
     BadUserInput,
+    Conflict,
     EntitleClient,
     EntitleUnavailable,
-    NotImplementedByServer,
     Unauthenticated,
 )
 from tests.conftest import ADMIN_KEY, Server
@@ -94,16 +94,23 @@ def test_errors_surface_as_typed_exceptions_with_their_code(server: Server, tena
     assert bad.value.code == "BAD_USER_INPUT"
 
 
-def test_reservations_surface_not_implemented_as_a_typed_exception(server: Server, tenant: str) -> None:
-    # The server does not build reservations yet (§11): the client methods exist and say so.
+def test_reservations_hold_then_commit_or_release(server: Server, tenant: str) -> None:
+    server.grant(tenant, feature="api-calls", value=5)
     with EntitleClient(server.base_url, ADMIN_KEY) as client:
-        with pytest.raises(NotImplementedByServer) as reserve:
-            client.reserve_usage("api-calls", 2, tenant_key=tenant)
-        with pytest.raises(NotImplementedByServer):
-            client.commit_usage("UsageReservation:1")
-        with pytest.raises(NotImplementedByServer):
-            client.release_usage("UsageReservation:1")
-    assert reserve.value.code == "NOT_IMPLEMENTED"
+        held = client.reserve_usage("api-calls", 2, tenant_key=tenant)
+        other = client.reserve_usage("api-calls", 3, tenant_key=tenant)
+        refused = client.reserve_usage("api-calls", 1, tenant_key=tenant)
+        committed = client.commit_usage(held.id, 1)
+        released = client.release_usage(other.id)
+        with pytest.raises(Conflict) as settled:
+            client.release_usage(held.id)
+        decision = client.is_entitled("api-calls", tenant_key=tenant)
+    assert (held.status, held.amount, held.decision.remaining) == ("HELD", 2, 3)
+    assert (refused.status, refused.decision.justification) == ("REFUSED", "LIMIT_EXCEEDED")
+    assert (committed.status, committed.committed) == ("COMMITTED", 1)
+    assert released.status == "RELEASED"
+    assert settled.value.code == "CONFLICT"
+    assert (decision.used, decision.remaining) == (1, 4)
 
 
 async def test_the_async_client_has_the_same_methods(server: Server, tenant: str) -> None:
@@ -113,12 +120,11 @@ async def test_the_async_client_has_the_same_methods(server: Server, tenant: str
         repeated = await client.report_usage("api-calls", 2, tenant_key=tenant, idempotency_key="k-1")
         decision = await client.is_entitled("api-calls", tenant_key=tenant)
         effective = await client.effective_entitlements(tenant_key=tenant, min_revision=client.last_revision)
-        with pytest.raises(NotImplementedByServer):
-            await client.reserve_usage("api-calls", 1, tenant_key=tenant)
-        with pytest.raises(NotImplementedByServer):
-            await client.commit_usage("UsageReservation:1", 1)
-        with pytest.raises(NotImplementedByServer):
-            await client.release_usage("UsageReservation:1")
+        held = await client.reserve_usage("api-calls", 2, tenant_key=tenant)
+        committed = await client.commit_usage(held.id, 1)
+        other = await client.reserve_usage("api-calls", 1, tenant_key=tenant)
+        released = await client.release_usage(other.id)
+    assert (committed.status, committed.committed, released.status) == ("COMMITTED", 1, "RELEASED")
     assert used.used == repeated.used == 2  # the repeated key is counted once
     assert decision.is_entitled
     assert decision.remaining == 3

@@ -72,6 +72,8 @@ class FeatureRow(SQLModel, table=True):
     meta: dict[str, Any] = _meta_column()
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    warning_thresholds: list[int] | None = Field(default=None, sa_type=JSON_NULLABLE, nullable=True)
+    """Percents of the limit (contract §11); NULL is none."""
 
 
 class PlanRow(SQLModel, table=True):
@@ -239,7 +241,14 @@ class BatchResultRow(SQLModel, table=True):
 
 
 class UsageCounterRow(SQLModel, table=True):
-    """Units a subject used of a metered feature in one period (``subject_kind``: T or U)."""
+    """Units a subject used of a metered feature in one period (``subject_kind``: T or U).
+
+    ``held`` is what unsettled reservations hold (``held_until``: the earliest expiry among them, so a
+    reader knows when ``held`` may include expired holds). ``alerted_threshold`` is the highest warning
+    threshold announced this period, ``limit_alerted`` 1 once going over the limit was announced.
+    """
+
+    __table_args__ = (sa.Index("ix_usage_counters_period_end", "period_end"),)
 
     __tablename__ = "usage_counters"
 
@@ -248,6 +257,76 @@ class UsageCounterRow(SQLModel, table=True):
     feature_id: int = Field(foreign_key="features.id", primary_key=True)
     period_start: datetime = Field(sa_type=UTCDateTime, primary_key=True)
     used: int = Field(default=0, sa_type=sa.BigInteger)
+    held: int = Field(default=0, sa_type=sa.BigInteger, sa_column_kwargs={"server_default": "0"})
+    held_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    period_end: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    """When the period ends (USAGE_PERIOD_RESET is appended then); NULL for rows written before 0006."""
+    alerted_threshold: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    limit_alerted: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class UsageReservationRow(SQLModel, table=True):
+    """A hold of units on one usage counter (``reserveUsage``), keyed for idempotency like usage events.
+
+    ``response`` is the decision of the last operation on it (reserve, then commit).
+    """
+
+    __tablename__ = "usage_reservations"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "subject_kind", "subject_id", "feature_id", "idempotency_key", name="uq_usage_reservations_key"
+        ),
+        sa.Index(
+            "ix_usage_reservations_counter",
+            "subject_kind",
+            "subject_id",
+            "feature_id",
+            "period_start",
+            "status",
+        ),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    subject_kind: str = Field(sa_type=sa.String(1), nullable=False)
+    subject_id: int = Field(nullable=False)
+    feature_id: int = Field(foreign_key="features.id", nullable=False)
+    idempotency_key: str = Field(sa_type=sa.String(200), nullable=False)
+    period_start: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    tenant_key: str | None = Field(default=None, sa_type=sa.String(128))
+    user_key: str | None = Field(default=None, sa_type=sa.String(128))
+    status: str = Field(sa_type=sa.String(16), nullable=False)
+    amount: int = Field(sa_type=sa.BigInteger, nullable=False)
+    committed: int | None = Field(default=None, sa_type=sa.BigInteger)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    response: dict[str, Any] = Field(sa_type=sa.JSON, nullable=False)
+    created_at: datetime = _created()
+    settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class UsageRecordRow(SQLModel, table=True):
+    """Every consumption applied or refused (``reportUsage``, ``commitUsage``): the usage history."""
+
+    __tablename__ = "usage_records"
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    tenant_key: str | None = Field(default=None, sa_type=sa.String(128), index=True)
+    user_key: str | None = Field(default=None, sa_type=sa.String(128), index=True)
+    feature_key: str = Field(sa_type=sa.String(64), nullable=False, index=True)
+    amount: int = Field(sa_type=sa.BigInteger, nullable=False)
+    idempotency_key: str = Field(sa_type=sa.String(200), nullable=False)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    accepted: bool = Field(nullable=False)
+    reservation_id: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
 class UsageEventRow(SQLModel, table=True):
@@ -391,6 +470,8 @@ API_KEYS: sa.Table = ApiKeyRow.__table__  # type: ignore[attr-defined]
 BATCH_RESULTS: sa.Table = BatchResultRow.__table__  # type: ignore[attr-defined]
 USAGE_COUNTERS: sa.Table = UsageCounterRow.__table__  # type: ignore[attr-defined]
 USAGE_EVENTS: sa.Table = UsageEventRow.__table__  # type: ignore[attr-defined]
+USAGE_RESERVATIONS: sa.Table = UsageReservationRow.__table__  # type: ignore[attr-defined]
+USAGE_RECORDS: sa.Table = UsageRecordRow.__table__  # type: ignore[attr-defined]
 REVISIONS: sa.Table = RevisionRow.__table__  # type: ignore[attr-defined]
 CHANGES: sa.Table = ChangeRow.__table__  # type: ignore[attr-defined]
 WEBHOOK_ENDPOINTS: sa.Table = WebhookEndpointRow.__table__  # type: ignore[attr-defined]

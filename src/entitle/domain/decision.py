@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from entitle.domain import metering
 from entitle.domain.catalog import Catalog
 from entitle.domain.errors import BadUserInput
 from entitle.domain.grants import DecisionSource, FeatureGrant, SourceVisit, latest_expiry
@@ -106,6 +107,8 @@ class Decision:
     expires_at: datetime | None
     sources: tuple[DecisionSource, ...]
     feature: Feature | None
+    held: int | None = None
+    """Units reserved and not yet settled (metered features): counted as used by every check."""
 
 
 _ROUTE_SOURCE = DecisionSource(SourceKind.ROUTE)
@@ -135,14 +138,15 @@ def evaluate(catalog: Catalog, subject: Subject, request: AccessRequest, at: dat
     return _evaluate_permission(catalog, subject, route.permission_key or "", request, at)
 
 
-def conclude(evaluation: Evaluation, used: int | None) -> Decision:
-    """Phase 2: the decision, given ``used`` units in ``evaluation.grant.period`` (metered only).
+def conclude(evaluation: Evaluation, used: int | None, held: int = 0) -> Decision:
+    """Phase 2: the decision, given ``used`` units in ``evaluation.grant.period`` (metered only) and
+    ``held`` units reserved there (they count as used: ``remaining`` is ``limit - used - held``).
 
     ``evaluation.usage`` units are checked against ``remaining`` for LIMIT features, except for
     metered features whose overage is ALLOW or WARN (consumption beyond the limit is permitted).
     """
     if evaluation.grant is not None and evaluation.justification is None:
-        return _feature_decision(evaluation, evaluation.grant, used)
+        return _feature_decision(evaluation, evaluation.grant, used, held)
     if evaluation.justification is not None:
         return _refused(evaluation, evaluation.justification)
     if evaluation.permission_grants:
@@ -237,7 +241,7 @@ def _evaluate_permission(
 # --------------------------------------------------------------------------- phase 2
 
 
-def _feature_decision(evaluation: Evaluation, grant: FeatureGrant, used: int | None) -> Decision:
+def _feature_decision(evaluation: Evaluation, grant: FeatureGrant, used: int | None, held: int) -> Decision:
     feature = grant.feature
     limit = grant.limit
     metered = grant.period is not None
@@ -245,10 +249,12 @@ def _feature_decision(evaluation: Evaluation, grant: FeatureGrant, used: int | N
     remaining = limit
     overage = warning = None
     if used_now is not None and limit is not None:
-        remaining = max(0, limit - used_now)
+        remaining = metering.remaining(limit, used_now, held)
         overage = max(0, used_now - limit)
         if feature.overage is OverageHandling.WARN and used_now > limit:
             warning = f"usage {used_now} exceeds the limit of {limit} for {feature.key!r}"
+        else:
+            warning = metering.threshold_warning(feature.key, feature.warning_thresholds, limit, used_now)
     blocks = not metered or feature.overage is OverageHandling.BLOCK
     usage = evaluation.usage
     exceeded = (
@@ -273,6 +279,7 @@ def _feature_decision(evaluation: Evaluation, grant: FeatureGrant, used: int | N
         expires_at=grant.expires_at,
         sources=grant.sources,
         feature=feature,
+        held=held if metered else None,
     )
 
 

@@ -48,12 +48,3 @@ class Unavailable(EntitleError):
     """The answer cannot be given now but may be soon (retry): e.g. a consistency token not reached yet."""
 
     code = "SERVICE_UNAVAILABLE"
-
-
-class NotBuiltYet(EntitleError):
-    """A part of the contract (sections 9 to 13) that is in the schema but not built in this version.
-
-    It answers ``NOT_IMPLEMENTED`` instead of pretending: the README lists which fields these are.
-    """
-
-    code = "NOT_IMPLEMENTED"

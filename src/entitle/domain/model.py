@@ -118,6 +118,8 @@ class Feature:
     overage: OverageHandling = OverageHandling.BLOCK
     unit: str | None = None
     description: str | None = None
+    warning_thresholds: tuple[int, ...] = ()
+    """Percents of the limit at which a consumption warns (contract §11), ascending."""
 
     @property
     def metered(self) -> bool:

@@ -58,6 +58,14 @@ class WebhookDeliveryByIdLoader(_RowsByIdLoader):
     kind = "webhook_deliveries"
 
 
+class UsageReservationByIdLoader(_RowsByIdLoader):
+    kind = "usage_reservations"
+
+
+class UsageRecordByIdLoader(_RowsByIdLoader):
+    kind = "usage_records"
+
+
 class _CatalogLoader(DataLoader[int, ValueT], Generic[ValueT]):
     """Picks values out of the process's catalog snapshot (loaded once per batch, usually cached)."""
 
@@ -178,6 +186,14 @@ class Loaders:
     @cached_property
     def webhook_delivery_by_id(self) -> WebhookDeliveryByIdLoader:
         return WebhookDeliveryByIdLoader(self._runtime)
+
+    @cached_property
+    def usage_reservation_by_id(self) -> UsageReservationByIdLoader:
+        return UsageReservationByIdLoader(self._runtime)
+
+    @cached_property
+    def usage_record_by_id(self) -> UsageRecordByIdLoader:
+        return UsageRecordByIdLoader(self._runtime)
 
     @cached_property
     def feature_by_id(self) -> FeatureByIdLoader:

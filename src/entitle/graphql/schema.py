@@ -18,6 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from entitle.domain.errors import Forbidden
 from entitle.graphql.catalog.mutations import CatalogMutation
 from entitle.graphql.catalog.queries import CatalogQuery
 from entitle.graphql.catalog.types import Feature, Plan
@@ -32,17 +33,18 @@ from entitle.graphql.entitlements.types import Entitlement
 from entitle.graphql.flags.mutations import FlagsMutation
 from entitle.graphql.flags.queries import FlagsQuery
 from entitle.graphql.flags.types import FeatureFlag
-from entitle.graphql.lifecycle.resolvers import LifecycleMutation, LifecycleQuery
-from entitle.graphql.lifecycle.types import UsageRecord, UsageReservation
+from entitle.graphql.lifecycle.resolvers import LifecycleMutation
 from entitle.graphql.loaders import Loaders
 from entitle.graphql.node import Node, from_global_id
-from entitle.graphql.permissions import management
+from entitle.graphql.permissions import IsManagement, authenticated
 from entitle.graphql.routes.types import ApiRoute, RoutesMutation, RoutesQuery
 from entitle.graphql.scalars import scalar_map
 from entitle.graphql.subjects.mutations import SubjectsMutation
 from entitle.graphql.subjects.queries import SubjectsQuery
 from entitle.graphql.subjects.types import Tenant, User
 from entitle.graphql.usage.mutations import UsageMutation
+from entitle.graphql.usage.queries import UsageQuery
+from entitle.graphql.usage.types import UsageRecord, UsageReservation
 from entitle.graphql.webhooks.resolvers import WebhooksMutation, WebhooksQuery
 from entitle.graphql.webhooks.types import WebhookDelivery, WebhookEndpoint
 from entitle.services.lookups import Row
@@ -62,11 +64,23 @@ _NODE_TYPES: dict[str, tuple[Callable[[Loaders], DataLoader[int, Row | None]], A
     "Change": (lambda loaders: loaders.change_by_id, Change),
     "WebhookEndpoint": (lambda loaders: loaders.webhook_endpoint_by_id, WebhookEndpoint),
     "WebhookDelivery": (lambda loaders: loaders.webhook_delivery_by_id, WebhookDelivery),
+    "UsageRecord": (lambda loaders: loaders.usage_record_by_id, UsageRecord),
 }
 
 
 async def _resolve_node(info: Info, global_id: str) -> Node | None:
+    """The object, for a management key; a user token may resolve only its own usage reservations."""
     type_name, pk = from_global_id(global_id)
+    principal = info.context.require_principal()
+    if type_name == "UsageReservation":
+        row = await info.context.loaders.usage_reservation_by_id.load(pk)
+        if not principal.is_management and (
+            row is None or (row.tenant_key, row.user_key) != (principal.tenant_key, principal.user_key)
+        ):
+            raise Forbidden("a user token may only read its own usage reservations")
+        return None if row is None else await UsageReservation.from_stored(info, row)
+    if not principal.is_management:
+        raise Forbidden(IsManagement.message)
     kind = _NODE_TYPES.get(type_name)
     if kind is None:
         return None
@@ -79,15 +93,16 @@ async def _resolve_node(info: Info, global_id: str) -> Node | None:
 @strawberry.type
 class NodeQuery:
     @strawberry.field(
-        extensions=management(),
-        description="Any object by its global id; null when it is unknown or deleted.",
+        extensions=authenticated(),
+        description="Any object by its global id; null when it is unknown or deleted. Management only, "
+        "except that a user token may read its own usage reservations.",
     )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await _resolve_node(info, id)
 
     @strawberry.field(
-        extensions=management(),
-        description="Objects by global id, in the order asked; null for unknown ones.",
+        extensions=authenticated(),
+        description="Objects by global id, in the order asked; null for unknown ones (user tokens: as node).",
     )
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > MAX_NODES:
@@ -110,7 +125,7 @@ Query = merge_types(
         RoutesQuery,
         ChangesQuery,
         WebhooksQuery,
-        LifecycleQuery,
+        UsageQuery,
     ),
 )
 Mutation = merge_types(

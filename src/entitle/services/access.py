@@ -10,8 +10,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from entitle.clock import now
 from entitle.db.repositories.catalog import CatalogSnapshot
-from entitle.db.repositories.usage import usage_subject, used_in_periods
+from entitle.db.repositories.usage import usage_in_periods, usage_subject
 from entitle.domain.decision import (
     AccessRequest,
     Decision,
@@ -21,6 +22,7 @@ from entitle.domain.decision import (
     validate_request,
 )
 from entitle.domain.grants import FeatureGrant
+from entitle.domain.metering import remaining
 from entitle.domain.model import Subject
 from entitle.metrics import record_decision
 from entitle.services.runtime import Runtime
@@ -41,10 +43,10 @@ async def check_access(
     subject = await load_subject(tenant_key, user_key)
     evaluation = evaluate(snapshot.catalog, subject, request, at)
     grant = evaluation.grant
-    used = None
+    used, held = None, 0
     if grant is not None and grant.period is not None:
-        used = (await _usage(runtime, subject, [grant])).get(grant.feature.id, 0)
-    decision = conclude(evaluation, used)
+        used, held = (await _usage(runtime, subject, [grant])).get(grant.feature.id, (0, 0))
+    decision = conclude(evaluation, used, held)
     record_decision(decision.is_entitled, decision.justification)
     return decision, subject
 
@@ -53,13 +55,11 @@ async def check_access(
 class EffectiveFeatureView:
     grant: FeatureGrant
     used: int | None
+    held: int = 0
 
     @property
     def remaining(self) -> int | None:
-        limit = self.grant.limit
-        if limit is None:
-            return None
-        return max(0, limit - (self.used or 0))
+        return remaining(self.grant.limit, self.used or 0, self.held)
 
 
 @dataclass(frozen=True)
@@ -83,17 +83,26 @@ async def effective_entitlements(
     permissions = list(dict.fromkeys(p for g in grants for p in g.feature.permissions))
     return EffectiveView(
         subject=subject,
-        features=[EffectiveFeatureView(g, used.get(g.feature.id, 0) if g.period else None) for g in grants],
+        features=[_view(g, used.get(g.feature.id, (0, 0))) for g in grants],
         permissions=permissions,
         snapshot=snapshot,
     )
 
 
-async def _usage(runtime: Runtime, subject: Subject, grants: list[FeatureGrant]) -> dict[int, int]:
+def _view(grant: FeatureGrant, usage: tuple[int, int]) -> EffectiveFeatureView:
+    if grant.period is None:
+        return EffectiveFeatureView(grant, None)
+    return EffectiveFeatureView(grant, usage[0], usage[1])
+
+
+async def _usage(
+    runtime: Runtime, subject: Subject, grants: list[FeatureGrant]
+) -> dict[int, tuple[int, int]]:
+    """``(used, live held)`` per metered feature in its current period (holds expire on the wall clock)."""
     who = usage_subject(subject)
     if who is None:
         return {}
     wanted = [(g.feature.id, g.period.start) for g in grants if g.period is not None]
     async with runtime.database.lookup() as connection:
-        found = await used_in_periods(connection, who, wanted)
-    return {feature_id: found.get((feature_id, start), 0) for feature_id, start in wanted}
+        found = await usage_in_periods(connection, who, wanted, now())
+    return {feature_id: found.get((feature_id, start), (0, 0)) for feature_id, start in wanted}

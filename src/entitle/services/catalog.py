@@ -15,6 +15,7 @@ from entitle.db.repositories.features import FeatureRecord
 from entitle.db.repositories.plans import PlanFeatureValue, PlanRecord
 from entitle.domain.changes import ChangeKind, NewChange, payload_of
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
+from entitle.domain.metering import validate_thresholds
 from entitle.domain.model import Feature, FeatureType, JsonValue, OverageHandling, ResetPeriod
 from entitle.domain.text import shown
 from entitle.domain.values import (
@@ -50,6 +51,8 @@ def _feature_values(data: dict[str, Any]) -> dict[str, Any]:
         out["overage"] = (data["overage"] or OverageHandling.BLOCK).value
     if "metadata" in data:
         out["metadata"] = _metadata(data["metadata"])
+    if "warning_thresholds" in data:
+        out["warning_thresholds"] = list(validate_thresholds(data["warning_thresholds"] or []))
     return out
 
 
@@ -77,6 +80,7 @@ async def create_feature(runtime: Runtime, data: dict[str, Any]) -> FeatureRecor
         ftype, data.get("tiers") or [], data.get("default_value"), reset, data.get("permissions") or []
     )
     values = _feature_values(data)
+    _check_thresholds_fit(ftype, values.get("warning_thresholds") or [])
     stamp = now()
     async with runtime.write() as session:
         if await feature_rows.key_exists(session, data["key"]):
@@ -113,6 +117,7 @@ async def update_feature(runtime: Runtime, key: str, changes: dict[str, Any]) ->
         ftype = FeatureType(current.type)
         reset = ResetPeriod(merged.reset_period) if merged.reset_period else None
         validate_feature_definition(ftype, merged.tiers, merged.default_value, reset, merged.permissions)
+        _check_thresholds_fit(ftype, merged.warning_thresholds)
         if "tiers" in changes:
             await _check_values_still_fit(session, current.id, feature_to_domain(merged))
         values = _feature_values(changes)
@@ -120,6 +125,14 @@ async def update_feature(runtime: Runtime, key: str, changes: dict[str, Any]) ->
         record = await feature_rows.update(session, current.id, values)
         change_log.record(session, _feature_change(ChangeKind.FEATURE_UPDATED, record, current))
     return record
+
+
+def _check_thresholds_fit(ftype: FeatureType, thresholds: list[int]) -> None:
+    if thresholds and ftype is not FeatureType.LIMIT:
+        raise BadUserInput(
+            f"warningThresholds: only LIMIT features have warning thresholds, not {ftype.value}",
+            field="warningThresholds",
+        )
 
 
 async def _check_values_still_fit(session: Session, feature_id: int, feature: Feature) -> None:

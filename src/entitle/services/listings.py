@@ -21,6 +21,7 @@ from entitle.db.repositories.listings import (
     members_of_tenants,
     routes,
     tenants_of_users,
+    usage_records,
     webhook_deliveries_of_endpoints,
     webhook_endpoints,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "members_of_tenants",
     "routes",
     "tenants_of_users",
+    "usage_records",
     "webhook_deliveries_of_endpoints",
     "webhook_endpoints",
 ]

@@ -13,21 +13,32 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
+from entitle.clock import now
+from entitle.db.repositories import Session
+from entitle.db.repositories import changes as change_log
+from entitle.db.repositories import usage as counters
 from entitle.db.repositories.idempotency import USAGE_EVENTS_LEDGER as usage_events
-from entitle.db.repositories.usage import consume, usage_subject
-from entitle.domain.decision import AccessRequest, Decision, conclude, evaluate, validate_request
+from entitle.db.repositories.usage import Counter, CounterKey, SubjectId, usage_subject
+from entitle.domain.changes import ChangeKind, NewChange
+from entitle.domain.decision import AccessRequest, Decision, Evaluation, conclude, evaluate, validate_request
 from entitle.domain.errors import BadUserInput
-from entitle.domain.grants import DecisionSource
-from entitle.domain.model import Justification, OverageHandling, SourceKind, SubscriptionContext
+from entitle.domain.grants import DecisionSource, FeatureGrant
+from entitle.domain.metering import new_thresholds, over_limit
+from entitle.domain.model import (
+    Feature,
+    Justification,
+    OverageHandling,
+    SourceKind,
+    Subject,
+    SubscriptionContext,
+)
 from entitle.services.access import SubjectLoader
 from entitle.services.runtime import Runtime
 
 MAX_COUNTER = 2**31 - 1
 """``used`` is a GraphQL Int: no period's counter may pass it, whatever the overage handling."""
 
-_GRANT_GONE = frozenset(
-    {Justification.PLAN_EXPIRED, Justification.NOT_STARTED, Justification.MISSING_FEATURE}
-)
+GRANT_GONE = frozenset({Justification.PLAN_EXPIRED, Justification.NOT_STARTED, Justification.MISSING_FEATURE})
 """Refusals of a known member for a known feature: a key it already applied keeps its answer."""
 
 
@@ -44,24 +55,16 @@ class UsageReport:
 async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: UsageReport) -> Decision:
     if report.amount < 0:
         raise BadUserInput("amount must not be negative", field="amount")
-    if not 0 < len(report.idempotency_key) <= 200:
-        raise BadUserInput("idempotencyKey must be 1 to 200 characters", field="idempotencyKey")
+    check_idempotency_key(report.idempotency_key)
     request = AccessRequest(feature_key=report.feature_key, usage=report.amount)
     validate_request(report.tenant_key, report.user_key, request)
-    # A consumption must not use a limit another process has just lowered: catch up with the
-    # revision row now (one read) instead of waiting for the next poll.
-    await runtime.feed.catch_up()
-    snapshot = await runtime.catalog.get()
-    feature = snapshot.catalog.features_by_key.get(report.feature_key)
-    if feature is not None and not feature.metered:
-        raise BadUserInput(
-            f"feature '{feature.key}' is not metered (a LIMIT feature with a resetPeriod)", field="featureKey"
-        )
-    subject = await load_subject(report.tenant_key, report.user_key)
-    evaluation = evaluate(snapshot.catalog, subject, request, report.at)
-    grant, who = evaluation.grant, usage_subject(subject)
+    target = await metered_target(
+        runtime, load_subject, report.tenant_key, report.user_key, request, report.at
+    )
+    evaluation, feature, who = target.evaluation, target.feature, target.who
+    grant = evaluation.grant
     if grant is None or grant.period is None or who is None or evaluation.justification is not None:
-        if who is not None and feature is not None and evaluation.justification in _GRANT_GONE:
+        if who is not None and feature is not None and evaluation.justification in GRANT_GONE:
             # A key already applied keeps its answer, even if the grant has since ended.
             async with runtime.database.read() as session:
                 recorded = await usage_events.recorded(session, (*who, feature.id, report.idempotency_key))
@@ -74,23 +77,133 @@ async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: Us
         if not await usage_events.claim(session, event, report.at):
             recorded = await usage_events.recorded(session, event)
             return decision_from_json(recorded or {}, grant.feature)
-        limit = grant.limit
-        blocking = grant.feature.overage is OverageHandling.BLOCK and limit is not None
-        cap = min(limit, MAX_COUNTER) if limit is not None and blocking else MAX_COUNTER
-        applied, used = await consume(session, who, grant.feature.id, grant.period.start, report.amount, cap)
+        key = CounterKey(who, grant.feature.id, grant.period.start, grant.period.end)
+        blocking = blocks(grant)
+        applied, counter = await counters.consume(session, key, report.amount, cap(grant), now())
         if not applied and not blocking:
             raise BadUserInput(
                 f"amount: this period's counter would pass {MAX_COUNTER}, the largest value the API reports",
                 field="amount",
             )
+        # Either way the counter's holds are live: the update required it, or swept the expired ones.
         if applied:
-            decision = conclude(dataclasses.replace(evaluation, usage=None), used)
+            decision = conclude(dataclasses.replace(evaluation, usage=None), counter.used, counter.held)
         else:
-            decision = conclude(evaluation, used)
+            decision = conclude(evaluation, counter.used, counter.held)
+        await announce(session, key, target, counter, applied=applied)
         await usage_events.record(
             session, event, decision_to_json(decision), amount=report.amount if applied else 0
         )
+        await counters.record(
+            session,
+            tenant_key=report.tenant_key,
+            user_key=report.user_key,
+            feature_key=grant.feature.key,
+            amount=report.amount,
+            idempotency_key=report.idempotency_key,
+            at=report.at,
+            accepted=applied,
+        )
     return decision
+
+
+def check_idempotency_key(key: str) -> None:
+    if not 0 < len(key) <= 200:
+        raise BadUserInput("idempotencyKey must be 1 to 200 characters", field="idempotencyKey")
+
+
+@dataclasses.dataclass(frozen=True)
+class MeteredTarget:
+    """What a consumption or a hold acts on: the evaluated request, its feature and whose counter."""
+
+    evaluation: Evaluation
+    feature: Feature | None
+    who: SubjectId | None
+    subject: Subject
+
+
+async def metered_target(
+    runtime: Runtime,
+    load_subject: SubjectLoader,
+    tenant_key: str | None,
+    user_key: str | None,
+    request: AccessRequest,
+    at: datetime,
+) -> MeteredTarget:
+    """Evaluate a request on a metered feature (a feature that is not metered is ``BAD_USER_INPUT``)."""
+    # A consumption must not use a limit another process has just lowered: catch up with the
+    # revision row now (one read) instead of waiting for the next poll.
+    await runtime.feed.catch_up()
+    snapshot = await runtime.catalog.get()
+    feature = snapshot.catalog.features_by_key.get(request.feature_key or "")
+    if feature is not None and not feature.metered:
+        raise BadUserInput(
+            f"feature '{feature.key}' is not metered (a LIMIT feature with a resetPeriod)", field="featureKey"
+        )
+    subject = await load_subject(tenant_key, user_key)
+    evaluation = evaluate(snapshot.catalog, subject, request, at)
+    return MeteredTarget(evaluation, feature, usage_subject(subject), subject)
+
+
+def blocks(grant: FeatureGrant) -> bool:
+    return grant.feature.overage is OverageHandling.BLOCK and grant.limit is not None
+
+
+def cap(grant: FeatureGrant) -> int:
+    """The most ``used + held`` may reach: the limit under BLOCK, else the largest Int the API reports."""
+    limit = grant.limit
+    return min(limit, MAX_COUNTER) if limit is not None and blocks(grant) else MAX_COUNTER
+
+
+async def announce(
+    session: Session, key: CounterKey, target: MeteredTarget, counter: Counter, *, applied: bool
+) -> None:
+    """Append USAGE_THRESHOLD_REACHED for thresholds this consumption reached first in the period, and
+    USAGE_LIMIT_EXCEEDED the first time the period goes over the limit (or a BLOCK refusal happens).
+
+    The counter row is locked by this transaction (or the update is conditional), so across workers
+    each is appended exactly once per period.
+    """
+    grant = target.evaluation.grant
+    if grant is None or grant.period is None or grant.limit is None:
+        return
+    limit, feature = grant.limit, grant.feature
+    changes: list[NewChange] = []
+    fresh = new_thresholds(feature.warning_thresholds, limit, counter.used, counter.alerted_threshold)
+    if applied and fresh and await counters.announce_thresholds(session, key, fresh[-1]):
+        changes += [_usage_change(ChangeKind.USAGE_THRESHOLD_REACHED, target, counter, t) for t in fresh]
+    exceeded = over_limit(limit, counter.used) if applied else blocks(grant)
+    if exceeded and not counter.limit_alerted and await counters.announce_limit(session, key):
+        changes.append(_usage_change(ChangeKind.USAGE_LIMIT_EXCEEDED, target, counter, None))
+    if changes:
+        change_log.record(session, *changes)
+
+
+def _usage_change(
+    kind: ChangeKind, target: MeteredTarget, counter: Counter, threshold: int | None
+) -> NewChange:
+    grant = target.evaluation.grant
+    assert grant is not None
+    assert grant.period is not None
+    subject = target.subject
+    organization = subject.context is SubscriptionContext.ORGANIZATION
+    payload: dict[str, Any] = {
+        "featureKey": grant.feature.key,
+        "used": counter.used,
+        "limit": grant.limit,
+        "overage": grant.feature.overage.value,
+        "periodStart": _time(grant.period.start),
+        "resetsAt": _time(grant.period.end),
+    }
+    if threshold is not None:
+        payload["threshold"] = threshold
+    return NewChange(
+        kind,
+        tenant_key=subject.tenant_key if organization else None,
+        user_key=None if organization else subject.user_key,
+        feature_key=grant.feature.key,
+        payload=payload,
+    )
 
 
 def _time(value: datetime | None) -> str | None:
@@ -115,6 +228,7 @@ def decision_to_json(decision: Decision) -> dict[str, Any]:
         "overage": decision.overage,
         "warning": decision.warning,
         "expiresAt": _time(decision.expires_at),
+        "held": decision.held,
         "sources": [
             {
                 "kind": s.kind.value,
@@ -162,4 +276,5 @@ def decision_from_json(data: dict[str, Any], feature: Any) -> Decision:
         expires_at=_parse_time(data.get("expiresAt")),
         sources=tuple(source(s) for s in data.get("sources", [])),
         feature=feature,
+        held=data.get("held"),
     )

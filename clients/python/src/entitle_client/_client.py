@@ -248,7 +248,7 @@ class EntitleClient(_Core):
         idempotency_key: str | None = None,
         expires_in_seconds: int | None = None,
     ) -> Reservation:
-        """Hold ``amount`` units (§11). The server answers NOT_IMPLEMENTED until it builds reservations."""
+        """Hold ``amount`` units (§11): they count as used until committed, released or expired."""
         payload = self._report_input(feature_key, amount, tenant_key, user_key, idempotency_key)
         payload["expiresInSeconds"] = expires_in_seconds
         return Reservation.from_graphql(self.execute(docs.RESERVE_USAGE, {"input": payload}, "reserveUsage"))

@@ -98,7 +98,7 @@ class EffectiveEntitlements:
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """A usage reservation (``reserveUsage``; the server answers NOT_IMPLEMENTED until it builds them)."""
+    """A usage reservation (``reserveUsage``): HELD, COMMITTED, RELEASED, EXPIRED or REFUSED."""
 
     id: str
     status: str

@@ -52,6 +52,7 @@ def feature_to_domain(row: FeatureRecord) -> m.Feature:
         overage=m.OverageHandling(row.overage),
         unit=row.unit,
         description=row.description,
+        warning_thresholds=tuple(row.warning_thresholds),
     )
 
 

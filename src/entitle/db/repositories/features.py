@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from entitle.db.tables import (
     ROUTES,
     USAGE_COUNTERS,
     USAGE_EVENTS,
+    USAGE_RESERVATIONS,
 )
 
 
@@ -40,10 +41,13 @@ class FeatureRecord:
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    warning_thresholds: list[int] = field(default_factory=list)
 
     @classmethod
     def of(cls, row: Any) -> FeatureRecord:
-        return cls(**row._mapping)
+        values = dict(row._mapping)
+        values["warning_thresholds"] = list(values.get("warning_thresholds") or [])
+        return cls(**values)
 
 
 async def key_exists(session: Session, key: str) -> bool:
@@ -108,6 +112,7 @@ _USERS = (
     (ROUTES, "an API route"),
     (USAGE_COUNTERS, "recorded usage"),
     (USAGE_EVENTS, "recorded usage"),
+    (USAGE_RESERVATIONS, "recorded usage"),
 )
 
 

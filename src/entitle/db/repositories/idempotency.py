@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from entitle.db.engine import upsert_statement
 from entitle.db.repositories import Session
-from entitle.db.tables import BATCH_RESULTS, USAGE_EVENTS
+from entitle.db.tables import BATCH_RESULTS, USAGE_EVENTS, USAGE_RESERVATIONS
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,12 @@ class IdempotencyLedger:
     def _where(self, key: tuple[Any, ...]) -> list[sa.ColumnElement[bool]]:
         return [self.table.c[name] == value for name, value in zip(self.key_columns, key, strict=True)]
 
-    async def claim(self, session: Session, key: tuple[Any, ...], at: datetime) -> bool:
-        """Claim ``key`` in this transaction; False when an earlier call holds it."""
-        values = dict(zip(self.key_columns, key, strict=True))
+    async def claim(self, session: Session, key: tuple[Any, ...], at: datetime, **values: Any) -> bool:
+        """Claim ``key`` in this transaction; False when an earlier call holds it. ``values`` are further
+        columns of the claiming row (beside ``claimed_values``)."""
+        keyed = dict(zip(self.key_columns, key, strict=True))
         claim = upsert_statement(session, self.table).values(
-            **values, **self.claimed_values, response={}, created_at=at
+            **keyed, **self.claimed_values, **values, response={}, created_at=at
         )
         result = await session.execute(claim.on_conflict_do_nothing())
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -63,3 +64,9 @@ USAGE_EVENTS_LEDGER = IdempotencyLedger(
     USAGE_EVENTS, ("subject_kind", "subject_id", "feature_id", "idempotency_key"), {"amount": 0}
 )
 """``reportUsage``: a key is ``(subject kind, subject id, feature id, key)``; ``amount`` is what it used."""
+
+RESERVATIONS_LEDGER = IdempotencyLedger(
+    USAGE_RESERVATIONS, ("subject_kind", "subject_id", "feature_id", "idempotency_key")
+)
+"""``reserveUsage``: keyed like ``reportUsage``; the reservation row itself is the claim, ``response`` the
+decision of its last operation."""

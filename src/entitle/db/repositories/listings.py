@@ -30,6 +30,7 @@ from entitle.db.tables import (
     PLANS,
     ROUTES,
     TENANTS,
+    USAGE_RECORDS,
     USERS,
     WEBHOOK_DELIVERIES,
     WEBHOOK_ENDPOINTS,
@@ -160,3 +161,28 @@ def webhook_deliveries_of_endpoints(statuses: Sequence[str] | None) -> ChildList
         statement = statement.where(WEBHOOK_DELIVERIES.c.status.in_(list(statuses)))
     listing = Listing(statement, Ordering.by_id(WEBHOOK_DELIVERIES, descending=True))
     return ChildListing(listing, WEBHOOK_DELIVERIES.c.endpoint_id)
+
+
+def usage_records(
+    tenant_keys: Sequence[str] | None = None,
+    user_keys: Sequence[str] | None = None,
+    feature_keys: Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Listing:
+    """Usage records matching a ``UsageRecordFilter`` (``since`` inclusive, ``until`` exclusive, on ``at``),
+    newest recorded first."""
+    r = USAGE_RECORDS
+    terms: list[Any] = []
+    for column, keys in (
+        (r.c.tenant_key, tenant_keys),
+        (r.c.user_key, user_keys),
+        (r.c.feature_key, feature_keys),
+    ):
+        if keys is not None:
+            terms.append(column.in_(list(keys)))
+    if since is not None:
+        terms.append(r.c.at >= since)
+    if until is not None:
+        terms.append(r.c.at < until)
+    return Listing(sa.select(r).where(*terms), Ordering.by_id(r, descending=True))

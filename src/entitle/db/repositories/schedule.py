@@ -1,5 +1,5 @@
-"""The scheduled changes' storage: a cursor per schedule, claimed by one process at a time, and the
-grants whose start or expiration falls in a window."""
+"""The scheduled changes' storage: a cursor per schedule, claimed by one process at a time, the grants
+whose start or expiration falls in a window, and the usage periods with usage that end in it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from entitle.db.engine import upsert_statement
 from entitle.db.repositories import Session
 from entitle.db.repositories.entitlements import StoredEntitlement
-from entitle.db.tables import ENTITLEMENTS, SCHEDULE_CURSOR
+from entitle.db.tables import ENTITLEMENTS, FEATURES, SCHEDULE_CURSOR, TENANTS, USAGE_COUNTERS, USERS
+from entitle.domain.changes import ChangeKind, NewChange
 
 
 async def claim_cursor(session: Session, name: str, now: datetime) -> datetime | None:
@@ -55,3 +56,37 @@ async def expiring(session: Session, after: datetime, until: datetime) -> list[S
         .order_by(e.c.expiration_date, e.c.id)
     )
     return [StoredEntitlement.of(row) for row in rows]
+
+
+async def usage_periods_ending(session: Session, after: datetime, until: datetime) -> list[NewChange]:
+    """USAGE_PERIOD_RESET for every counter with usage whose period ends in ``(after, until]``: the
+    tenant's (organization context) or the user's (individual context), with the feature's key."""
+    c = USAGE_COUNTERS
+    rows = await session.execute(
+        sa.select(c.c.period_start, c.c.period_end, c.c.used, FEATURES.c.key, TENANTS.c.key, USERS.c.key)
+        .select_from(c)
+        .join(FEATURES, FEATURES.c.id == c.c.feature_id)
+        .outerjoin(TENANTS, sa.and_(c.c.subject_kind == "T", TENANTS.c.id == c.c.subject_id))
+        .outerjoin(USERS, sa.and_(c.c.subject_kind == "U", USERS.c.id == c.c.subject_id))
+        .where(c.c.period_end > after, c.c.period_end <= until, c.c.used > 0)
+        .order_by(c.c.period_end, c.c.subject_kind, c.c.subject_id, c.c.feature_id)
+    )
+    return [
+        NewChange(
+            ChangeKind.USAGE_PERIOD_RESET,
+            tenant_key=tenant_key,
+            user_key=user_key,
+            feature_key=feature_key,
+            payload={
+                "featureKey": feature_key,
+                "used": int(used),
+                "periodStart": _iso(start),
+                "periodEnd": _iso(end),
+            },
+        )
+        for start, end, used, feature_key, tenant_key, user_key in rows.all()
+    ]
+
+
+def _iso(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")

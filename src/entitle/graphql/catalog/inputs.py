@@ -6,7 +6,6 @@ import strawberry
 
 from entitle.graphql.enums import FeatureType, OverageHandling, ResetPeriod
 from entitle.graphql.scalars import JSON
-from entitle.graphql.unbuilt import LIFECYCLE, not_built
 
 
 @strawberry.input
@@ -68,23 +67,11 @@ class UpdatePlanInput:
     rank: int | None = strawberry.UNSET
 
 
-_UNBUILT_FIELDS: dict[str, tuple[str, object]] = {
-    "warning_thresholds": ("warningThresholds", []),
-}
-"""Input fields of contract §11 that are not built yet: each is accepted only with the value that describes
-today's behaviour (no thresholds), or left out."""
-
-
 def catalog_changes(value: object) -> dict[str, Any]:
-    """The given fields of a feature or plan input, refusing the §11 fields that are not built yet."""
+    """The given fields of a feature or plan input."""
     from entitle.graphql.inputs import given_fields
 
-    changes = given_fields(value)
-    for name, (graphql_name, today) in _UNBUILT_FIELDS.items():
-        sent = changes.pop(name, None)
-        if sent is not None and sent != today:
-            not_built(f"`{graphql_name}`", LIFECYCLE, field=f"input.{graphql_name}")
-    return changes
+    return given_fields(value)
 
 
 def plan_changes(value: CreatePlanInput | UpdatePlanInput) -> dict[str, object]:

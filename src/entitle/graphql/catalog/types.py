@@ -36,6 +36,10 @@ class Feature(Node):
     metadata: JSON
     created_at: datetime
     updated_at: datetime
+    warning_thresholds: list[int] = strawberry.field(
+        description="Percents of the limit at which a consumption warns and a USAGE_THRESHOLD_REACHED "
+        "change is appended (once per threshold and period); ascending."
+    )
     pk: strawberry.Private[int]
 
     @classmethod
@@ -56,13 +60,8 @@ class Feature(Node):
             metadata=JSON(row.metadata or {}),
             created_at=row.created_at,
             updated_at=row.updated_at,
+            warning_thresholds=list(getattr(row, "warning_thresholds", None) or []),
         )
-
-    @strawberry.field(
-        description="Percent of the limit at which a consumption warns (none until §11 is built)."
-    )
-    def warning_thresholds(self) -> list[int]:
-        return []
 
 
 @strawberry.type

@@ -1,4 +1,4 @@
-"""The change feed's types (contract §9). The feed itself is not built yet: see graphql/unbuilt.py."""
+"""The change feed's types (contract §9)."""
 
 from __future__ import annotations
 

@@ -77,6 +77,10 @@ class EntitlementDecision:
     warning: str | None
     expires_at: datetime | None
     sources: list[EntitlementSource]
+    held: int | None = strawberry.field(
+        description="Units reserved (reserveUsage) and not yet settled in the current period; they count "
+        "as used for every check (`remaining` is limit - used - held). Null when not metered."
+    )
     decision: strawberry.Private[Decision]
     request: strawberry.Private[AccessRequest]
 
@@ -98,6 +102,7 @@ class EntitlementDecision:
             warning=decision.warning,
             expires_at=decision.expires_at,
             sources=[EntitlementSource.from_domain(s) for s in decision.sources],
+            held=decision.held,
         )
 
     @strawberry.field(

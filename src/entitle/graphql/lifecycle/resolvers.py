@@ -1,4 +1,4 @@
-"""Plan lifecycle and metering-depth fields (contract §11); the metering ones are not built yet."""
+"""Plan lifecycle fields (contract §11): versions, migrations, plan changes."""
 
 from __future__ import annotations
 
@@ -12,51 +12,10 @@ from entitle.graphql.catalog.inputs import PlanFeatureInput
 from entitle.graphql.catalog.types import Plan
 from entitle.graphql.context import Info
 from entitle.graphql.entitlements.types import Entitlement
-from entitle.graphql.lifecycle.types import (
-    MigratePayload,
-    PlanChangePayload,
-    ReserveUsageInput,
-    UsagePeriod,
-    UsageRecordConnection,
-    UsageRecordFilter,
-    UsageReservation,
-)
+from entitle.graphql.lifecycle.types import MigratePayload, PlanChangePayload
 from entitle.graphql.node import from_global_id
-from entitle.graphql.permissions import authenticated, management, writer
-from entitle.graphql.unbuilt import LIFECYCLE, not_built
+from entitle.graphql.permissions import writer
 from entitle.services import plan_lifecycle
-
-
-@strawberry.type
-class LifecycleQuery:
-    @strawberry.field(
-        extensions=authenticated(),
-        description="The subject's current usage period and the `periods - 1` before it, newest first.",
-    )
-    def usage(
-        self,
-        info: Info,
-        feature_key: str,
-        tenant_key: str | None = None,
-        user_key: str | None = None,
-        periods: int | None = 1,
-        at: datetime | None = None,
-    ) -> list[UsagePeriod]:
-        not_built("`usage`", LIFECYCLE)
-
-    @strawberry.field(
-        extensions=management(), description="Every reportUsage/commit applied or refused, newest first."
-    )
-    def usage_records(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: UsageRecordFilter | None = None,
-    ) -> UsageRecordConnection:
-        not_built("`usageRecords`", LIFECYCLE)
 
 
 @strawberry.type
@@ -112,17 +71,3 @@ class LifecycleMutation:
         return PlanChangePayload(
             ended=Entitlement.from_row(change.ended), started=Entitlement.from_row(change.started)
         )
-
-    @strawberry.mutation(extensions=writer())
-    def reserve_usage(self, info: Info, input: ReserveUsageInput) -> UsageReservation:
-        not_built("`reserveUsage`", LIFECYCLE)
-
-    @strawberry.mutation(extensions=writer())
-    def commit_usage(
-        self, info: Info, reservation_id: strawberry.ID, amount: int | None = None
-    ) -> UsageReservation:
-        not_built("`commitUsage`", LIFECYCLE)
-
-    @strawberry.mutation(extensions=writer())
-    def release_usage(self, info: Info, reservation_id: strawberry.ID) -> UsageReservation:
-        not_built("`releaseUsage`", LIFECYCLE)

@@ -9,7 +9,10 @@ from entitle.domain.decision import AccessRequest
 from entitle.graphql.context import Info
 from entitle.graphql.decisions.queries import own_subject, subject_loader
 from entitle.graphql.decisions.types import EntitlementDecision
+from entitle.graphql.node import pk_of
 from entitle.graphql.permissions import writer
+from entitle.graphql.usage.types import ReserveUsageInput, UsageReservation
+from entitle.services.reservations import ReservationRequest, commit_usage, release_usage, reserve_usage
 from entitle.services.usage import UsageReport, report_usage
 
 
@@ -21,6 +24,15 @@ class ReportUsageInput:
     tenant_key: str | None = None
     user_key: str | None = None
     at: datetime | None = None
+
+
+def _reservation_pk(reservation_id: str) -> int:
+    from entitle.domain.errors import NotFound
+
+    pk = pk_of(reservation_id, "UsageReservation", field="reservationId")
+    if pk is None:
+        raise NotFound("no usage reservation with this id", field="reservationId")
+    return pk
 
 
 @strawberry.type
@@ -44,3 +56,42 @@ class UsageMutation:
         return EntitlementDecision.from_domain(
             decision, AccessRequest(feature_key=input.feature_key, usage=input.amount)
         )
+
+    @strawberry.mutation(
+        extensions=writer(),
+        description="Hold `amount` units at once (they count as used for every other check until settled "
+        "or expired), or answer REFUSED with the decision saying why; idempotent like reportUsage.",
+    )
+    async def reserve_usage(self, info: Info, input: ReserveUsageInput) -> UsageReservation:
+        tenant_key, user_key = own_subject(info.context, input.tenant_key, input.user_key)
+        request = ReservationRequest(
+            tenant_key=tenant_key,
+            user_key=user_key,
+            feature_key=input.feature_key,
+            amount=input.amount,
+            idempotency_key=input.idempotency_key,
+            expires_in_seconds=input.expires_in_seconds,
+        )
+        reservation = await reserve_usage(info.context.runtime, subject_loader(info), request)
+        return UsageReservation.from_domain(reservation)
+
+    @strawberry.mutation(
+        extensions=writer(),
+        description="Consume `amount` of the held units (default: all) and free the rest; "
+        "CONFLICT when the reservation is already settled or expired.",
+    )
+    async def commit_usage(
+        self, info: Info, reservation_id: strawberry.ID, amount: int | None = None
+    ) -> UsageReservation:
+        reservation = await commit_usage(
+            info.context.runtime, subject_loader(info), _reservation_pk(reservation_id), amount
+        )
+        return UsageReservation.from_domain(reservation)
+
+    @strawberry.mutation(
+        extensions=writer(),
+        description="Free the held units; CONFLICT when the reservation is already settled or expired.",
+    )
+    async def release_usage(self, info: Info, reservation_id: strawberry.ID) -> UsageReservation:
+        reservation = await release_usage(info.context.runtime, _reservation_pk(reservation_id))
+        return UsageReservation.from_domain(reservation)

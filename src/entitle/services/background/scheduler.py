@@ -1,5 +1,6 @@
 """Scheduled changes (contract §9): ``ENTITLEMENT_STARTED`` / ``ENTITLEMENT_EXPIRED`` appended when a grant
-reaches its start or expiration, within ``interval_s`` (1 s) of the instant, exactly once.
+reaches its start or expiration, and ``USAGE_PERIOD_RESET`` when a metered period with usage ends (the end
+stored on its counter), within ``interval_s`` (1 s) of the instant, exactly once.
 
 Every process runs one; each run claims the schedule's cursor row in its write transaction, so with
 several workers or replicas one of them processes a window and the others skip it; the window
@@ -65,13 +66,15 @@ class ChangeScheduler:
             started = await schedule.starting(session, after, until)
             expired = await schedule.expiring(session, after, until)
             keys = await entitlement_rows.keys_of(session, {e.id for e in (*started, *expired)})
+            resets = await schedule.usage_periods_ending(session, after, until)
             change_log.record(
                 session,
                 *(grant_change(ChangeKind.ENTITLEMENT_STARTED, e, keys[e.id]) for e in started),
                 *(grant_change(ChangeKind.ENTITLEMENT_EXPIRED, e, keys[e.id]) for e in expired),
+                *resets,
             )
             await schedule.advance_cursor(session, SCHEDULE, until)
-        return len(started) + len(expired)
+        return len(started) + len(expired) + len(resets)
 
     async def _run(self) -> None:
         while True:

@@ -1,0 +1,123 @@
+"""Metering-depth types (contract §11): reservations, usage periods, usage records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import strawberry
+
+from entitle.domain.decision import AccessRequest
+from entitle.graphql.context import Info
+from entitle.graphql.decisions.types import EntitlementDecision
+from entitle.graphql.node import Node, to_global_id
+from entitle.graphql.pagination import Connection
+from entitle.services.reservations import Reservation, reservation_of_row
+from entitle.services.usage_history import UsagePeriodView
+
+
+@strawberry.enum
+class ReservationStatus(StrEnum):
+    HELD = "HELD"
+    COMMITTED = "COMMITTED"
+    RELEASED = "RELEASED"
+    EXPIRED = "EXPIRED"
+    REFUSED = "REFUSED"
+
+
+@strawberry.type(
+    description="Units held by reserveUsage: they count as used for every check until committed, released "
+    "or expired (EXPIRED once `expiresAt` has passed)."
+)
+class UsageReservation(Node):
+    id: strawberry.ID
+    status: ReservationStatus
+    amount: int
+    committed: int | None
+    expires_at: datetime
+    decision: EntitlementDecision
+    tenant_key: strawberry.Private[str | None]
+    user_key: strawberry.Private[str | None]
+
+    @classmethod
+    def from_domain(cls, reservation: Reservation) -> UsageReservation:
+        return cls(
+            id=to_global_id("UsageReservation", reservation.id),
+            status=ReservationStatus(reservation.status.value),
+            amount=reservation.amount,
+            committed=reservation.committed,
+            expires_at=reservation.expires_at,
+            decision=EntitlementDecision.from_domain(
+                reservation.decision,
+                AccessRequest(feature_key=reservation.feature_key, usage=reservation.amount),
+            ),
+            tenant_key=reservation.tenant_key,
+            user_key=reservation.user_key,
+        )
+
+    @classmethod
+    async def from_stored(cls, info: Info, row: Any) -> UsageReservation:
+        return cls.from_domain(await reservation_of_row(info.context.runtime, row))
+
+
+@strawberry.input
+class ReserveUsageInput:
+    feature_key: str
+    amount: int
+    idempotency_key: str
+    tenant_key: str | None = None
+    user_key: str | None = None
+    expires_in_seconds: int | None = None
+
+
+@strawberry.type(description="Usage of one period [start, end); `limit` is today's limit (null: unlimited).")
+class UsagePeriod:
+    start: datetime
+    end: datetime
+    used: int
+    limit: int | None
+    overage: int
+
+    @classmethod
+    def from_view(cls, view: UsagePeriodView) -> UsagePeriod:
+        return cls(start=view.start, end=view.end, used=view.used, limit=view.limit, overage=view.overage)
+
+
+@strawberry.type(description="One reportUsage or commitUsage, applied (`accepted`) or refused.")
+class UsageRecord(Node):
+    id: strawberry.ID
+    tenant_key: str | None
+    user_key: str | None
+    feature_key: str
+    amount: int
+    idempotency_key: str
+    at: datetime
+    accepted: bool
+
+    @classmethod
+    def from_row(cls, row: Any) -> UsageRecord:
+        return cls(
+            id=to_global_id("UsageRecord", row.id),
+            tenant_key=row.tenant_key,
+            user_key=row.user_key,
+            feature_key=row.feature_key,
+            amount=int(row.amount),
+            idempotency_key=row.idempotency_key,
+            at=row.at,
+            accepted=bool(row.accepted),
+        )
+
+
+@strawberry.type
+class UsageRecordConnection(Connection[UsageRecord]):
+    pass
+
+
+@strawberry.input
+class UsageRecordFilter:
+    tenant_keys: list[str] | None = None
+    user_keys: list[str] | None = None
+    feature_keys: list[str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
