@@ -48,10 +48,18 @@ DECISIONS = Counter("entitle_decisions_total", "isEntitledTo decisions by justif
 CACHE_REQUESTS = Counter("entitle_cache_requests_total", "Per-process cache lookups", ["cache", "result"])
 CHANGE_FEED_LAG = Gauge(
     "entitle_change_feed_lag_seconds",
-    "Age of the newest change the feed has handed out when it was read",
+    "Now minus the commit time of the last change this process applied; 0 when caught up",
     multiprocess_mode="livemax",
 )
-WEBHOOK_DELIVERIES = Counter("entitle_webhook_deliveries_total", "Webhook delivery attempts", ["status"])
+WEBHOOK_DELIVERIES = Counter(
+    "entitle_webhook_deliveries_total",
+    "Webhook delivery attempts by what became of the delivery: SUCCEEDED, PENDING (retried later), FAILED",
+    ["status"],
+)
+DECISION_LOG_DROPPED = Counter(
+    "entitle_decision_log_dropped_total", "Decisions not logged because the in-memory queue was full"
+)
+RATE_LIMITED = Counter("entitle_rate_limited_total", "Requests refused with HTTP 429 (ENTITLE_RATE_LIMIT)")
 
 enabled = True
 
@@ -65,6 +73,7 @@ _requests: dict[tuple[str, str], tuple[Any, Any]] = {}
 _cache_hits: dict[str, Any] = {}
 _cache_misses: dict[str, Any] = {}
 _operations: dict[str, str] = {}
+_deliveries: dict[str, Any] = {}
 
 
 def configure(on: bool) -> None:
@@ -90,6 +99,30 @@ def record_cache(cache: str, hit: bool) -> None:
     if child is None:
         child = children[cache] = CACHE_REQUESTS.labels(cache, "hit" if hit else "miss")
     child.inc()
+
+
+def record_feed_lag(seconds: float) -> None:
+    if enabled:
+        CHANGE_FEED_LAG.set(max(0.0, seconds))
+
+
+def record_webhook_delivery(status: str, count: int = 1) -> None:
+    if not enabled or count <= 0:
+        return
+    child = _deliveries.get(status)
+    if child is None:
+        child = _deliveries[status] = WEBHOOK_DELIVERIES.labels(status)
+    child.inc(count)
+
+
+def record_decision_log_drop() -> None:
+    if enabled:
+        DECISION_LOG_DROPPED.inc()
+
+
+def record_rate_limited() -> None:
+    if enabled:
+        RATE_LIMITED.inc()
 
 
 def _label(schema: GraphQLSchema, query: str) -> str:

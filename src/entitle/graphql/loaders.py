@@ -58,6 +58,10 @@ class WebhookDeliveryByIdLoader(_RowsByIdLoader):
     kind = "webhook_deliveries"
 
 
+class DecisionLogEntryByIdLoader(_RowsByIdLoader):
+    kind = "decision_log"
+
+
 class _CatalogLoader(DataLoader[int, ValueT], Generic[ValueT]):
     """Picks values out of the process's catalog snapshot (loaded once per batch, usually cached)."""
 
@@ -167,6 +171,10 @@ class Loaders:
     @cached_property
     def webhook_delivery_by_id(self) -> WebhookDeliveryByIdLoader:
         return WebhookDeliveryByIdLoader(self._runtime)
+
+    @cached_property
+    def decision_log_entry_by_id(self) -> DecisionLogEntryByIdLoader:
+        return DecisionLogEntryByIdLoader(self._runtime)
 
     @cached_property
     def feature_by_id(self) -> FeatureByIdLoader:

@@ -24,6 +24,7 @@ from entitle.graphql.catalog.types import Feature, Plan
 from entitle.graphql.changes.queries import ChangesQuery, Subscription
 from entitle.graphql.changes.types import Change
 from entitle.graphql.context import Info
+from entitle.graphql.decisions.log import DecisionLogEntry, DecisionLogQuery
 from entitle.graphql.decisions.queries import DecisionsQuery
 from entitle.graphql.documents import cached_documents
 from entitle.graphql.entitlements.mutations import EntitlementsMutation
@@ -62,6 +63,7 @@ _NODE_TYPES: dict[str, tuple[Callable[[Loaders], DataLoader[int, Row | None]], A
     "Change": (lambda loaders: loaders.change_by_id, Change),
     "WebhookEndpoint": (lambda loaders: loaders.webhook_endpoint_by_id, WebhookEndpoint),
     "WebhookDelivery": (lambda loaders: loaders.webhook_delivery_by_id, WebhookDelivery),
+    "DecisionLogEntry": (lambda loaders: loaders.decision_log_entry_by_id, DecisionLogEntry),
 }
 
 
@@ -111,6 +113,7 @@ Query = merge_types(
         ChangesQuery,
         WebhooksQuery,
         LifecycleQuery,
+        DecisionLogQuery,
     ),
 )
 Mutation = merge_types(
@@ -184,6 +187,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             WebhookDelivery,
             UsageReservation,
             UsageRecord,
+            DecisionLogEntry,
         ],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=scalar_map, batching_config={"max_operations": 10}),

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from entitle.db.pagination import Ordering
+from entitle.db.repositories import decision_log
 from entitle.db.repositories.entitlement_filters import (
     EntitlementQuery,
     filter_terms,
@@ -160,3 +161,19 @@ def webhook_deliveries_of_endpoints(statuses: Sequence[str] | None) -> ChildList
         statement = statement.where(WEBHOOK_DELIVERIES.c.status.in_(list(statuses)))
     listing = Listing(statement, Ordering.by_id(WEBHOOK_DELIVERIES, descending=True))
     return ChildListing(listing, WEBHOOK_DELIVERIES.c.endpoint_id)
+
+
+def decision_log_entries(
+    tenant_keys: Sequence[str] | None = None,
+    user_keys: Sequence[str] | None = None,
+    feature_keys: Sequence[str] | None = None,
+    justifications: Sequence[str] | None = None,
+    is_entitled: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Listing:
+    """Recorded decisions matching a ``DecisionLogFilter``, newest first."""
+    statement, order = decision_log.listing_terms(
+        tenant_keys, user_keys, feature_keys, justifications, is_entitled, since, until
+    )
+    return Listing(statement, order)

@@ -8,12 +8,22 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from entitle.db.engine import Executor
-from entitle.db.tables import CHANGES, ENTITLEMENTS, TENANTS, USERS, WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
+from entitle.db.tables import (
+    CHANGES,
+    DECISION_LOG,
+    ENTITLEMENTS,
+    TENANTS,
+    USERS,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_ENDPOINTS,
+)
 
 Row = Any
 """A SQLAlchemy result row (attribute access by column name)."""
 
-RowKind = Literal["tenants", "users", "entitlements", "changes", "webhook_endpoints", "webhook_deliveries"]
+RowKind = Literal[
+    "tenants", "users", "entitlements", "changes", "webhook_endpoints", "webhook_deliveries", "decision_log"
+]
 
 _TABLES: dict[RowKind, sa.Table] = {
     "tenants": TENANTS,
@@ -22,6 +32,7 @@ _TABLES: dict[RowKind, sa.Table] = {
     "changes": CHANGES,
     "webhook_endpoints": WEBHOOK_ENDPOINTS,
     "webhook_deliveries": WEBHOOK_DELIVERIES,
+    "decision_log": DECISION_LOG,
 }
 
 
