@@ -62,6 +62,8 @@ DECISION_LOG_DROPPED = Counter(
 RATE_LIMITED = Counter("entitle_rate_limited_total", "Requests refused with HTTP 429 (ENTITLE_RATE_LIMIT)")
 
 enabled = True
+labelling = True
+"""Whether requests are labelled with their operation (for metrics, or for JSON request logs)."""
 
 _OPERATION = "entitle.operation"
 _ERRORS = "entitle.errors"
@@ -76,9 +78,10 @@ _operations: dict[str, str] = {}
 _deliveries: dict[str, Any] = {}
 
 
-def configure(on: bool) -> None:
-    global enabled
+def configure(on: bool, *, label_operations: bool = False) -> None:
+    global enabled, labelling
     enabled = on
+    labelling = on or label_operations
 
 
 def record_decision(is_entitled: bool, justification: str | None) -> None:
@@ -151,7 +154,7 @@ def _label(schema: GraphQLSchema, query: str) -> str:
 
 def note_operation(scope: Scope, schema: GraphQLSchema, query: str | None) -> None:
     """Label the request with its root field(s); ``query`` None means a batch."""
-    if not enabled:
+    if not labelling:
         return
     if query is None:
         scope[_OPERATION] = "batch"
@@ -162,6 +165,12 @@ def note_operation(scope: Scope, schema: GraphQLSchema, query: str | None) -> No
         if len(_operations) < _MAX_LABELLED_QUERIES:
             _operations[query] = label
     scope[_OPERATION] = label
+
+
+def operation_of(scope: Scope) -> str | None:
+    """The request's label set by ``note_operation`` (None when it was not a GraphQL request)."""
+    label: str | None = scope.get(_OPERATION)
+    return label
 
 
 def note_errors(scope: Scope) -> None:

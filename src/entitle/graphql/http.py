@@ -42,6 +42,7 @@ from entitle.graphql.over_http import (
     mark_request_error,
     negotiate,
 )
+from entitle.logs import note_principal
 from entitle.metrics import note_errors, note_operation
 from entitle.services.outages import unavailable_reason
 from entitle.services.runtime import Runtime
@@ -203,6 +204,7 @@ class EntitleGraphQL(GraphQL[Context, None]):
         principal = await self.runtime.auth.authenticate(request.headers.get("authorization"))
         if principal is not None:
             open_scope(principal.actor)
+            note_principal(request.scope, principal.kind)
         return Context(self.runtime, principal)
 
     async def render_graphql_ide(self, request: Request) -> Response:
