@@ -50,6 +50,16 @@ class Unavailable(EntitleError):
     code = "SERVICE_UNAVAILABLE"
 
 
+class RateLimited(EntitleError):
+    """The caller sent more requests than its rate limit allows; ``retry_after_s`` is when one is free."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class NotBuiltYet(EntitleError):
     """A part of the contract (sections 9 to 13) that is in the schema but not built in this version.
 

@@ -26,7 +26,7 @@ from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from entitle.domain.errors import Unauthenticated
+from entitle.domain.errors import RateLimited, Unauthenticated
 from entitle.graphql.context import Context
 from entitle.graphql.errors import (
     SERVICE_UNAVAILABLE,
@@ -43,8 +43,9 @@ from entitle.graphql.over_http import (
     negotiate,
 )
 from entitle.logs import note_principal
-from entitle.metrics import note_errors, note_operation
+from entitle.metrics import note_errors, note_operation, record_rate_limited
 from entitle.services.outages import unavailable_reason
+from entitle.services.rate_limits import RateLimiter
 from entitle.services.runtime import Runtime
 from entitle.services.writes import current_scope, open_scope
 
@@ -97,6 +98,8 @@ class EntitleGraphQL(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.runtime = runtime
+        limit = runtime.settings.entitle_rate_limit
+        self._limiter = RateLimiter(limit, runtime.settings.entitle_rate_limit_burst) if limit else None
         self._worker = str(os.getpid())
         batching = schema.config.batching_config
         self._max_operations = int(batching.get("max_operations", 1)) if batching else 1
@@ -117,6 +120,10 @@ class EntitleGraphQL(GraphQL[Context, None]):
         except Unauthenticated as exc:
             response = json_error_response(401, exc.code, exc.message)
             response.headers["WWW-Authenticate"] = "Bearer"
+        except RateLimited as exc:
+            record_rate_limited()
+            response = json_error_response(429, exc.code, exc.message)
+            response.headers["Retry-After"] = str(exc.retry_after_s)
         except HTTPException as exc:
             if exc.status_code == 404 and not self.graphql_ide:
                 response = json_error_response(404, "NOT_FOUND", "GraphiQL is disabled on this server")
@@ -205,6 +212,8 @@ class EntitleGraphQL(GraphQL[Context, None]):
         if principal is not None:
             open_scope(principal.actor)
             note_principal(request.scope, principal.kind)
+            if self._limiter is not None:
+                self._limiter.take(principal)
         return Context(self.runtime, principal)
 
     async def render_graphql_ide(self, request: Request) -> Response:
