@@ -156,6 +156,14 @@ def _serve(host: str, port: int, workers: int, demo: bool, access_log: bool) -> 
     _json_logs = settings.entitle_log_format == "json"
     if _json_logs:
         configure_json_logging()
+    if settings.entitle_trusted_documents is not None:
+        from entitle.graphql.persisted import TrustedDocumentsError, load_trusted_documents
+
+        try:
+            load_trusted_documents(settings.entitle_trusted_documents)
+        except TrustedDocumentsError as error:
+            _say(f"error: {error}", logging.ERROR)
+            raise typer.Exit(1) from None
     _wait_for_database(settings)
     with _exit_when_database_unavailable():
         upgrade_to_head(settings.database_url)

@@ -42,6 +42,7 @@ from entitle.graphql.over_http import (
     mark_request_error,
     negotiate,
 )
+from entitle.graphql.persisted import PersistedQueries, PersistedQueryRefused, load_trusted_documents
 from entitle.logs import note_principal
 from entitle.metrics import note_errors, note_operation, record_rate_limited
 from entitle.services.outages import unavailable_reason
@@ -100,6 +101,11 @@ class EntitleGraphQL(GraphQL[Context, None]):
         self.runtime = runtime
         limit = runtime.settings.entitle_rate_limit
         self._limiter = RateLimiter(limit, runtime.settings.entitle_rate_limit_burst) if limit else None
+        trusted = runtime.settings.entitle_trusted_documents
+        self._persisted = PersistedQueries(
+            load_trusted_documents(trusted) if trusted else None,
+            trusted_only=runtime.settings.entitle_trusted_only,
+        )
         self._worker = str(os.getpid())
         batching = schema.config.batching_config
         self._max_operations = int(batching.get("max_operations", 1)) if batching else 1
@@ -120,6 +126,8 @@ class EntitleGraphQL(GraphQL[Context, None]):
         except Unauthenticated as exc:
             response = json_error_response(401, exc.code, exc.message)
             response.headers["WWW-Authenticate"] = "Bearer"
+        except PersistedQueryRefused as exc:
+            response = exc.response()
         except RateLimited as exc:
             record_rate_limited()
             response = json_error_response(429, exc.code, exc.message)
@@ -144,6 +152,14 @@ class EntitleGraphQL(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The request's operation(s), persisted queries resolved (graphql/persisted.py)."""
+        return self._persisted.resolve(await self._parse_body(request))
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET naming a persisted query by hash only (no ``query`` parameter)."""
+        return super().should_render_graphql_ide(request) and request.query_params.get("extensions") is None
+
+    async def _parse_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         """Strawberry's parsing, with bodies of the wrong JSON shape refused as 400 instead of crashing.
 
         The common case (a POSTed JSON object, no streaming) is read directly with orjson, skipping
@@ -226,6 +242,7 @@ class EntitleGraphQL(GraphQL[Context, None]):
         return (
             request.method == "GET"
             and request.query_params.get("query") is None
+            and request.query_params.get("extensions") is None
             and ("text/html" in accept or "*/*" in accept)
         )
 
