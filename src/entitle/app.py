@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from entitle.graphql.http import RETRY_AFTER_S, EntitleGraphQL, json_error_response
 from entitle.graphql.ide import STATIC_PATH, graphiql_ide
 from entitle.graphql.schema import build_schema
-from entitle.logs import RequestLog
+from entitle.logs import RequestLog, lean_log_records
 from entitle.metrics import RequestMetrics, metrics_endpoint
 from entitle.metrics import configure as configure_metrics
 from entitle.services.runtime import Runtime
@@ -141,6 +141,8 @@ def create_app(settings: Settings | None = None) -> EntitleApp:
         api.mount(STATIC_PATH.rstrip("/"), graphiql_ide())
 
     json_logs = settings.entitle_log_format == "json"
+    if json_logs:
+        lean_log_records()
     configure_metrics(settings.entitle_metrics, label_operations=json_logs)
     if settings.entitle_metrics:
         api.add_api_route("/metrics", metrics_endpoint(), methods=["GET"], include_in_schema=False)

