@@ -582,6 +582,7 @@ def servers(
         "DATABASE_URL": database_url,
         "ENTITLE_BOOTSTRAP_API_KEY": token,
         "ENTITLE_WEBHOOK_ALLOW_PRIVATE": "true",  # (e): the receiver is on 127.0.0.1
+        **dict(setting.split("=", 1) for setting in args.setting),
     }
     workers = ["--workers", str(args.workers)]
     started: list[Process] = []
@@ -635,6 +636,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--write-rates", default="10,100", help="(d) provisioning writes per second during isEntitledTo"
+    )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="ENTITLE_X=VALUE",
+        help="a setting for entitle serve (repeatable), e.g. --setting ENTITLE_DECISION_LOG=all",
     )
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     parser.add_argument("--database", default="entitle_bench")

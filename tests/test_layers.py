@@ -36,6 +36,7 @@ LAYER_RULES = (
             "entitle.services.runtime": ("entitle.db.engine:Database",),
             "entitle.services.caches": ("entitle.db.engine:Database",),
             "entitle.services.background.webhooks": ("entitle.db.engine:Database",),
+            "entitle.services.background.decision_log": ("entitle.db.engine:Database",),
         },
     ),
     LayerRule("entitle.auth", SQL, allowed={"entitle.auth": ("entitle.db.engine:Database",)}),

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from entitle.graphql.http import RETRY_AFTER_S, EntitleGraphQL, json_error_response
 from entitle.graphql.ide import STATIC_PATH, graphiql_ide
 from entitle.graphql.schema import build_schema
+from entitle.logs import RequestLog, lean_log_records
 from entitle.metrics import RequestMetrics, metrics_endpoint
 from entitle.metrics import configure as configure_metrics
 from entitle.services.runtime import Runtime
@@ -68,16 +69,29 @@ class BodyLimit:
 
 
 class EntitleApp:
-    """Dispatches ``/graphql`` to the GraphQL app and everything else to FastAPI."""
+    """Dispatches ``/graphql`` to the GraphQL app and everything else to FastAPI, every HTTP request
+    with its request id (and its log line in JSON logs: ``entitle.logs``)."""
 
-    def __init__(self, api: FastAPI, graphql: ASGIApp, runtime: Runtime, view: EntitleGraphQL) -> None:
+    def __init__(
+        self,
+        api: FastAPI,
+        graphql: ASGIApp,
+        runtime: Runtime,
+        view: EntitleGraphQL,
+        *,
+        log_requests: bool = False,
+    ) -> None:
         self.api = api
         self.graphql = graphql
         self.runtime = runtime
         self.view = view
         """The GraphQL app itself (inside the body limit and the metrics)."""
+        self._handle = RequestLog(self._route, log_requests=log_requests)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._handle(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and scope["path"].rstrip("/") == "/graphql":
             await self.graphql(scope, receive, send)
         else:
@@ -134,10 +148,19 @@ def create_app(settings: Settings | None = None) -> EntitleApp:
     if settings.entitle_introspection:  # GraphiQL's scripts and styles, served by us (no CDN)
         api.mount(STATIC_PATH.rstrip("/"), graphiql_ide())
 
-    configure_metrics(settings.entitle_metrics)
+    json_logs = settings.entitle_log_format == "json"
+    if json_logs:
+        lean_log_records()
+    configure_metrics(settings.entitle_metrics, label_operations=json_logs)
     if settings.entitle_metrics:
         api.add_api_route("/metrics", metrics_endpoint(), methods=["GET"], include_in_schema=False)
 
     graphql = EntitleGraphQL(build_schema(settings), runtime)
     limited = BodyLimit(graphql, settings.entitle_max_body_bytes)
-    return EntitleApp(api, RequestMetrics(limited) if settings.entitle_metrics else limited, runtime, graphql)
+    return EntitleApp(
+        api,
+        RequestMetrics(limited) if settings.entitle_metrics else limited,
+        runtime,
+        graphql,
+        log_requests=json_logs,
+    )

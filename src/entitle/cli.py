@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -14,6 +15,17 @@ import typer
 from entitle.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Entitle: entitlements over GraphQL.")
+
+_json_logs = False
+"""Set by ``serve`` with ``ENTITLE_LOG_FORMAT=json``: the command's own lines are JSON log records too."""
+
+
+def _say(message: str, level: int = logging.INFO) -> None:
+    """One line on stderr: plain text, or a JSON log record under ``ENTITLE_LOG_FORMAT=json``."""
+    if _json_logs:
+        logging.getLogger("entitle.cli").log(level, message)
+    else:
+        typer.echo(message, err=True)
 
 
 async def _first_start_key(settings: Settings) -> str | None:
@@ -33,6 +45,17 @@ async def _first_start_key(settings: Settings) -> str | None:
         await database.dispose()
 
 
+async def _no_api_key(settings: Settings) -> bool:
+    from entitle.auth import count_api_keys
+    from entitle.db.engine import Database
+
+    database = Database(settings)
+    try:
+        return await count_api_keys(database) == 0
+    finally:
+        await database.dispose()
+
+
 @contextmanager
 def _exit_when_database_unavailable() -> Iterator[None]:
     """A database that is down (or goes away) ends the command with one line and exit code 1."""
@@ -44,7 +67,7 @@ def _exit_when_database_unavailable() -> Iterator[None]:
         reason = unavailable_reason(exc)
         if reason is None:
             raise
-        typer.echo(f"error: the database is unavailable: {reason}", err=True)
+        _say(f"error: the database is unavailable: {reason}", logging.ERROR)
         raise typer.Exit(1) from None
 
 
@@ -77,25 +100,25 @@ def _wait_for_database(settings: Settings) -> None:
         except Exception as exc:
             reason = unavailable_reason(exc)
             if reason is None:
-                typer.echo(f"error: cannot use the database: {_one_line(exc)}", err=True)
+                _say(f"error: cannot use the database: {_one_line(exc)}", logging.ERROR)
                 raise typer.Exit(1) from None
             left = settings.entitle_db_wait_s - (time.monotonic() - started)
             if settings.is_sqlite or left <= 0:
                 waited = time.monotonic() - started
-                typer.echo(
+                _say(
                     f"error: the database is unavailable ({reason}); gave up after {attempt} attempt(s) "
                     f"in {waited:.0f} s (ENTITLE_DB_WAIT_S={settings.entitle_db_wait_s:g})",
-                    err=True,
+                    logging.ERROR,
                 )
                 raise typer.Exit(1) from None
-            typer.echo(
+            _say(
                 f"waiting for the database ({reason}): attempt {attempt}, retrying for {left:.0f} s more",
-                err=True,
+                logging.WARNING,
             )
             time.sleep(min(1.0, left))
         else:
             if attempt > 1:
-                typer.echo(f"the database is up (after {time.monotonic() - started:.1f} s)", err=True)
+                _say(f"the database is up (after {time.monotonic() - started:.1f} s)")
             return
 
 
@@ -123,21 +146,45 @@ def serve(
 
 def _serve(host: str, port: int, workers: int, demo: bool, access_log: bool) -> None:
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from entitle.db.migrations import upgrade_to_head
+    from entitle.logs import configure_json_logging, uvicorn_log_config
 
+    global _json_logs
     settings = Settings()
+    _json_logs = settings.entitle_log_format == "json"
+    if _json_logs:
+        configure_json_logging()
+    if settings.entitle_trusted_documents is not None:
+        from entitle.graphql.persisted import TrustedDocumentsError, load_trusted_documents
+
+        try:
+            load_trusted_documents(settings.entitle_trusted_documents)
+        except TrustedDocumentsError as error:
+            _say(f"error: {error}", logging.ERROR)
+            raise typer.Exit(1) from None
     _wait_for_database(settings)
     with _exit_when_database_unavailable():
         upgrade_to_head(settings.database_url)
-        secret = asyncio.run(_first_start_key(settings))
-        if secret is not None:
-            typer.echo(f"Created a management API key (shown once): {secret}", err=True)
+        if _json_logs and not settings.entitle_bootstrap_api_key:
+            # A key is a secret: never into JSON logs (they are collected and kept).
+            if asyncio.run(_no_api_key(settings)):
+                _say(
+                    "no management API key exists: create one with `entitle create-api-key --name NAME` "
+                    "or set ENTITLE_BOOTSTRAP_API_KEY",
+                    logging.WARNING,
+                )
+        else:
+            secret = asyncio.run(_first_start_key(settings))
+            if secret is not None:
+                _say(f"Created a management API key (shown once): {secret}")
         if demo:
             from entitle.services.demo import seed_demo
 
-            typer.echo(asyncio.run(seed_demo(settings)), err=True)
-    typer.echo(f"Entitle on http://{host}:{port}/graphql ({settings.database_url.split('://')[0]})", err=True)
+            _say(asyncio.run(seed_demo(settings)))
+    _say(f"Entitle on http://{host}:{port}/graphql ({settings.database_url.split('://')[0]})")
+    log_config = uvicorn_log_config(settings.entitle_log_format)
     uvicorn.run(
         "entitle.app:create_app",
         factory=True,
@@ -146,8 +193,9 @@ def _serve(host: str, port: int, workers: int, demo: bool, access_log: bool) -> 
         workers=workers,
         loop="uvloop",
         http="httptools",
-        access_log=access_log,
+        access_log=access_log and not _json_logs,
         log_level="info",
+        log_config=log_config if log_config is not None else LOGGING_CONFIG,
         timeout_graceful_shutdown=5,
     )
 

@@ -48,12 +48,22 @@ DECISIONS = Counter("entitle_decisions_total", "isEntitledTo decisions by justif
 CACHE_REQUESTS = Counter("entitle_cache_requests_total", "Per-process cache lookups", ["cache", "result"])
 CHANGE_FEED_LAG = Gauge(
     "entitle_change_feed_lag_seconds",
-    "Age of the newest change the feed has handed out when it was read",
+    "Now minus the commit time of the last change this process applied; 0 when caught up",
     multiprocess_mode="livemax",
 )
-WEBHOOK_DELIVERIES = Counter("entitle_webhook_deliveries_total", "Webhook delivery attempts", ["status"])
+WEBHOOK_DELIVERIES = Counter(
+    "entitle_webhook_deliveries_total",
+    "Webhook delivery attempts by what became of the delivery: SUCCEEDED, PENDING (retried later), FAILED",
+    ["status"],
+)
+DECISION_LOG_DROPPED = Counter(
+    "entitle_decision_log_dropped_total", "Decisions not logged because the in-memory queue was full"
+)
+RATE_LIMITED = Counter("entitle_rate_limited_total", "Requests refused with HTTP 429 (ENTITLE_RATE_LIMIT)")
 
 enabled = True
+labelling = True
+"""Whether requests are labelled with their operation (for metrics, or for JSON request logs)."""
 
 _OPERATION = "entitle.operation"
 _ERRORS = "entitle.errors"
@@ -65,11 +75,13 @@ _requests: dict[tuple[str, str], tuple[Any, Any]] = {}
 _cache_hits: dict[str, Any] = {}
 _cache_misses: dict[str, Any] = {}
 _operations: dict[str, str] = {}
+_deliveries: dict[str, Any] = {}
 
 
-def configure(on: bool) -> None:
-    global enabled
+def configure(on: bool, *, label_operations: bool = False) -> None:
+    global enabled, labelling
     enabled = on
+    labelling = on or label_operations
 
 
 def record_decision(is_entitled: bool, justification: str | None) -> None:
@@ -90,6 +102,30 @@ def record_cache(cache: str, hit: bool) -> None:
     if child is None:
         child = children[cache] = CACHE_REQUESTS.labels(cache, "hit" if hit else "miss")
     child.inc()
+
+
+def record_feed_lag(seconds: float) -> None:
+    if enabled:
+        CHANGE_FEED_LAG.set(max(0.0, seconds))
+
+
+def record_webhook_delivery(status: str, count: int = 1) -> None:
+    if not enabled or count <= 0:
+        return
+    child = _deliveries.get(status)
+    if child is None:
+        child = _deliveries[status] = WEBHOOK_DELIVERIES.labels(status)
+    child.inc(count)
+
+
+def record_decision_log_drop() -> None:
+    if enabled:
+        DECISION_LOG_DROPPED.inc()
+
+
+def record_rate_limited() -> None:
+    if enabled:
+        RATE_LIMITED.inc()
 
 
 def _label(schema: GraphQLSchema, query: str) -> str:
@@ -118,7 +154,7 @@ def _label(schema: GraphQLSchema, query: str) -> str:
 
 def note_operation(scope: Scope, schema: GraphQLSchema, query: str | None) -> None:
     """Label the request with its root field(s); ``query`` None means a batch."""
-    if not enabled:
+    if not labelling:
         return
     if query is None:
         scope[_OPERATION] = "batch"
@@ -129,6 +165,12 @@ def note_operation(scope: Scope, schema: GraphQLSchema, query: str | None) -> No
         if len(_operations) < _MAX_LABELLED_QUERIES:
             _operations[query] = label
     scope[_OPERATION] = label
+
+
+def operation_of(scope: Scope) -> str | None:
+    """The request's label set by ``note_operation`` (None when it was not a GraphQL request)."""
+    label: str | None = scope.get(_OPERATION)
+    return label
 
 
 def note_errors(scope: Scope) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +72,24 @@ class Settings(BaseSettings):
     entitle_webhook_poll_ms: int = Field(default=200, ge=5)
     entitle_webhook_lease_s: float = Field(default=30.0, ge=1)
     """How long a process holds the deliveries it is sending; a killed process's lease runs out."""
+    entitle_log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per line for every request and every warning or error (contract §12)."""
+    entitle_decision_log: Literal["off", "denied", "all"] = "off"
+    """Which ``isEntitledTo`` decisions are recorded (asynchronously) for ``decisionLog``."""
+    entitle_decision_log_days: int = Field(default=30, ge=1)
+    """Recorded decisions older than this are deleted."""
+    entitle_decision_log_queue: int = Field(default=10_000, ge=1)
+    """Decisions waiting in memory to be written, per process; beyond it they are dropped and counted."""
+    entitle_decision_log_flush_ms: int = Field(default=1_000, ge=10)
+    """How often queued decisions are written (and at once when a batch of 1,000 is full)."""
+    entitle_rate_limit: float | None = Field(default=None, gt=0)
+    """Requests per second per API key or user token (per process); unset: no limit."""
+    entitle_rate_limit_burst: int | None = Field(default=None, ge=1)
+    """Requests a caller may send at once after being idle; default: one second's worth (at least 1)."""
+    entitle_trusted_documents: Path | None = None
+    """A JSON file mapping SHA-256 hashes to GraphQL documents (persisted / trusted documents)."""
+    entitle_trusted_only: bool = False
+    """Refuse every document that is not in ``ENTITLE_TRUSTED_DOCUMENTS``."""
 
     @cached_property
     def is_sqlite(self) -> bool:

@@ -1,1 +1,1 @@
-from tests.e2e.conftest import serve, sqlite_url  # noqa: F401 (fixtures for the real-process tests here)
+from tests.e2e.conftest import postgres_url, serve, sqlite_url  # noqa: F401 (fixtures for the real-process tests here)

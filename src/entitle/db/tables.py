@@ -452,6 +452,31 @@ class WebhookCursorRow(SQLModel, table=True):
     seq: int = Field(sa_type=sa.BigInteger, nullable=False)
 
 
+class DecisionLogRow(SQLModel, table=True):
+    """One recorded ``isEntitledTo`` decision (contract §12, ``ENTITLE_DECISION_LOG``), written in batches
+    by a background task; rows older than ``ENTITLE_DECISION_LOG_DAYS`` are deleted."""
+
+    __tablename__ = "decision_log"
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    tenant_key: str | None = Field(default=None, sa_type=sa.String(128), index=True)
+    user_key: str | None = Field(default=None, sa_type=sa.String(128), index=True)
+    feature_key: str | None = Field(default=None, sa_type=sa.String(128))
+    permission_key: str | None = Field(default=None, sa_type=sa.String(128))
+    route_method: str | None = Field(default=None, sa_type=sa.String(16))
+    route_path: str | None = Field(default=None, sa_type=sa.String(1000))
+    is_entitled: bool = Field(nullable=False)
+    justification: str | None = Field(default=None, sa_type=sa.String(32))
+    usage: int | None = Field(default=None, sa_type=sa.BigInteger)
+    actor: str = Field(sa_type=sa.String(200), nullable=False)
+
+
 metadata = SQLModel.metadata
 
 # Core tables, for the statements the repositories build.
@@ -478,3 +503,4 @@ WEBHOOK_ENDPOINTS: sa.Table = WebhookEndpointRow.__table__  # type: ignore[attr-
 WEBHOOK_DELIVERIES: sa.Table = WebhookDeliveryRow.__table__  # type: ignore[attr-defined]
 WEBHOOK_CURSOR: sa.Table = WebhookCursorRow.__table__  # type: ignore[attr-defined]
 SCHEDULE_CURSOR: sa.Table = ScheduleCursorRow.__table__  # type: ignore[attr-defined]
+DECISION_LOG: sa.Table = DecisionLogRow.__table__  # type: ignore[attr-defined]

@@ -48,3 +48,13 @@ class Unavailable(EntitleError):
     """The answer cannot be given now but may be soon (retry): e.g. a consistency token not reached yet."""
 
     code = "SERVICE_UNAVAILABLE"
+
+
+class RateLimited(EntitleError):
+    """The caller sent more requests than its rate limit allows; ``retry_after_s`` is when one is free."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -26,7 +26,7 @@ from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from entitle.domain.errors import Unauthenticated
+from entitle.domain.errors import RateLimited, Unauthenticated
 from entitle.graphql.compiled import CompiledQueries
 from entitle.graphql.context import Context
 from entitle.graphql.errors import (
@@ -43,8 +43,11 @@ from entitle.graphql.over_http import (
     mark_request_error,
     negotiate,
 )
-from entitle.metrics import note_errors, note_operation
+from entitle.graphql.persisted import PersistedQueries, PersistedQueryRefused, load_trusted_documents
+from entitle.logs import note_principal
+from entitle.metrics import note_errors, note_operation, record_rate_limited
 from entitle.services.outages import unavailable_reason
+from entitle.services.rate_limits import RateLimiter
 from entitle.services.runtime import Runtime
 from entitle.services.writes import current_scope, open_scope
 
@@ -97,6 +100,13 @@ class EntitleGraphQL(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.runtime = runtime
+        limit = runtime.settings.entitle_rate_limit
+        self._limiter = RateLimiter(limit, runtime.settings.entitle_rate_limit_burst) if limit else None
+        trusted = runtime.settings.entitle_trusted_documents
+        self._persisted = PersistedQueries(
+            load_trusted_documents(trusted) if trusted else None,
+            trusted_only=runtime.settings.entitle_trusted_only,
+        )
         self._worker = str(os.getpid())
         self._worker_header = (b"x-entitle-worker", self._worker.encode())
         documents = getattr(schema, "documents", None)
@@ -127,6 +137,12 @@ class EntitleGraphQL(GraphQL[Context, None]):
         except Unauthenticated as exc:
             response = json_error_response(401, exc.code, exc.message)
             response.headers["WWW-Authenticate"] = "Bearer"
+        except PersistedQueryRefused as exc:
+            response = exc.response()
+        except RateLimited as exc:
+            record_rate_limited()
+            response = json_error_response(429, exc.code, exc.message)
+            response.headers["Retry-After"] = str(exc.retry_after_s)
         except HTTPException as exc:
             if exc.status_code == 404 and not self.graphql_ide:
                 response = json_error_response(404, "NOT_FOUND", "GraphiQL is disabled on this server")
@@ -169,7 +185,7 @@ class EntitleGraphQL(GraphQL[Context, None]):
         if type(query) is not str or data.get("extensions") is not None:
             return None
         plan = self._compiled.plan(query)
-        if plan is None:
+        if plan is None or not self._persisted.allows_text(query):
             return None
         operation_name = data.get("operationName")
         if operation_name is not None and operation_name != plan.operation_name:
@@ -187,7 +203,12 @@ class EntitleGraphQL(GraphQL[Context, None]):
         try:
             principal = await self.runtime.auth.authenticate(headers.get("authorization"))
             open_scope(principal.actor)
+            note_principal(request.scope, principal.kind)
+            if self._limiter is not None:
+                self._limiter.take(principal)  # RateLimited: answered 429 by __call__, as from get_context
             body = await plan.answer(self._strawberry, Context(self.runtime, principal), variables)
+        except RateLimited:
+            raise
         except Exception:  # Abandon, or an error the general path will give in its own words
             return None
         response = Response(orjson.dumps(body), status_code=200, media_type="application/json")
@@ -196,6 +217,14 @@ class EntitleGraphQL(GraphQL[Context, None]):
         return response
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The request's operation(s), persisted queries resolved (graphql/persisted.py)."""
+        return self._persisted.resolve(await self._parse_body(request))
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET naming a persisted query by hash only (no ``query`` parameter)."""
+        return super().should_render_graphql_ide(request) and request.query_params.get("extensions") is None
+
+    async def _parse_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         """Strawberry's parsing, with bodies of the wrong JSON shape refused as 400 instead of crashing.
 
         The common case (a POSTed JSON object, no streaming) is read directly with orjson, skipping
@@ -263,6 +292,9 @@ class EntitleGraphQL(GraphQL[Context, None]):
         principal = await self.runtime.auth.authenticate(request.headers.get("authorization"))
         if principal is not None:
             open_scope(principal.actor)
+            note_principal(request.scope, principal.kind)
+            if self._limiter is not None:
+                self._limiter.take(principal)
         return Context(self.runtime, principal)
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -275,6 +307,7 @@ class EntitleGraphQL(GraphQL[Context, None]):
         return (
             request.method == "GET"
             and request.query_params.get("query") is None
+            and request.query_params.get("extensions") is None
             and ("text/html" in accept or "*/*" in accept)
         )
 

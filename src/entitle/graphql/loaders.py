@@ -66,6 +66,10 @@ class UsageRecordByIdLoader(_RowsByIdLoader):
     kind = "usage_records"
 
 
+class DecisionLogEntryByIdLoader(_RowsByIdLoader):
+    kind = "decision_log"
+
+
 class _CatalogLoader(DataLoader[int, ValueT], Generic[ValueT]):
     """Picks values out of the process's catalog snapshot (loaded once per batch, usually cached)."""
 
@@ -194,6 +198,10 @@ class Loaders:
     @cached_property
     def usage_record_by_id(self) -> UsageRecordByIdLoader:
         return UsageRecordByIdLoader(self._runtime)
+
+    @cached_property
+    def decision_log_entry_by_id(self) -> DecisionLogEntryByIdLoader:
+        return DecisionLogEntryByIdLoader(self._runtime)
 
     @cached_property
     def feature_by_id(self) -> FeatureByIdLoader:

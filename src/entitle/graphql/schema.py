@@ -25,6 +25,7 @@ from entitle.graphql.catalog.types import Feature, Plan
 from entitle.graphql.changes.queries import ChangesQuery, Subscription
 from entitle.graphql.changes.types import Change
 from entitle.graphql.context import Info
+from entitle.graphql.decisions.log import DecisionLogEntry, DecisionLogQuery
 from entitle.graphql.decisions.queries import DecisionsQuery
 from entitle.graphql.documents import DocumentCache, cached_documents
 from entitle.graphql.entitlements.mutations import EntitlementsMutation
@@ -65,6 +66,7 @@ _NODE_TYPES: dict[str, tuple[Callable[[Loaders], DataLoader[int, Row | None]], A
     "WebhookEndpoint": (lambda loaders: loaders.webhook_endpoint_by_id, WebhookEndpoint),
     "WebhookDelivery": (lambda loaders: loaders.webhook_delivery_by_id, WebhookDelivery),
     "UsageRecord": (lambda loaders: loaders.usage_record_by_id, UsageRecord),
+    "DecisionLogEntry": (lambda loaders: loaders.decision_log_entry_by_id, DecisionLogEntry),
 }
 
 
@@ -126,6 +128,7 @@ Query = merge_types(
         ChangesQuery,
         WebhooksQuery,
         UsageQuery,
+        DecisionLogQuery,
     ),
 )
 Mutation = merge_types(
@@ -200,6 +203,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             WebhookDelivery,
             UsageReservation,
             UsageRecord,
+            DecisionLogEntry,
         ],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=scalar_map, batching_config={"max_operations": 10}),

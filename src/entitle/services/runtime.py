@@ -14,12 +14,26 @@ from entitle.db.feed import DatabaseFeedSource
 from entitle.db.health import DatabaseHealth, unavailable_reason
 from entitle.db.repositories import Session, changes
 from entitle.domain.changes import Change, NewChange, touched
+from entitle.services.background.decision_log import DecisionLog
 from entitle.services.background.feed import ChangeFeed
 from entitle.services.background.scheduler import ChangeScheduler
 from entitle.services.background.webhooks import WebhookWorker
 from entitle.services.caches import CatalogCache, SubjectCache
 from entitle.services.writes import current_scope
 from entitle.settings import Settings
+
+
+def _decision_log(settings: Settings, database: Database, health: DatabaseHealth) -> DecisionLog | None:
+    if settings.entitle_decision_log == "off":
+        return None
+    return DecisionLog(
+        database,
+        settings.entitle_decision_log,
+        days=settings.entitle_decision_log_days,
+        capacity=settings.entitle_decision_log_queue,
+        flush_s=settings.entitle_decision_log_flush_ms / 1000,
+        health=health,
+    )
 
 
 class Runtime:
@@ -46,6 +60,8 @@ class Runtime:
         self.scheduler = (
             ChangeScheduler(self.write, health=self.health) if settings.entitle_scheduler else None
         )
+        self.decision_log = _decision_log(settings, self.database, self.health)
+        """None when ``ENTITLE_DECISION_LOG=off``: the resolver then records nothing."""
 
     async def start(self) -> None:
         """Start serving even when the database is down (requests answer SERVICE_UNAVAILABLE until it
@@ -65,6 +81,8 @@ class Runtime:
             await self.webhooks.start()
         if self.scheduler is not None:
             await self.scheduler.start()
+        if self.decision_log is not None:
+            await self.decision_log.start()
 
     async def database_ready(self, timeout_s: float) -> bool:
         """Whether the database answers a ``SELECT 1`` within ``timeout_s`` (reported to ``health``)."""
@@ -85,6 +103,8 @@ class Runtime:
         return self._ping_task
 
     async def stop(self) -> None:
+        if self.decision_log is not None:  # writes what is still queued
+            await self.decision_log.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self.webhooks is not None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from entitle.db.pagination import Ordering
+from entitle.db.repositories import decision_log
 from entitle.db.repositories.entitlement_filters import (
     EntitlementQuery,
     filter_terms,
@@ -186,3 +187,19 @@ def usage_records(
     if until is not None:
         terms.append(r.c.at < until)
     return Listing(sa.select(r).where(*terms), Ordering.by_id(r, descending=True))
+
+
+def decision_log_entries(
+    tenant_keys: Sequence[str] | None = None,
+    user_keys: Sequence[str] | None = None,
+    feature_keys: Sequence[str] | None = None,
+    justifications: Sequence[str] | None = None,
+    is_entitled: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Listing:
+    """Recorded decisions matching a ``DecisionLogFilter``, newest first."""
+    statement, order = decision_log.listing_terms(
+        tenant_keys, user_keys, feature_keys, justifications, is_entitled, since, until
+    )
+    return Listing(statement, order)

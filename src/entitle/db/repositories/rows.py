@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from entitle.db.engine import Executor
 from entitle.db.tables import (
     CHANGES,
+    DECISION_LOG,
     ENTITLEMENTS,
     TENANTS,
     USAGE_RECORDS,
@@ -31,6 +32,7 @@ RowKind = Literal[
     "webhook_deliveries",
     "usage_reservations",
     "usage_records",
+    "decision_log",
 ]
 
 _TABLES: dict[RowKind, sa.Table] = {
@@ -42,6 +44,7 @@ _TABLES: dict[RowKind, sa.Table] = {
     "webhook_deliveries": WEBHOOK_DELIVERIES,
     "usage_reservations": USAGE_RESERVATIONS,
     "usage_records": USAGE_RECORDS,
+    "decision_log": DECISION_LOG,
 }
 
 

@@ -9,6 +9,7 @@ from entitle.domain.decision import AccessRequest
 from entitle.domain.errors import Forbidden
 from entitle.graphql.changes.queries import reach
 from entitle.graphql.context import Context, Info
+from entitle.graphql.decisions.log import record_decision
 from entitle.graphql.decisions.types import (
     EffectiveEntitlements,
     EffectiveFeature,
@@ -81,6 +82,7 @@ class DecisionsQuery:
         decision, _ = await check_access(
             info.context.runtime, subject_loader(info), tenant_key, user_key, request, at or now()
         )
+        record_decision(info.context, tenant_key, user_key, request, decision)
         return EntitlementDecision.from_domain(decision, request)
 
     @strawberry.field(description="Every feature and permission the subject has at `at` (default now).")

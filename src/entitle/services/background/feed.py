@@ -23,9 +23,11 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from entitle.clock import now
 from entitle.db.health import DatabaseHealth, unavailable_reason
 from entitle.domain.changes import START, Change, Revision
 from entitle.domain.errors import BadUserInput
+from entitle.metrics import record_feed_lag
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +144,11 @@ class ChangeFeed:
             while True:
                 batch = await self._source.read_after(self.position, self.BATCH)
                 if not batch:
+                    record_feed_lag(0.0)  # caught up
                     self.checks += 1
                     return self.position
                 self._apply(batch)
+                record_feed_lag((now() - batch[-1].at).total_seconds())
                 async with self._advanced:
                     self._advanced.notify_all()
                 if len(batch) < self.BATCH:

@@ -37,7 +37,8 @@ from entitle.clock import now
 from entitle.db.engine import Database
 from entitle.db.feed import DatabaseFeedSource
 from entitle.db.repositories import webhooks as repo
-from entitle.domain.webhooks import event_body, retry_delay, signature
+from entitle.domain.webhooks import DeliveryStatus, event_body, retry_delay, signature
+from entitle.metrics import record_webhook_delivery
 from entitle.services.outages import DatabaseHealth, unavailable_reason
 from entitle.services.webhooks import destination_refusal
 from entitle.settings import Settings
@@ -234,6 +235,7 @@ class WebhookWorker:
         if delivered:
             async with self._database.write() as session:
                 await repo.record_successes(session, delivered)
+            record_webhook_delivery(DeliveryStatus.SUCCEEDED.value, len(delivered))
             delivered.clear()
 
     async def _fail(self, endpoint: Row, delivery: Row, code: int | None, error: str) -> None:
@@ -246,6 +248,7 @@ class WebhookWorker:
             next_at = None
         async with self._database.write() as session:
             await repo.record_failure(session, int(delivery.id), code, error, next_at)
+        record_webhook_delivery((DeliveryStatus.PENDING if next_at else DeliveryStatus.FAILED).value)
         if endpoint.id not in self._failing_endpoints:
             self._failing_endpoints.add(endpoint.id)
             log.warning("webhook endpoint %s failing: %s; retrying with backoff", endpoint.id, error)
