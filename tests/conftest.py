@@ -181,6 +181,8 @@ class Api:
         timeout under load): a difference counts only when it persists over three pairs."""
         view = self.app.view
         answers: list[tuple[Any, ...]] = []
+        # every answer carries its request id: one id for both requests of a pair, so both echo it
+        headers = {"X-Request-ID": f"differential-{uuid.uuid4().hex}", **headers}
         switch = view.compiled_queries
         for _ in range(3):
             view.compiled_queries = False
