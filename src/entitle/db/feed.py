@@ -30,9 +30,9 @@ class DatabaseFeedSource:
         async with self._database.lookup() as connection:
             return await changes.latest(connection)
 
-    async def read_after(self, after: Revision, limit: int) -> list[Change]:
+    async def read_after(self, after: Revision, limit: int, *, payloads: bool = True) -> list[Change]:
         async with self._database.lookup() as connection:
-            return await changes.read_after(connection, after, limit)
+            return await changes.read_after(connection, after, limit, payloads=payloads)
 
     @contextlib.asynccontextmanager
     async def listen(self, wake: Callable[[str | None], None]) -> AsyncIterator[Listening]:

@@ -19,6 +19,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from entitle.domain.errors import Forbidden
+from entitle.graphql import input_builders
 from entitle.graphql.catalog.mutations import CatalogMutation
 from entitle.graphql.catalog.queries import CatalogQuery
 from entitle.graphql.catalog.types import Feature, Plan
@@ -210,4 +211,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     )
     schema.hide_suggestions = hide_suggestions
     schema.documents = documents.documents  # type: ignore[attr-defined]
+    input_builders.install(schema)
     return schema

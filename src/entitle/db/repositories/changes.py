@@ -96,12 +96,16 @@ def _visible(executor: AsyncConnection | AsyncSession) -> list[Any]:
     return [CHANGES.c.txid < _HORIZON] if _is_postgresql(executor) else []
 
 
+_WITHOUT_PAYLOAD = [c for c in CHANGES.c if c.name != "payload"]
+
+
 async def read_after(
-    executor: AsyncConnection | AsyncSession, after: Revision, limit: int = 1_000
+    executor: AsyncConnection | AsyncSession, after: Revision, limit: int = 1_000, *, payloads: bool = True
 ) -> list[Change]:
-    """The next ``limit`` changes after ``after`` that are safe to hand out, in revision order."""
+    """The next ``limit`` changes after ``after`` that are safe to hand out, in revision order
+    (``payloads=False``: their ``payload`` left empty, for readers that need only kinds and keys)."""
     rows = await executor.execute(
-        sa.select(CHANGES)
+        sa.select(*(CHANGES.c if payloads else _WITHOUT_PAYLOAD))
         .where(
             sa.tuple_(CHANGES.c.txid, CHANGES.c.id) > sa.tuple_(sa.literal(after.txid), sa.literal(after.seq))
         )
@@ -137,5 +141,5 @@ def to_change(row: Any) -> Change:
         feature_key=row.feature_key,
         plan_key=row.plan_key,
         entitlement_id=row.entitlement_id,
-        payload=dict(row.payload or {}),
+        payload=dict(getattr(row, "payload", None) or {}),
     )

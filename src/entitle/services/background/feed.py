@@ -39,7 +39,7 @@ class FeedSource(Protocol):
 
     async def latest(self) -> Revision: ...
 
-    async def read_after(self, after: Revision, limit: int) -> list[Change]: ...
+    async def read_after(self, after: Revision, limit: int, *, payloads: bool = True) -> list[Change]: ...
 
     def listen(self, wake: Callable[[str | None], None]) -> AbstractAsyncContextManager[object]:
         """Calls ``wake(revision or None)`` on each commit; the value entered has ``active`` (bool) while
@@ -142,7 +142,12 @@ class ChangeFeed:
         """Apply every change committed after ``position``; returns the new position."""
         async with self._lock:
             while True:
-                batch = await self._source.read_after(self.position, self.BATCH)
+                # Eviction needs kinds and keys only; payloads (JSON to decode: a 10,000-item batch's
+                # are most of its read-back) only while someone subscribes.
+                with_payloads = bool(self._subscribers)
+                batch = await self._source.read_after(self.position, self.BATCH, payloads=with_payloads)
+                if batch and not with_payloads and self._subscribers:  # one subscribed meanwhile
+                    batch = await self._source.read_after(self.position, self.BATCH)
                 if not batch:
                     record_feed_lag(0.0)  # caught up
                     self.checks += 1
