@@ -30,27 +30,27 @@ COLUMNS = (
 _SQLITE_AT = "%Y-%m-%d %H:%M:%S.%f"
 """How SQLAlchemy stores a ``DateTime`` on SQLite (``UTCDateTime`` reads it back as UTC)."""
 _NAMES = ", ".join(COLUMNS)
-_INSERT = {
-    "sqlite": f"INSERT INTO decision_log ({_NAMES}) VALUES ({', '.join('?' for _ in COLUMNS)})",
-    "postgresql": f"INSERT INTO decision_log ({_NAMES}) VALUES "
-    f"({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))})",
-}
+_INSERT_SQLITE = f"INSERT INTO decision_log ({_NAMES}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 
 
 async def insert(session: Session, entries: Sequence[tuple[Any, ...]]) -> None:
     """Append ``entries`` (tuples in ``COLUMNS`` order, ``at`` timezone-aware) in one batched statement.
 
-    The driver's own ``executemany`` with the values as they are, skipping SQLAlchemy's per-row
-    parameter processing: this runs for every decision under ``ENTITLE_DECISION_LOG=all`` (measured,
+    PostgreSQL: asyncpg's ``COPY``; SQLite: the driver's own ``executemany`` with the values as they are,
+    both skipping SQLAlchemy's per-row parameter processing: this runs for every decision under ``ENTITLE_DECISION_LOG=all`` (measured,
     CPU of the API process per entry: SQLite 13 → 9 µs, PostgreSQL 8 → 4 µs).
     """
     if not entries:
         return
     connection = await session.connection()
     dialect = connection.dialect.name
-    if dialect == "sqlite":
-        entries = [(entry[0].astimezone(UTC).strftime(_SQLITE_AT), *entry[1:]) for entry in entries]
-    await connection.exec_driver_sql(_INSERT[dialect], list(entries))
+    if dialect == "postgresql":  # COPY: the cheapest bulk insert asyncpg has (binary, no statement per row)
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.copy_records_to_table("decision_log", records=entries, columns=COLUMNS)
+        return
+    entries = [(entry[0].astimezone(UTC).strftime(_SQLITE_AT), *entry[1:]) for entry in entries]
+    await connection.exec_driver_sql(_INSERT_SQLITE, list(entries))
 
 
 async def delete_before(session: Session, cutoff: datetime, limit: int) -> int:
