@@ -36,9 +36,10 @@ _INSERT_SQLITE = f"INSERT INTO decision_log ({_NAMES}) VALUES ({', '.join('?' fo
 async def insert(session: Session, entries: Sequence[tuple[Any, ...]]) -> None:
     """Append ``entries`` (tuples in ``COLUMNS`` order, ``at`` timezone-aware) in one batched statement.
 
-    PostgreSQL: asyncpg's ``COPY``; SQLite: the driver's own ``executemany`` with the values as they are,
-    both skipping SQLAlchemy's per-row parameter processing: this runs for every decision under ``ENTITLE_DECISION_LOG=all`` (measured,
-    CPU of the API process per entry: SQLite 13 → 9 µs, PostgreSQL 8 → 4 µs).
+    PostgreSQL: asyncpg's ``COPY``; SQLite: the driver's own ``executemany`` with the values as they are.
+    Both skip SQLAlchemy's per-row parameter processing: this runs for every decision under
+    ``ENTITLE_DECISION_LOG=all`` (measured, CPU of the API process per entry: SQLite 13 → 9 µs,
+    PostgreSQL 8 → 4 µs with executemany).
     """
     if not entries:
         return
