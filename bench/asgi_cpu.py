@@ -1,7 +1,7 @@
 """CPU per isEntitledTo request, in-process, straight through the ASGI apps (no network, no HTTP parser).
 
     .venv/bin/python bench/asgi_cpu.py [--requests 20000] [--rounds 3] [--pg URL | --sqlite]
-                                        [--background on|off] [--profile FILE.txt]
+                                        [--background on|off] [--profile FILE.txt] [--gc]
 
 Why: wrk figures need a quiet machine; CPU time spent by this process per request does not (much).
 It seeds the demo catalog (3 tenants, 4 users) into a fresh database, builds Entitle's ASGI app and
@@ -10,6 +10,9 @@ scheduler) run as in ``entitle serve``, and then, in alternating rounds, sends t
 bodies (wrk's document, subjects x features) to each and reports process CPU µs per request and
 the ratio reference/Entitle. Uvicorn's HTTP parsing (about the same for both) is not included, so
 this ratio is larger than the wrk one when Entitle is the cheaper app, smaller when it is dearer.
+
+``--gc`` also times every garbage collection during one more round of Entitle (``gc.callbacks``, with the
+collector tuned as ``entitle serve`` tunes it) and prints the count, p99 and longest pause per generation.
 """
 
 from __future__ import annotations
@@ -126,6 +129,33 @@ async def run_round(
     return (time.process_time() - cpu0) / n * 1e6, (time.perf_counter() - wall0) / n * 1e6
 
 
+async def gc_pauses(app: ASGIApp, requests: list[tuple[bytes, dict[str, Any]]], n: int) -> None:
+    pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    started = [0.0]
+
+    def timer(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses[info["generation"]].append((time.perf_counter() - started[0]) * 1e3)
+
+    gc.callbacks.append(timer)
+    try:
+        await run_round(app, requests, n)
+    finally:
+        gc.callbacks.remove(timer)
+    for generation, times in pauses.items():
+        if times:
+            times.sort()
+            p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+            print(
+                f"gc generation {generation}: {len(times)} collections in {n} requests, "
+                f"p99 {p99:.2f} ms, longest {times[-1]:.2f} ms"
+            )
+        else:
+            print(f"gc generation {generation}: none in {n} requests")
+
+
 async def lifespan(app: ASGIApp) -> Callable[[], Awaitable[None]]:
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     started = asyncio.Event()
@@ -183,6 +213,8 @@ async def main(args: argparse.Namespace, database_url: str) -> None:
         print(
             f"median CPU µs/request: entitle {ours:.0f}, reference {ref:.0f}; ref/entitle {ref / ours:.2f}x"
         )
+        if args.gc:
+            await gc_pauses(app, requests, args.requests)
         if args.profile:
             profiler = cProfile.Profile()
             gc.collect()
@@ -217,6 +249,7 @@ if __name__ == "__main__":
     parser.add_argument("--sqlite", action="store_true", help="the embedded default instead of PostgreSQL")
     parser.add_argument("--background", choices=["on", "off"], default="on", help="webhooks and scheduler")
     parser.add_argument("--profile", help="also profile one round of Entitle with cProfile into this file")
+    parser.add_argument("--gc", action="store_true", help="also time garbage collections during one round")
     args = parser.parse_args()
     try:
         import uvloop
