@@ -7,6 +7,7 @@ from enum import StrEnum
 import strawberry
 
 from entitle.domain.changes import ChangeKind
+from entitle.domain.metering import ReservationStatus
 from entitle.domain.model import (
     AssignLevel,
     EntitlementStatus,
@@ -32,6 +33,7 @@ __all__ = [
     "Justification",
     "OrderDirection",
     "OverageHandling",
+    "ReservationStatus",
     "ResetPeriod",
     "RoutePolicy",
     "SourceKind",
@@ -51,6 +53,7 @@ for _domain_enum in (
     RoutePolicy,
     FlagAttribute,
     FlagOperator,
+    ReservationStatus,
 ):
     strawberry.enum(_domain_enum)  # registers the class itself under its contract name
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import strawberry
@@ -11,19 +10,11 @@ import strawberry
 from entitle.domain.decision import AccessRequest
 from entitle.graphql.context import Info
 from entitle.graphql.decisions.types import EntitlementDecision
+from entitle.graphql.enums import ReservationStatus
 from entitle.graphql.node import Node, to_global_id
 from entitle.graphql.pagination import Connection
 from entitle.services.reservations import Reservation, reservation_of_row
 from entitle.services.usage_history import UsagePeriodView
-
-
-@strawberry.enum
-class ReservationStatus(StrEnum):
-    HELD = "HELD"
-    COMMITTED = "COMMITTED"
-    RELEASED = "RELEASED"
-    EXPIRED = "EXPIRED"
-    REFUSED = "REFUSED"
 
 
 @strawberry.type(

@@ -28,7 +28,8 @@ from entitle.db.repositories import decision_log as repo
 from entitle.db.repositories import schedule
 from entitle.domain.decision import AccessRequest, Decision
 from entitle.metrics import record_decision_log_drop
-from entitle.services.outages import DatabaseHealth, unavailable_reason
+from entitle.services.background.turns import TurnFailures
+from entitle.services.outages import DatabaseHealth
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,9 @@ class DecisionLog:
         self._queue: deque[tuple[Any, ...]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._failing = False
+        self._failures = TurnFailures(
+            self._health, log, f"decision log: writing failed; retrying every {flush_s} s"
+        )
         self._next_retention: datetime | None = None
         self.dropped = 0
         self.written = 0
@@ -179,11 +182,6 @@ class DecisionLog:
             try:
                 await self._turn()
             except Exception as error:
-                outage = unavailable_reason(error)
-                if outage is not None:  # the process logs an outage once, through `health`
-                    self._health.failed(outage)
-                elif not self._failing:  # a bug, not an outage: one traceback, then quiet until it works
-                    log.exception("decision log: writing failed; retrying every %s s", self._flush_s)
-                    self._failing = True
+                self._failures.failed(error)
             else:
-                self._failing = False
+                self._failures.succeeded()

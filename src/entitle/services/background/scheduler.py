@@ -25,7 +25,8 @@ from entitle.db.repositories import changes as change_log
 from entitle.db.repositories import entitlements as entitlement_rows
 from entitle.db.repositories.entitlements import grant_change
 from entitle.domain.changes import ChangeKind
-from entitle.services.outages import DatabaseHealth, unavailable_reason
+from entitle.services.background.turns import TurnFailures
+from entitle.services.outages import DatabaseHealth
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,9 @@ class ChangeScheduler:
         self._health = health or DatabaseHealth()
         self._interval = interval_s
         self._task: asyncio.Task[None] | None = None
-        self._failing = False
+        self._failures = TurnFailures(
+            self._health, log, f"scheduled changes could not run; retrying every {interval_s} s"
+        )
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="entitle-change-scheduler")
@@ -81,12 +84,7 @@ class ChangeScheduler:
             try:
                 await self.run_once()
             except Exception as error:
-                outage = unavailable_reason(error)
-                if outage is not None:  # the process logs an outage once, through `health`
-                    self._health.failed(outage)
-                elif not self._failing:  # a bug, not an outage: one traceback, then quiet until it works
-                    log.exception("scheduled changes could not run; retrying every %s s", self._interval)
-                    self._failing = True
+                self._failures.failed(error)
             else:
-                self._failing = False
+                self._failures.succeeded()
             await asyncio.sleep(self._interval)
