@@ -6,8 +6,10 @@ per field, converting arguments, completing every leaf through the executor). A 
 sends the same few documents over and over, so each such document is compiled once into a plan that
 does only what the general path would do for it:
 
-1. coerce the variables (graphql-core's ``get_variable_values``) and the root field's arguments
-   (``get_argument_values``), and check them at the input boundary (``DocumentInputs.check``);
+1. coerce the variables and the root field's arguments by graphql-core's rules (literals and defaults
+   once, at compile time, by ``get_argument_values``; sent values per request, the built-in scalars
+   directly and anything else by ``coerce_input_value``), and check them at the input boundary
+   (``DocumentInputs.check``);
 2. call the root field's own resolver, with strawberry's argument conversion, with an ``info`` that
    carries the request's context (the only part of ``Info`` these resolvers read);
 3. complete the selection: basic fields read the attribute, fields with resolvers call them, leaves
@@ -43,6 +45,7 @@ from strawberry.types.arguments import StrawberryArgument, convert_argument
 from strawberry.types.base import StrawberryOptional
 from strawberry.types.field import StrawberryField
 
+from entitle.graphql.boundary import DocumentInputs
 from entitle.graphql.context import Context
 from entitle.graphql.documents import DocumentCache
 from graphql import (
@@ -94,6 +97,10 @@ class ResolveInfo:
         self.context = context
 
 
+Call = Callable[[Any, ResolveInfo, dict[str, Any]], Any]
+"""A resolver called as strawberry calls it: ``call(source, info, arguments by python name)``."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Argument:
     graphql_name: str
@@ -107,8 +114,8 @@ class _Field:
     key: str
     python_name: str | None
     """None for ``__typename``."""
-    resolve: Callable[[Any, ResolveInfo], Any] | None
-    """The field's resolver called as strawberry would (self, info), or None: read the attribute."""
+    resolve: Call | None
+    """The field's resolver (see ``_resolver_call``), or None: read the attribute."""
     complete: Callable[[Any], Any]
     typename: str = ""
 
@@ -118,15 +125,12 @@ class Plan:
     """One compiled document: its root field, how to call its resolver and how to complete the result."""
 
     operation_name: str | None
-    operation: OperationDefinitionNode
     key: str
-    field_def: GraphQLField
-    field_node: FieldNode
-    root: StrawberryField
+    call_root: Call
     arguments: tuple[_Argument, ...]
     fields: tuple[_Field, ...]
-    info_name: str | None
-    self_first: bool
+    inputs: DocumentInputs
+    """Where the document's inputs are, for the input boundary's per-request check."""
     variables: tuple[_Variable, ...]
     variable_defaults: dict[str, Any]
     argument_base: dict[str, Any]
@@ -173,10 +177,7 @@ class Plan:
                         path=(argument.graphql_name,),
                     )
                 kwargs[argument.python_name] = value
-        if self.info_name is not None:
-            kwargs[self.info_name] = info
-        resolver: Any = self.root.base_resolver
-        result = resolver(None, **kwargs) if self.self_first else resolver(**kwargs)
+        result = self.call_root(None, info, kwargs)
         if inspect.isawaitable(result):
             result = await result
         if result is None:  # every compiled root is non-null
@@ -264,7 +265,7 @@ async def _complete_field(field: _Field, source: Any, info: ResolveInfo) -> Any:
     if field.python_name is None:
         return field.typename
     if field.resolve is not None:
-        value = field.resolve(source, info)
+        value = field.resolve(source, info, {})
         if inspect.isawaitable(value):
             value = await value
     else:
@@ -286,18 +287,15 @@ class CompiledQueries:
             return None
         if parsed.plan is False:
             try:
-                parsed.plan = _compile(self._schema, parsed.document.definitions)
+                inputs = self._documents.inputs(self._schema._schema, parsed)
+                parsed.plan = _compile(self._schema, parsed.document.definitions, inputs)
             except Abandon:
                 parsed.plan = None
         plan: Plan | None = parsed.plan
         return plan
 
-    @property
-    def documents(self) -> DocumentCache:
-        return self._documents
 
-
-def _compile(schema: StrawberrySchema, definitions: Any) -> Plan:
+def _compile(schema: StrawberrySchema, definitions: Any, inputs: DocumentInputs) -> Plan:
     if len(definitions) != 1 or not isinstance(definitions[0], OperationDefinitionNode):
         raise Abandon
     operation: OperationDefinitionNode = definitions[0]
@@ -317,9 +315,7 @@ def _compile(schema: StrawberrySchema, definitions: Any) -> Plan:
     root: StrawberryField | None = (field_def.extensions or {}).get(_DEFINITION)
     if root is None or root.extensions or root.base_resolver is None or node.selection_set is None:
         raise Abandon
-    resolver = root.base_resolver
-    if resolver.root_parameter is not None or resolver.parent_parameter is not None:
-        raise Abandon
+    call_root = _resolver_call(root)
     arguments = tuple(_argument(schema, argument) for argument in root.arguments)
     return_type = field_def.type
     if not isinstance(return_type, GraphQLNonNull) or not isinstance(return_type.of_type, GraphQLObjectType):
@@ -329,15 +325,11 @@ def _compile(schema: StrawberrySchema, definitions: Any) -> Plan:
     argument_base, argument_variables = _root_arguments(field_def, node)
     return Plan(
         operation_name=operation.name.value if operation.name else None,
-        operation=operation,
         key=node.alias.value if node.alias else name,
-        field_def=field_def,
-        field_node=node,
-        root=root,
+        call_root=call_root,
         arguments=arguments,
         fields=fields,
-        info_name=resolver.info_parameter.name if resolver.info_parameter else None,
-        self_first=resolver.self_parameter is not None,
+        inputs=inputs,
         variables=variables,
         variable_defaults=variable_defaults,
         argument_base=argument_base,
@@ -384,25 +376,29 @@ def _selection(
         if definition.base_resolver is not None:
             if not (resolvers_allowed and (parent.name, name) in COMPILED_RESOLVERS):
                 raise Abandon
-            resolve = _field_resolver(definition)
+            if definition.arguments:
+                raise Abandon
+            resolve = _resolver_call(definition)
         complete = _completion(schema, field_def.type, selection.selection_set)
         fields.append(_Field(key, definition.python_name, resolve, complete))
     return tuple(fields)
 
 
-def _field_resolver(definition: StrawberryField) -> Callable[[Any, ResolveInfo], Any]:
-    """``resolver(source, info)`` passing what strawberry would: the source as ``self``, ``info`` by name."""
+def _resolver_call(definition: StrawberryField) -> Call:
+    """``call(source, info, kwargs)`` calls the field's resolver as strawberry would: ``source`` as ``self``
+    when it takes one, ``info`` by its parameter's name, the arguments by name (no ``root``/``parent``)."""
     resolver: Any = definition.base_resolver
-    if resolver.root_parameter is not None or resolver.parent_parameter is not None or definition.arguments:
+    if resolver is None or resolver.root_parameter is not None or resolver.parent_parameter is not None:
         raise Abandon
     info_name = resolver.info_parameter.name if resolver.info_parameter else None
     takes_self = resolver.self_parameter is not None
 
-    def resolve(source: Any, info: ResolveInfo) -> Any:
-        kwargs = {info_name: info} if info_name is not None else {}
+    def call(source: Any, info: ResolveInfo, kwargs: dict[str, Any]) -> Any:
+        if info_name is not None:
+            kwargs[info_name] = info
         return resolver(source, **kwargs) if takes_self else resolver(**kwargs)
 
-    return resolve
+    return call
 
 
 def _identity(value: Any) -> Any:

@@ -195,9 +195,9 @@ class EntitleGraphQL(GraphQL[Context, None]):
             variables = {}
         elif type(variables) is not dict:
             return None
-        documents = self._compiled.documents
-        inputs = documents.validated(query)
-        if inputs is None or documents.inputs(self.schema._schema, inputs).check(variables) is not None:  # type: ignore[attr-defined]
+        if (
+            plan.inputs.check(variables) is not None
+        ):  # the input boundary refuses: its error is the general path's
             return None
         note_operation(request.scope, self.schema._schema, query)  # type: ignore[attr-defined]
         try:
