@@ -136,6 +136,27 @@ def test_the_cache_is_bounded(server: Server, tenant: str) -> None:
         assert client.effective_entitlements(tenant_key=tenant).from_cache
 
 
+def test_an_update_from_the_stream_does_not_save_a_subject_from_eviction(server: Server, tenant: str) -> None:
+    """The LRU is ordered by reads: a change event refreshes an entry where it stands (before, an event arriving
+    late made the subject the most recently used one, and another subject was evicted in its place)."""
+    other = f"t-{uuid.uuid4().hex[:12]}"
+    with EntitleClient(server.base_url, ADMIN_KEY, cache=True, cache_size=2) as client:
+        assert client.cache is not None
+        assert client.cache.connected.wait(5)
+        # given: the tenant was read first, then another subject
+        client.effective_entitlements(tenant_key=tenant)
+        client.effective_entitlements(tenant_key=other)
+        arrived = wait_for_feature(client, Subject(tenant), "sso")
+        time.sleep(0.2)  # the server registers a subscription once its first await runs
+        # when: a change for the tenant arrives, then a third subject is read
+        server.grant(tenant, feature="sso")
+        assert arrived.wait(1.0)
+        client.effective_entitlements(tenant_key="third")
+        # then: the least recently read subject (the tenant) went, the other stayed
+        assert client.effective_entitlements(tenant_key=other).from_cache
+        assert not client.effective_entitlements(tenant_key=tenant).from_cache
+
+
 def test_the_cache_keeps_more_subjects_than_one_socket_holds(server: Server) -> None:
     """The server refuses more than 100 subscriptions on one WebSocket: the cache opens another socket, and
     every cached subject stays fresh (before, subjects past the 100th were kept with no live subscription)."""

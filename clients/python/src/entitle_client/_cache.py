@@ -291,7 +291,8 @@ class LiveCache:
                 return
             if self._pending.get(subject) == event.get("revision"):
                 del self._pending[subject]
+            # Updated where it stands: an event is not a use, so it must not save the subject from eviction
+            # (reads order the LRU; an entry refreshed by the stream keeps its place).
             self._entries[subject] = EffectiveEntitlements(effective.features, effective.permissions, True)
-            self._entries.move_to_end(subject)
         for listener in self._listeners:
             listener(subject, effective)
