@@ -32,6 +32,7 @@ from entitle.graphql.documents import DocumentCache, cached_documents
 from entitle.graphql.entitlements.mutations import EntitlementsMutation
 from entitle.graphql.entitlements.queries import EntitlementsQuery
 from entitle.graphql.entitlements.types import Entitlement
+from entitle.graphql.execution import SnapshotMemoExecutor
 from entitle.graphql.flags.mutations import FlagsMutation
 from entitle.graphql.flags.queries import FlagsQuery
 from entitle.graphql.flags.types import FeatureFlag
@@ -207,6 +208,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             DecisionLogEntry,
         ],
         extensions=extensions,
+        execution_context_class=SnapshotMemoExecutor,
         config=StrawberryConfig(scalar_map=scalar_map, batching_config={"max_operations": 10}),
     )
     schema.hide_suggestions = hide_suggestions
