@@ -62,7 +62,8 @@ async def main(args: argparse.Namespace) -> None:
         while True:
             body = orjson.dumps({"query": ENTITLEMENTS_PAGE, "variables": {"first": 100, "after": after}})
             status, answer = await call(app, body, scope_for(body))
-            assert status == 200 and b'"errors"' not in answer, answer[:500]
+            assert status == 200, answer[:500]
+            assert b'"errors"' not in answer, answer[:500]
             page = orjson.loads(answer)["data"]["entitlements"]
             if not page["pageInfo"]["hasNextPage"]:
                 break
@@ -91,7 +92,8 @@ async def main(args: argparse.Namespace) -> None:
             cpus.append(cpu)
             walls.append(wall)
             print(f"round {r + 1}: {cpu:.2f} ms CPU, {wall:.2f} ms wall per page", flush=True)
-        print(f"median: {statistics.median(cpus):.2f} ms CPU, {statistics.median(walls):.2f} ms wall per page")
+        cpu, wall = statistics.median(cpus), statistics.median(walls)
+        print(f"median: {cpu:.2f} ms CPU, {wall:.2f} ms wall per page")
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLObjectType, GraphQLResolveInfo
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graphql import GraphQLObjectType, GraphQLResolveInfo
 
 SNAPSHOT_TYPES = frozenset({"Plan", "Feature", "PlanFeature", "PlanVersion"})
 """GraphQL types whose objects come from the process's catalog snapshot and never change."""
