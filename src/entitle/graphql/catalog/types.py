@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from weakref import WeakKeyDictionary
@@ -10,7 +11,7 @@ import strawberry
 
 from entitle.graphql.context import Info
 from entitle.graphql.enums import FeatureType, OverageHandling, ResetPeriod
-from entitle.graphql.node import Node, to_global_id
+from entitle.graphql.node import Node, load_nodes, to_global_id
 from entitle.graphql.pagination import Connection
 from entitle.graphql.permissions import management
 from entitle.graphql.scalars import JSON
@@ -41,6 +42,10 @@ class Feature(Node):
         "change is appended (once per threshold and period); ascending."
     )
     pk: strawberry.Private[int]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[Feature | None]:
+        return await load_nodes(info.context.loaders.feature_by_id, node_ids, cls.from_row)
 
     @classmethod
     def from_row(cls, row: Any) -> Feature:
@@ -101,6 +106,10 @@ class Plan(Node):
     created_at: datetime
     updated_at: datetime
     pk: strawberry.Private[int]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[Plan | None]:
+        return await load_nodes(info.context.loaders.plan_by_id, node_ids, cls.from_row)
 
     @classmethod
     def from_row(cls, row: Any) -> Plan:

@@ -13,7 +13,6 @@ from entitle.domain.errors import Forbidden, Unauthenticated, Unavailable
 from entitle.graphql.changes.types import Change as ChangeType
 from entitle.graphql.changes.types import ChangeConnection, ChangeFilter, EntitlementsChangedEvent
 from entitle.graphql.context import Context, Info
-from entitle.graphql.pagination import paged
 from entitle.graphql.permissions import IsManagement, management
 from entitle.services import listings
 
@@ -51,7 +50,9 @@ class ChangesQuery:
             until=None if filter is None else filter.until,
             after=after_revision,
         )
-        return await paged(info, ChangeConnection, ChangeType.from_row, listing, first, after, last, before)
+        return await ChangeConnection.resolve_connection(
+            listing, info=info, first=first, after=after, last=last, before=before
+        )
 
 
 def _subscriber(info: Info) -> Context:

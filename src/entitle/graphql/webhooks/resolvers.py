@@ -6,7 +6,6 @@ import strawberry
 
 from entitle.graphql.context import Info
 from entitle.graphql.node import pk_of, to_global_id
-from entitle.graphql.pagination import paged
 from entitle.graphql.payloads import DeletePayload
 from entitle.graphql.permissions import management, writer
 from entitle.graphql.webhooks.types import (
@@ -37,15 +36,8 @@ class WebhooksQuery:
         last: int | None = None,
         before: str | None = None,
     ) -> WebhookEndpointConnection:
-        return await paged(
-            info,
-            WebhookEndpointConnection,
-            WebhookEndpoint.from_row,
-            listings.webhook_endpoints(),
-            first,
-            after,
-            last,
-            before,
+        return await WebhookEndpointConnection.resolve_connection(
+            listings.webhook_endpoints(), info=info, first=first, after=after, last=last, before=before
         )
 
 
