@@ -1,4 +1,4 @@
-"""Relay on strawberry.relay's protocol, and why some of it stays ours (graphql/node.py, graphql/pagination.py).
+"""Relay on strawberry.relay's protocol, and why some of it stays ours (graphql/core/relay.py).
 
 Part of this file pins the installed strawberry: each ``test_strawberry_*`` states a reason the
 docstrings of ``node.py`` / ``pagination.py`` give for keeping a piece of our own. When one fails
@@ -19,8 +19,15 @@ from strawberry import relay
 from strawberry.types.base import StrawberryObjectDefinition
 
 from entitle.domain.errors import BadUserInput
-from entitle.graphql.node import Node, from_global_id, resolve_node_type, to_global_id
-from entitle.graphql.pagination import Connection, PageInfo, _node_type
+from entitle.graphql.core.relay import (
+    Connection,
+    Node,
+    PageInfo,
+    _node_type,
+    from_global_id,
+    resolve_node_type,
+    to_global_id,
+)
 from entitle.graphql.schema import build_schema
 
 SCHEMA = build_schema()

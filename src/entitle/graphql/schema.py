@@ -24,7 +24,10 @@ from entitle.graphql.catalog.queries import CatalogQuery
 from entitle.graphql.catalog.types import Feature, Plan
 from entitle.graphql.changes.queries import ChangesQuery, Subscription
 from entitle.graphql.changes.types import Change
-from entitle.graphql.context import Info
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.permissions import IsManagement, authenticated
+from entitle.graphql.core.relay import Node, from_global_id, resolve_node_type
+from entitle.graphql.core.scalars import scalar_map
 from entitle.graphql.decisions.log import DecisionLogEntry, DecisionLogQuery
 from entitle.graphql.decisions.queries import DecisionsQuery
 from entitle.graphql.documents import DocumentCache, cached_documents
@@ -35,10 +38,7 @@ from entitle.graphql.flags.mutations import FlagsMutation
 from entitle.graphql.flags.queries import FlagsQuery
 from entitle.graphql.flags.types import FeatureFlag
 from entitle.graphql.lifecycle.resolvers import LifecycleMutation
-from entitle.graphql.node import Node, from_global_id, resolve_node_type
-from entitle.graphql.permissions import IsManagement, authenticated
 from entitle.graphql.routes.types import ApiRoute, RoutesMutation, RoutesQuery
-from entitle.graphql.scalars import scalar_map
 from entitle.graphql.subjects.mutations import SubjectsMutation
 from entitle.graphql.subjects.queries import SubjectsQuery
 from entitle.graphql.subjects.types import Tenant, User

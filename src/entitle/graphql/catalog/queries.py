@@ -3,9 +3,9 @@ from __future__ import annotations
 import strawberry
 
 from entitle.graphql.catalog.types import Feature, FeatureConnection, Plan, PlanConnection
-from entitle.graphql.context import Info
-from entitle.graphql.inputs import KeyFilter, keyed_rows
-from entitle.graphql.permissions import management
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.inputs import KeyFilter, keyed_rows
+from entitle.graphql.core.permissions import management
 
 
 @strawberry.type

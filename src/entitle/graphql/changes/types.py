@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from entitle.domain.changes import Change as DomainChange
-from entitle.graphql.context import Info
-from entitle.graphql.enums import ChangeKind
-from entitle.graphql.node import Node, load_nodes, to_global_id
-from entitle.graphql.pagination import Connection
-from entitle.graphql.scalars import JSON
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.enums import ChangeKind
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
+from entitle.graphql.core.scalars import JSON
 from entitle.services.lookups import to_change
 
 if TYPE_CHECKING:

@@ -13,11 +13,10 @@ from typing import Any
 import strawberry
 
 from entitle.domain.decision import AccessRequest, Decision
-from entitle.graphql.context import Context, Info
-from entitle.graphql.enums import Justification
-from entitle.graphql.node import Node, load_nodes, to_global_id
-from entitle.graphql.pagination import Connection
-from entitle.graphql.permissions import management
+from entitle.graphql.core.context import Context, Info
+from entitle.graphql.core.enums import Justification
+from entitle.graphql.core.permissions import management
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.services import listings
 
 

@@ -8,14 +8,14 @@ from strawberry.utils.str_converters import to_camel_case
 from entitle.clock import now
 from entitle.domain.errors import Forbidden
 from entitle.domain.model import EntitlementStatus as DomainStatus
-from entitle.graphql.changes.queries import reach
-from entitle.graphql.context import Info
+from entitle.graphql.core.consistency import reach
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.inputs import check_filter_size
 from entitle.graphql.entitlements.types import (
     EntitlementConnection,
     EntitlementFilter,
     EntitlementOrder,
 )
-from entitle.graphql.inputs import check_filter_size
 from entitle.services import listings
 from entitle.services.listings import EntitlementQuery, PageArgs
 

@@ -11,11 +11,10 @@ import strawberry
 from entitle.clock import now
 from entitle.domain.status import entitlement_status
 from entitle.graphql.catalog.types import Feature, Plan, rendered
-from entitle.graphql.context import Info
-from entitle.graphql.enums import AssignLevel, EntitlementOrderField, EntitlementStatus, OrderDirection
-from entitle.graphql.node import Node, load_nodes, to_global_id
-from entitle.graphql.pagination import Connection
-from entitle.graphql.scalars import JSON
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.enums import AssignLevel, EntitlementOrderField, EntitlementStatus, OrderDirection
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
+from entitle.graphql.core.scalars import JSON
 from entitle.graphql.subjects.types import Tenant, User
 from entitle.services.lookups import entitlement_record
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import strawberry
 
-from entitle.graphql.context import Info
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.inputs import KeyFilter, keyed_rows
+from entitle.graphql.core.permissions import management
 from entitle.graphql.flags.types import FeatureFlag, FeatureFlagConnection
-from entitle.graphql.inputs import KeyFilter, keyed_rows
-from entitle.graphql.permissions import management
 
 
 @strawberry.type

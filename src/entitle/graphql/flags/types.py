@@ -9,11 +9,10 @@ from typing import Any
 import strawberry
 
 from entitle.graphql.catalog.types import Feature
-from entitle.graphql.context import Info
-from entitle.graphql.enums import FlagAttribute, FlagOperator
-from entitle.graphql.node import Node, load_nodes, to_global_id
-from entitle.graphql.pagination import Connection
-from entitle.graphql.permissions import management
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.enums import FlagAttribute, FlagOperator
+from entitle.graphql.core.permissions import management
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 
 
 @strawberry.type

@@ -8,12 +8,11 @@ from typing import Any
 import strawberry
 
 from entitle.graphql.catalog.types import Feature
-from entitle.graphql.context import Info
-from entitle.graphql.enums import RoutePolicy
-from entitle.graphql.node import Node, load_nodes, pk_of, to_global_id
-from entitle.graphql.pagination import Connection
-from entitle.graphql.payloads import DeletePayload
-from entitle.graphql.permissions import management, writer
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.enums import RoutePolicy
+from entitle.graphql.core.payloads import DeletePayload
+from entitle.graphql.core.permissions import management, writer
+from entitle.graphql.core.relay import Connection, Node, load_nodes, pk_of, to_global_id
 from entitle.services import flags_routes, listings
 
 

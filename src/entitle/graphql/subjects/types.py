@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from entitle.graphql.context import Info
-from entitle.graphql.node import Node, load_nodes, to_global_id
-from entitle.graphql.pagination import Connection
-from entitle.graphql.permissions import management
-from entitle.graphql.scalars import JSON
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.permissions import management
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
+from entitle.graphql.core.scalars import JSON
 from entitle.services import listings
 
 if TYPE_CHECKING:

@@ -7,9 +7,9 @@ from datetime import datetime
 import strawberry
 
 from entitle.clock import now
-from entitle.graphql.context import Info
-from entitle.graphql.decisions.queries import own_subject, subject_loader
-from entitle.graphql.permissions import authenticated, management
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.permissions import authenticated, management
+from entitle.graphql.core.subjects import own_subject, subject_loader
 from entitle.graphql.usage.types import UsagePeriod, UsageRecordConnection, UsageRecordFilter
 from entitle.services import listings
 from entitle.services.usage_history import usage_history

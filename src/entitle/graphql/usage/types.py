@@ -10,11 +10,10 @@ import strawberry
 
 from entitle.domain.decision import AccessRequest
 from entitle.domain.errors import Forbidden
-from entitle.graphql.context import Info
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.enums import ReservationStatus
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.graphql.decisions.types import EntitlementDecision
-from entitle.graphql.enums import ReservationStatus
-from entitle.graphql.node import Node, load_nodes, to_global_id
-from entitle.graphql.pagination import Connection
 from entitle.services.reservations import Reservation, reservation_of_row
 from entitle.services.usage_history import UsagePeriodView
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from entitle.graphql.context import Info
-from entitle.graphql.node import pk_of, to_global_id
-from entitle.graphql.payloads import DeletePayload
-from entitle.graphql.permissions import management, writer
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.payloads import DeletePayload
+from entitle.graphql.core.permissions import management, writer
+from entitle.graphql.core.relay import pk_of, to_global_id
 from entitle.graphql.webhooks.types import (
     WebhookDelivery,
     WebhookEndpoint,

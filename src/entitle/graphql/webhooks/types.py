@@ -10,10 +10,9 @@ from typing import Any
 import strawberry
 
 from entitle.graphql.changes.types import Change
-from entitle.graphql.context import Info
-from entitle.graphql.node import Node, load_nodes, to_global_id
-from entitle.graphql.pagination import Connection
-from entitle.graphql.permissions import management
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.permissions import management
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.services import listings
 
 
