@@ -1,18 +1,22 @@
 """CPU per nested ``entitlements(first: 100)`` page, in-process, straight through the ASGI app.
 
-    .venv/bin/python bench/listing_cpu.py [--requests 300] [--rounds 5] [--pg URL]
+    .venv/bin/python bench/listing_cpu.py [--requests 300] [--rounds 5] [--pg URL] [--calls 20]
 
 Seeds a small population through the GraphQL API (``bench/seed.py``'s catalog, 300 tenants, 900 users,
 ~420 entitlements) into a fresh PostgreSQL database, then, in rounds, requests ``bench/run.py``'s
 ``ENTITLEMENTS_PAGE`` (first: 100 at rotating cursors, nested plan/features/tenant/user) and reports
 process CPU and wall time per request; the median of the rounds is the figure. No network and no HTTP
 parser: what changes with the GraphQL layer (resolvers, connections, ids) shows, the machine's load much less.
+``--calls N`` also counts Python function calls per page over N pages (cProfile): a figure the
+machine's load does not move, to compare two versions of the code.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import pstats
 import random
 import statistics
 import sys
@@ -115,6 +119,14 @@ async def main(args: argparse.Namespace) -> None:
             cpu_rounds.append(cpu)
             wall_rounds.append(wall)
             print(f"round {r + 1}: {cpu:.2f} ms CPU, {wall:.2f} ms wall per page", flush=True)
+        if args.calls:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for i in range(args.calls):
+                await data(client, ENTITLEMENTS_PAGE, {"first": 100, "after": full[i % len(full)]})
+            profiler.disable()
+            calls = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
+            print(f"{calls / args.calls:.0f} Python function calls per page ({args.calls} pages)")
     await stop()
     print(
         f"median of {args.rounds} rounds: {statistics.median(cpu_rounds):.2f} ms CPU, "
@@ -128,4 +140,5 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--database", default="entitle_listing_cpu_bench")
+    parser.add_argument("--calls", type=int, default=0, help="also count function calls over this many pages")
     asyncio.run(main(parser.parse_args()))

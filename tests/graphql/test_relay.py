@@ -90,7 +90,7 @@ def test_ids_are_strawberry_relays_encoding_and_the_ones_clients_stored() -> Non
     # when
     ours = to_global_id("Entitlement", 42)
     # then
-    assert ours == stored == str(relay.GlobalID("Entitlement", "42"))
+    assert ours == stored == str(relay.GlobalID("Entitlement", "42")) == relay.to_base64("Entitlement", 42)
     assert relay.GlobalID.from_id(ours) == relay.GlobalID("Entitlement", "42")
     assert from_global_id(ours) == ("Entitlement", 42)
 

@@ -2,8 +2,8 @@
 
 Nodes
 -----
-Ids are strawberry.relay's encoding, ``base64("TypeName:pk")`` (``strawberry.relay.to_base64``), so
-the ids clients stored stay valid. Each node type answers ``resolve_nodes`` (relay's classmethod:
+Ids are strawberry.relay's encoding, ``base64("TypeName:pk")`` (``strawberry.relay.to_base64``,
+inlined), so the ids clients stored stay valid. Each node type answers ``resolve_nodes`` (relay's classmethod:
 ids in, nodes or None out, in order), and ``node(id:)`` finds the type through the schema's own
 type registry (``resolve_node_type``): no map from type names to loaders.
 
@@ -41,12 +41,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from base64 import b64encode
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 import strawberry
 from aiodataloader import DataLoader
-from strawberry.relay import to_base64
 from strawberry.types.base import StrawberryObjectDefinition
 
 from entitle.domain.errors import BadUserInput
@@ -89,7 +89,9 @@ async def load_nodes(
 
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
-    return strawberry.ID(to_base64(type_name, pk))
+    """``strawberry.relay.to_base64(type_name, pk)``, inlined: it runs for every node of every page
+    (several hundred on a nested page of 100), and the pinned test checks the two agree."""
+    return strawberry.ID(b64encode(f"{type_name}:{pk}".encode()).decode())
 
 
 MAX_PK = 2**31 - 1
