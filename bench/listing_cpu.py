@@ -1,14 +1,14 @@
 """CPU per nested ``entitlements(first: 100)`` page, in-process, straight through the ASGI app.
 
-    .venv/bin/python bench/listing_cpu.py [--pg URL] [--tenants 1000] [--requests 200] [--rounds 3]
-                                          [--profile FILE.txt]
+    .venv/bin/python bench/listing_cpu.py [--requests 300] [--rounds 5] [--pg URL] [--calls 20]
 
-Why: bench/run.py's (b) figure (median latency over HTTP) needs a quiet machine; the CPU this process spends
-per page does not (much), so a change to the listing path can be compared before/after on a busy one. It
-seeds bench/seed.py's population (scaled by ``--tenants``) through a real ``entitle serve`` on a fresh
-PostgreSQL database, stops it, builds the app in this process, and sends the same page bodies as
-bench/run.py's listing (pages after rotating cursors) through ASGI. Reports CPU and wall µs per page and
-the SQL statements per page stay what the dataloaders make them (printed once).
+Seeds a small population through the GraphQL API (``bench/seed.py``'s catalog, 300 tenants, 900 users,
+~420 entitlements) into a fresh PostgreSQL database, then, in rounds, requests ``bench/run.py``'s
+``ENTITLEMENTS_PAGE`` (first: 100 at rotating cursors, nested plan/features/tenant/user) and reports
+process CPU and wall time per request; the median of the rounds is the figure. No network and no HTTP
+parser: what changes with the GraphQL layer (resolvers, connections, ids) shows, the machine's load much less.
+``--calls N`` also counts Python function calls per page over N pages (cProfile): a figure the
+machine's load does not move, to compare two versions of the code.
 """
 
 from __future__ import annotations
@@ -16,103 +16,129 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import io
 import pstats
 import random
 import statistics
 import sys
-import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import orjson
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from asgi_cpu import call, fresh_pg, lifespan, scope_for
+from asgi_cpu import fresh_pg, lifespan
 from run import ENTITLEMENTS_PAGE
-from seed import GraphQLClient, Population, seed
-from serving import ADMIN_KEY, EntitleServer
+from seed import (
+    BATCH_ENTITLEMENTS,
+    CREATE_FEATURE,
+    CREATE_PLAN,
+    FEATURES,
+    PLANS,
+    UPSERT_TENANTS,
+    UPSERT_USERS,
+    Population,
+    entitlement_items,
+    tenant_key,
+    user_key,
+)
 
 from entitle.app import create_app
+from entitle.db.migrations import upgrade_to_head
 from entitle.settings import Settings
 
+KEY = "bench-admin-key-0123456789"
+POPULATION = Population(tenants=300, users_per_tenant=3, user_add_ons=100, lapsed=20)
 
-def seed_database(database_url: str, tenants: int) -> None:
-    population = Population(tenants=tenants, user_add_ons=tenants // 7, lapsed=tenants // 20)
-    with tempfile.TemporaryDirectory() as workdir:
-        server = EntitleServer.start(database_url, Path(workdir))
-        try:
-            with GraphQLClient(server.base_url, ADMIN_KEY) as client:
-                timings = seed(client, population, random.Random(7))
-        finally:
-            server.stop()
-    print(f"seeded {tenants} tenants in {sum(timings.values()):.1f} s", flush=True)
+
+async def data(client: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post("/graphql", json={"query": query, "variables": variables})
+    body: dict[str, Any] = response.json()
+    if body.get("errors"):
+        raise SystemExit(f"GraphQL errors: {body['errors'][:3]}")
+    result: dict[str, Any] = body["data"]
+    return result
+
+
+async def seed(client: httpx.AsyncClient) -> None:
+    for feature in FEATURES:
+        await data(client, CREATE_FEATURE, {"input": feature})
+    for plan in PLANS:
+        features = [{"featureKey": k, "value": v} for k, v in plan["features"].items()]
+        await data(client, CREATE_PLAN, {"input": {**plan, "features": features}})
+    tenants = [{"key": tenant_key(t), "name": f"Org {t}"} for t in range(POPULATION.tenants)]
+    await data(client, UPSERT_TENANTS, {"input": tenants})
+    users = [
+        {"key": user_key(t, m), "name": f"User {t}-{m}", "tenantKeys": [tenant_key(t)]}
+        for t in range(POPULATION.tenants)
+        for m in range(POPULATION.users_per_tenant)
+    ]
+    await data(client, UPSERT_USERS, {"input": users})
+    items = entitlement_items(POPULATION, random.Random(7), datetime.now(UTC))
+    await data(client, BATCH_ENTITLEMENTS, {"input": items})
 
 
 async def main(args: argparse.Namespace) -> None:
-    database_url = await fresh_pg(args.pg, "entitle_bench_listing")
-    await asyncio.to_thread(seed_database, database_url, args.tenants)
-    settings = Settings(database_url=database_url, entitle_bootstrap_api_key=ADMIN_KEY)
+    database_url = await fresh_pg(args.pg, args.database)
+    settings = Settings(
+        database_url=database_url,
+        entitle_bootstrap_api_key=KEY,
+        entitle_scheduler=False,
+        entitle_webhooks=False,
+    )
+    await asyncio.to_thread(upgrade_to_head, database_url)
     app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
     stop = await lifespan(app)
-    try:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers={"Authorization": f"Bearer {KEY}"}
+    ) as client:
+        await seed(client)
         cursors: list[str | None] = [None]
         after: str | None = None
         while True:
-            body = orjson.dumps({"query": ENTITLEMENTS_PAGE, "variables": {"first": 100, "after": after}})
-            status, answer = await call(app, body, scope_for(body))
-            assert status == 200, answer[:500]
-            assert b'"errors"' not in answer, answer[:500]
-            page = orjson.loads(answer)["data"]["entitlements"]
+            page = (await data(client, ENTITLEMENTS_PAGE, {"first": 100, "after": after}))["entitlements"]
+            assert len(page["edges"]) <= 100
             if not page["pageInfo"]["hasNextPage"]:
                 break
             after = page["pageInfo"]["endCursor"]
             cursors.append(after)
-        bodies = [
-            orjson.dumps({"query": ENTITLEMENTS_PAGE, "variables": {"first": 100, "after": cursor}})
-            for cursor in cursors[:-1]  # full pages only
-        ]
-        requests = [(body, scope_for(body)) for body in bodies]
-        print(f"{len(requests)} full pages of 100", flush=True)
-
-        async def one_round(n: int) -> tuple[float, float]:
-            cpu0, wall0 = time.process_time(), time.perf_counter()
-            for i in range(n):
-                body, scope = requests[i % len(requests)]
-                status, answer = await call(app, body, scope)
-                if status != 200:
-                    raise SystemExit(f"HTTP {status}: {answer[:300]!r}")
-            return (time.process_time() - cpu0) / n * 1e3, (time.perf_counter() - wall0) / n * 1e3
-
-        await one_round(20)
-        cpus, walls = [], []
+        full = cursors[:-1]  # every page of these has 100 edges
+        for i in range(50):  # warm-up: caches, prepared statements
+            await data(client, ENTITLEMENTS_PAGE, {"first": 100, "after": full[i % len(full)]})
+        cpu_rounds: list[float] = []
+        wall_rounds: list[float] = []
         for r in range(args.rounds):
-            cpu, wall = await one_round(args.requests)
-            cpus.append(cpu)
-            walls.append(wall)
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            for i in range(args.requests):
+                await data(client, ENTITLEMENTS_PAGE, {"first": 100, "after": full[i % len(full)]})
+            cpu = (time.process_time() - cpu0) / args.requests * 1e3
+            wall = (time.perf_counter() - wall0) / args.requests * 1e3
+            cpu_rounds.append(cpu)
+            wall_rounds.append(wall)
             print(f"round {r + 1}: {cpu:.2f} ms CPU, {wall:.2f} ms wall per page", flush=True)
-        cpu, wall = statistics.median(cpus), statistics.median(walls)
-        print(f"median: {cpu:.2f} ms CPU, {wall:.2f} ms wall per page")
-        if args.profile:
+        if args.calls:
             profiler = cProfile.Profile()
             profiler.enable()
-            await one_round(args.requests)
+            for i in range(args.calls):
+                await data(client, ENTITLEMENTS_PAGE, {"first": 100, "after": full[i % len(full)]})
             profiler.disable()
-            out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(50)
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(80)
-            Path(args.profile).write_text(out.getvalue())  # noqa: ASYNC240 (after the measurement)
-            print(f"profile written to {args.profile}")
-    finally:
-        await stop()
+            calls = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
+            print(f"{calls / args.calls:.0f} Python function calls per page ({args.calls} pages)")
+    await stop()
+    print(
+        f"median of {args.rounds} rounds: {statistics.median(cpu_rounds):.2f} ms CPU, "
+        f"{statistics.median(wall_rounds):.2f} ms wall per entitlements(first: 100) page"
+    )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
-    parser.add_argument("--tenants", type=int, default=1_000)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--profile")
+    parser.add_argument("--database", default="entitle_listing_cpu_bench")
+    parser.add_argument("--calls", type=int, default=0, help="also count function calls over this many pages")
     asyncio.run(main(parser.parse_args()))

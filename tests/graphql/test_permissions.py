@@ -1,4 +1,4 @@
-"""Field permissions (graphql/permissions.py) refuse with FORBIDDEN and the exact messages of §2."""
+"""Field permissions (graphql/core/permissions.py) refuse with FORBIDDEN and the exact messages of §2."""
 
 from __future__ import annotations
 

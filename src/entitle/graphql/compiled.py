@@ -46,7 +46,7 @@ from strawberry.types.base import StrawberryOptional
 from strawberry.types.field import StrawberryField
 
 from entitle.graphql.boundary import DocumentInputs
-from entitle.graphql.context import Context
+from entitle.graphql.core.context import Context
 from entitle.graphql.documents import DocumentCache
 from graphql import (
     FieldNode,

@@ -28,7 +28,7 @@ from strawberry.types import ExecutionResult
 
 from entitle.domain.errors import RateLimited, Unauthenticated
 from entitle.graphql.compiled import CompiledQueries
-from entitle.graphql.context import Context
+from entitle.graphql.core.context import Context
 from entitle.graphql.errors import (
     SERVICE_UNAVAILABLE,
     UNAVAILABLE_MESSAGE,

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from aiodataloader import DataLoader
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -25,7 +24,10 @@ from entitle.graphql.catalog.queries import CatalogQuery
 from entitle.graphql.catalog.types import Feature, Plan
 from entitle.graphql.changes.queries import ChangesQuery, Subscription
 from entitle.graphql.changes.types import Change
-from entitle.graphql.context import Info
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.permissions import IsManagement, authenticated
+from entitle.graphql.core.relay import Node, from_global_id, resolve_node_type
+from entitle.graphql.core.scalars import scalar_map
 from entitle.graphql.decisions.log import DecisionLogEntry, DecisionLogQuery
 from entitle.graphql.decisions.queries import DecisionsQuery
 from entitle.graphql.documents import DocumentCache, cached_documents
@@ -37,11 +39,7 @@ from entitle.graphql.flags.mutations import FlagsMutation
 from entitle.graphql.flags.queries import FlagsQuery
 from entitle.graphql.flags.types import FeatureFlag
 from entitle.graphql.lifecycle.resolvers import LifecycleMutation
-from entitle.graphql.loaders import Loaders
-from entitle.graphql.node import Node, from_global_id
-from entitle.graphql.permissions import IsManagement, authenticated
 from entitle.graphql.routes.types import ApiRoute, RoutesMutation, RoutesQuery
-from entitle.graphql.scalars import scalar_map
 from entitle.graphql.subjects.mutations import SubjectsMutation
 from entitle.graphql.subjects.queries import SubjectsQuery
 from entitle.graphql.subjects.types import Tenant, User
@@ -50,48 +48,24 @@ from entitle.graphql.usage.queries import UsageQuery
 from entitle.graphql.usage.types import UsageRecord, UsageReservation
 from entitle.graphql.webhooks.resolvers import WebhooksMutation, WebhooksQuery
 from entitle.graphql.webhooks.types import WebhookDelivery, WebhookEndpoint
-from entitle.services.lookups import Row
 from entitle.settings import Settings
 from graphql import GraphQLError
 
 MAX_NODES = 500
-
-_NODE_TYPES: dict[str, tuple[Callable[[Loaders], DataLoader[int, Row | None]], Any]] = {
-    "Feature": (lambda loaders: loaders.feature_by_id, Feature),
-    "Plan": (lambda loaders: loaders.plan_by_id, Plan),
-    "Tenant": (lambda loaders: loaders.tenant_by_id, Tenant),
-    "User": (lambda loaders: loaders.user_by_id, User),
-    "Entitlement": (lambda loaders: loaders.entitlement_by_id, Entitlement),
-    "FeatureFlag": (lambda loaders: loaders.flag_by_id, FeatureFlag),
-    "ApiRoute": (lambda loaders: loaders.route_by_id, ApiRoute),
-    "Change": (lambda loaders: loaders.change_by_id, Change),
-    "WebhookEndpoint": (lambda loaders: loaders.webhook_endpoint_by_id, WebhookEndpoint),
-    "WebhookDelivery": (lambda loaders: loaders.webhook_delivery_by_id, WebhookDelivery),
-    "UsageRecord": (lambda loaders: loaders.usage_record_by_id, UsageRecord),
-    "DecisionLogEntry": (lambda loaders: loaders.decision_log_entry_by_id, DecisionLogEntry),
-}
 
 
 async def _resolve_node(info: Info, global_id: str) -> Node | None:
     """The object, for a management key; a user token may resolve only its own usage reservations."""
     type_name, pk = from_global_id(global_id)
     principal = info.context.require_principal()
-    if type_name == "UsageReservation":
-        row = await info.context.loaders.usage_reservation_by_id.load(pk)
-        if not principal.is_management and (
-            row is None or (row.tenant_key, row.user_key) != (principal.tenant_key, principal.user_key)
-        ):
-            raise Forbidden("a user token may only read its own usage reservations")
-        return None if row is None else await UsageReservation.from_stored(info, row)
+    node_type = resolve_node_type(info, type_name)
+    if node_type is not None and node_type.user_tokens_may_resolve:
+        return await node_type.resolve_node(pk, info=info)
     if not principal.is_management:
         raise Forbidden(IsManagement.message)
-    kind = _NODE_TYPES.get(type_name)
-    if kind is None:
+    if node_type is None:
         return None
-    loader_of, node_type = kind
-    row = await loader_of(info.context.loaders).load(pk)
-    node: Node | None = None if row is None else node_type.from_row(row)
-    return node
+    return await node_type.resolve_node(pk, info=info)
 
 
 @strawberry.type

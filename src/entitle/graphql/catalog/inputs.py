@@ -4,8 +4,8 @@ from typing import Any
 
 import strawberry
 
-from entitle.graphql.enums import FeatureType, OverageHandling, ResetPeriod
-from entitle.graphql.scalars import JSON
+from entitle.graphql.core.enums import FeatureType, OverageHandling, ResetPeriod
+from entitle.graphql.core.scalars import JSON
 
 
 @strawberry.input
@@ -69,7 +69,7 @@ class UpdatePlanInput:
 
 def catalog_changes(value: object) -> dict[str, Any]:
     """The given fields of a feature or plan input."""
-    from entitle.graphql.inputs import given_fields
+    from entitle.graphql.core.inputs import given_fields
 
     return given_fields(value)
 

@@ -11,10 +11,10 @@ from entitle.graphql.catalog.inputs import (
     plan_changes,
 )
 from entitle.graphql.catalog.types import Feature, Plan
-from entitle.graphql.context import Info
-from entitle.graphql.node import to_global_id
-from entitle.graphql.payloads import DeletePayload
-from entitle.graphql.permissions import writer
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.payloads import DeletePayload
+from entitle.graphql.core.permissions import writer
+from entitle.graphql.core.relay import to_global_id
 from entitle.services import catalog
 
 

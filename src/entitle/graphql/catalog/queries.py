@@ -3,10 +3,9 @@ from __future__ import annotations
 import strawberry
 
 from entitle.graphql.catalog.types import Feature, FeatureConnection, Plan, PlanConnection
-from entitle.graphql.context import Info
-from entitle.graphql.inputs import KeyFilter, keyed_rows
-from entitle.graphql.pagination import paged
-from entitle.graphql.permissions import management
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.inputs import KeyFilter, keyed_rows
+from entitle.graphql.core.permissions import management
 
 
 @strawberry.type
@@ -27,15 +26,8 @@ class CatalogQuery:
         before: str | None = None,
         filter: KeyFilter | None = None,
     ) -> FeatureConnection:
-        return await paged(
-            info,
-            FeatureConnection,
-            Feature.from_row,
-            keyed_rows("features", filter),
-            first,
-            after,
-            last,
-            before,
+        return await FeatureConnection.resolve_connection(
+            keyed_rows("features", filter), info=info, first=first, after=after, last=last, before=before
         )
 
     @strawberry.field(extensions=management())
@@ -54,13 +46,6 @@ class CatalogQuery:
         before: str | None = None,
         filter: KeyFilter | None = None,
     ) -> PlanConnection:
-        return await paged(
-            info,
-            PlanConnection,
-            Plan.from_row,
-            keyed_rows("plans", filter),
-            first,
-            after,
-            last,
-            before,
+        return await PlanConnection.resolve_connection(
+            keyed_rows("plans", filter), info=info, first=first, after=after, last=last, before=before
         )

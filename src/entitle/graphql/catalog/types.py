@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from weakref import WeakKeyDictionary
 
 import strawberry
 
-from entitle.graphql.context import Info
-from entitle.graphql.enums import FeatureType, OverageHandling, ResetPeriod
-from entitle.graphql.node import Node, to_global_id
-from entitle.graphql.pagination import Connection
-from entitle.graphql.permissions import management
-from entitle.graphql.scalars import JSON
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.enums import FeatureType, OverageHandling, ResetPeriod
+from entitle.graphql.core.permissions import management
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
+from entitle.graphql.core.scalars import JSON
 from entitle.services.lookups import CatalogSnapshot, PlanFeatureRecord
 
 if TYPE_CHECKING:
@@ -41,6 +41,10 @@ class Feature(Node):
         "change is appended (once per threshold and period); ascending."
     )
     pk: strawberry.Private[int]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[Feature | None]:
+        return await load_nodes(info.context.loaders.feature_by_id, node_ids, cls.from_row)
 
     @classmethod
     def from_row(cls, row: Any) -> Feature:
@@ -101,6 +105,10 @@ class Plan(Node):
     created_at: datetime
     updated_at: datetime
     pk: strawberry.Private[int]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[Plan | None]:
+        return await load_nodes(info.context.loaders.plan_by_id, node_ids, cls.from_row)
 
     @classmethod
     def from_row(cls, row: Any) -> Plan:

@@ -9,15 +9,13 @@ import strawberry
 from entitle.clock import now
 from entitle.domain.changes import Change, ChangeKind, Revision
 from entitle.domain.decision import AccessRequest, validate_request
-from entitle.domain.errors import Forbidden, Unauthenticated, Unavailable
+from entitle.domain.errors import Forbidden, Unauthenticated
 from entitle.graphql.changes.types import Change as ChangeType
 from entitle.graphql.changes.types import ChangeConnection, ChangeFilter, EntitlementsChangedEvent
-from entitle.graphql.context import Context, Info
-from entitle.graphql.pagination import paged
-from entitle.graphql.permissions import IsManagement, management
+from entitle.graphql.core.context import Context, Info
+from entitle.graphql.core.permissions import IsManagement, management
 from entitle.services import listings
 
-MIN_REVISION_WAIT_S = 5.0
 _SUBJECT_CATALOG_KINDS = frozenset(
     kind for kind in ChangeKind if kind.is_catalog and not kind.value.startswith("ROUTE_")
 )
@@ -51,7 +49,9 @@ class ChangesQuery:
             until=None if filter is None else filter.until,
             after=after_revision,
         )
-        return await paged(info, ChangeConnection, ChangeType.from_row, listing, first, after, last, before)
+        return await ChangeConnection.resolve_connection(
+            listing, info=info, first=first, after=after, last=last, before=before
+        )
 
 
 def _subscriber(info: Info) -> Context:
@@ -84,7 +84,8 @@ class Subscription:
     async def entitlements_changed(
         self, info: Info, tenant_key: str | None = None, user_key: str | None = None
     ) -> AsyncGenerator[EntitlementsChangedEvent, None]:
-        from entitle.graphql.decisions.queries import own_subject, render_effective
+        from entitle.graphql.core.subjects import own_subject
+        from entitle.graphql.decisions.queries import render_effective
 
         context = _subscriber(info)
         tenant_key, user_key = own_subject(context, tenant_key, user_key)
@@ -137,15 +138,3 @@ def _matches(change: Change, filter: ChangeFilter | None) -> bool:
     if filter.since is not None and change.at < filter.since:
         return False
     return filter.until is None or change.at < filter.until
-
-
-async def reach(info: Info, min_revision: str | None) -> None:
-    """Wait until this process has applied ``min_revision`` (a mutation's ``extensions.revision``), so
-    the answer reflects that write whichever worker or replica made it (contract §9)."""
-    if min_revision is None:
-        return
-    revision = Revision.parse(min_revision)
-    if not await info.context.runtime.feed.wait_for(revision, MIN_REVISION_WAIT_S):
-        raise Unavailable(
-            f"this server has not reached revision {min_revision} yet; retry", field="minRevision"
-        )

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from entitle.domain.changes import Change as DomainChange
-from entitle.graphql.context import Info
-from entitle.graphql.enums import ChangeKind
-from entitle.graphql.node import Node, to_global_id
-from entitle.graphql.pagination import Connection
-from entitle.graphql.scalars import JSON
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.enums import ChangeKind
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
+from entitle.graphql.core.scalars import JSON
 from entitle.services.lookups import to_change
 
 if TYPE_CHECKING:
@@ -49,6 +49,10 @@ class Change(Node):
             payload=JSON(change.payload),
             entitlement_id=change.entitlement_id,
         )
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[Change | None]:
+        return await load_nodes(info.context.loaders.change_by_id, node_ids, cls.from_row)
 
     @classmethod
     def from_row(cls, row: Any) -> Change:

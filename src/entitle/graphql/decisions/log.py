@@ -6,17 +6,17 @@ writer is ``services.background.decision_log``. ``record_decision`` is the one c
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import strawberry
 
 from entitle.domain.decision import AccessRequest, Decision
-from entitle.graphql.context import Context, Info
-from entitle.graphql.enums import Justification
-from entitle.graphql.node import Node, to_global_id
-from entitle.graphql.pagination import Connection, paged
-from entitle.graphql.permissions import management
+from entitle.graphql.core.context import Context, Info
+from entitle.graphql.core.enums import Justification
+from entitle.graphql.core.permissions import management
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.services import listings
 
 
@@ -48,6 +48,10 @@ class DecisionLogEntry(Node):
     justification: Justification | None
     usage: int | None
     actor: str = strawberry.field(description="The API key's name, or user:<userKey> for a user token.")
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[DecisionLogEntry | None]:
+        return await load_nodes(info.context.loaders.decision_log_entry_by_id, node_ids, cls.from_row)
 
     @classmethod
     def from_row(cls, row: Any) -> DecisionLogEntry:
@@ -110,6 +114,6 @@ class DecisionLogQuery:
             since=f.since,
             until=f.until,
         )
-        return await paged(
-            info, DecisionLogConnection, DecisionLogEntry.from_row, listing, first, after, last, before
+        return await DecisionLogConnection.resolve_connection(
+            listing, info=info, first=first, after=after, last=last, before=before
         )

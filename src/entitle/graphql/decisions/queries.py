@@ -6,9 +6,10 @@ import strawberry
 
 from entitle.clock import now
 from entitle.domain.decision import AccessRequest
-from entitle.domain.errors import Forbidden
-from entitle.graphql.changes.queries import reach
-from entitle.graphql.context import Context, Info
+from entitle.graphql.core.consistency import reach
+from entitle.graphql.core.context import Context, Info
+from entitle.graphql.core.enums import SubscriptionContext
+from entitle.graphql.core.subjects import own_subject, subject_loader
 from entitle.graphql.decisions.log import record_decision
 from entitle.graphql.decisions.types import (
     EffectiveEntitlements,
@@ -16,33 +17,14 @@ from entitle.graphql.decisions.types import (
     EntitlementDecision,
     Viewer,
 )
-from entitle.graphql.enums import SubscriptionContext
 from entitle.graphql.subjects.types import Tenant, User
-from entitle.services.access import SubjectLoader, check_access, effective_entitlements
+from entitle.services.access import check_access, effective_entitlements
 
 
 @strawberry.input
 class RouteInput:
     method: str
     path: str
-
-
-def own_subject(
-    context: Context, tenant_key: str | None, user_key: str | None
-) -> tuple[str | None, str | None]:
-    """The subject a caller may ask about: anything for a management key, itself for a user token."""
-    principal = context.require_principal()
-    if principal.is_management:
-        return tenant_key, user_key
-    if tenant_key is not None and tenant_key != principal.tenant_key:
-        raise Forbidden("a user token may only ask about its own tenant")
-    if user_key is not None and user_key != principal.user_key:
-        raise Forbidden("a user token may only ask about its own user")
-    return principal.tenant_key, principal.user_key
-
-
-def subject_loader(info: Info) -> SubjectLoader:
-    return info.context.loaders.subject
 
 
 @strawberry.type

@@ -11,11 +11,11 @@ from entitle.domain.decision import AccessRequest, Decision
 from entitle.domain.denials import denial_message, target_of, upgrade_options
 from entitle.domain.grants import DecisionSource
 from entitle.graphql.catalog.types import Feature, Plan, rendered
-from entitle.graphql.context import Info
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.enums import Justification, SourceKind, SubscriptionContext
+from entitle.graphql.core.scalars import JSON
 from entitle.graphql.entitlements.types import Entitlement
-from entitle.graphql.enums import Justification, SourceKind, SubscriptionContext
 from entitle.graphql.flags.types import FeatureFlag
-from entitle.graphql.scalars import JSON
 from entitle.graphql.subjects.types import Tenant, User
 from entitle.services.access import EffectiveFeatureView
 

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from entitle.graphql.scalars import JSON
+from entitle.graphql.core.scalars import JSON
 
 
 @strawberry.input(

@@ -3,13 +3,13 @@ from __future__ import annotations
 import strawberry
 
 from entitle.domain.text import shown
-from entitle.graphql.batches import BatchItemError
-from entitle.graphql.context import Info
+from entitle.graphql.core.batches import BatchItemError
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.inputs import given_fields
+from entitle.graphql.core.permissions import writer
+from entitle.graphql.core.relay import from_global_id
 from entitle.graphql.entitlements.inputs import CreateEntitlementInput, UpdateEntitlementInput
 from entitle.graphql.entitlements.types import Entitlement
-from entitle.graphql.inputs import given_fields
-from entitle.graphql.node import from_global_id
-from entitle.graphql.permissions import writer
 from entitle.services import entitlements
 from entitle.services.batches import ItemError
 

@@ -8,16 +8,14 @@ from strawberry.utils.str_converters import to_camel_case
 from entitle.clock import now
 from entitle.domain.errors import Forbidden
 from entitle.domain.model import EntitlementStatus as DomainStatus
-from entitle.graphql.changes.queries import reach
-from entitle.graphql.context import Info
+from entitle.graphql.core.consistency import reach
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.inputs import check_filter_size
 from entitle.graphql.entitlements.types import (
-    Entitlement,
     EntitlementConnection,
     EntitlementFilter,
     EntitlementOrder,
 )
-from entitle.graphql.inputs import check_filter_size
-from entitle.graphql.pagination import paged, paged_children
 from entitle.services import listings
 from entitle.services.listings import EntitlementQuery, PageArgs
 
@@ -74,22 +72,24 @@ async def list_entitlements(
         order_field=order_by.field.value if order_by else None,
         descending=bool(order_by and order_by.direction.value == "DESC"),
     )
-    page = (first, after, last, before)
     if plan_id is None and tenant_id is None:
-        return await paged(info, EntitlementConnection, Entitlement.from_row, listing, *page)
+        return await EntitlementConnection.resolve_connection(
+            listing, info=info, first=first, after=after, last=last, before=before
+        )
     # Nested under a plan or a tenant: every parent of the page shares one windowed statement.
     parent: Literal["plan", "tenant"] = "plan" if plan_id is not None else "tenant"
     parent_id = plan_id if plan_id is not None else tenant_id
     assert parent_id is not None
     relation = ("entitlements", parent, repr(filter), repr(order_by))
-    return await paged_children(
-        info,
-        relation,
-        EntitlementConnection,
-        Entitlement.from_row,
+    return await EntitlementConnection.resolve_children(
         listings.entitlements_of(parent, listing),
-        parent_id,
-        *page,
+        info=info,
+        relation=relation,
+        parent_id=parent_id,
+        first=first,
+        after=after,
+        last=last,
+        before=before,
     )
 
 

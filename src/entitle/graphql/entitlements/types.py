@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,11 +11,10 @@ import strawberry
 from entitle.clock import now
 from entitle.domain.status import entitlement_status
 from entitle.graphql.catalog.types import Feature, Plan, rendered
-from entitle.graphql.context import Info
-from entitle.graphql.enums import AssignLevel, EntitlementOrderField, EntitlementStatus, OrderDirection
-from entitle.graphql.node import Node, to_global_id
-from entitle.graphql.pagination import Connection
-from entitle.graphql.scalars import JSON
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.enums import AssignLevel, EntitlementOrderField, EntitlementStatus, OrderDirection
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
+from entitle.graphql.core.scalars import JSON
 from entitle.graphql.subjects.types import Tenant, User
 from entitle.services.lookups import entitlement_record
 
@@ -32,6 +32,10 @@ class Entitlement(Node):
     created_at: datetime
     updated_at: datetime
     row: strawberry.Private[Any]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[Entitlement | None]:
+        return await load_nodes(info.context.loaders.entitlement_by_id, node_ids, cls.from_row)
 
     @classmethod
     def from_row(cls, row: Any) -> Entitlement:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from entitle.graphql.enums import FlagAttribute, FlagOperator
+from entitle.graphql.core.enums import FlagAttribute, FlagOperator
 
 
 @strawberry.input

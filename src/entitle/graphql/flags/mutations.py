@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import strawberry
 
-from entitle.graphql.context import Info
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.payloads import DeletePayload
+from entitle.graphql.core.permissions import writer
+from entitle.graphql.core.relay import to_global_id
 from entitle.graphql.flags.inputs import FeatureFlagInput, flag_data
 from entitle.graphql.flags.types import FeatureFlag
-from entitle.graphql.node import to_global_id
-from entitle.graphql.payloads import DeletePayload
-from entitle.graphql.permissions import writer
 from entitle.services import flags_routes
 
 

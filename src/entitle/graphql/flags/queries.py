@@ -2,11 +2,10 @@ from __future__ import annotations
 
 import strawberry
 
-from entitle.graphql.context import Info
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.inputs import KeyFilter, keyed_rows
+from entitle.graphql.core.permissions import management
 from entitle.graphql.flags.types import FeatureFlag, FeatureFlagConnection
-from entitle.graphql.inputs import KeyFilter, keyed_rows
-from entitle.graphql.pagination import paged
-from entitle.graphql.permissions import management
 
 
 @strawberry.type
@@ -27,13 +26,6 @@ class FlagsQuery:
         before: str | None = None,
         filter: KeyFilter | None = None,
     ) -> FeatureFlagConnection:
-        return await paged(
-            info,
-            FeatureFlagConnection,
-            FeatureFlag.from_row,
-            keyed_rows("flags", filter),
-            first,
-            after,
-            last,
-            before,
+        return await FeatureFlagConnection.resolve_connection(
+            keyed_rows("flags", filter), info=info, first=first, after=after, last=last, before=before
         )

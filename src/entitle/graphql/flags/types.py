@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import strawberry
 
 from entitle.graphql.catalog.types import Feature
-from entitle.graphql.context import Info
-from entitle.graphql.enums import FlagAttribute, FlagOperator
-from entitle.graphql.node import Node, to_global_id
-from entitle.graphql.pagination import Connection
-from entitle.graphql.permissions import management
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.enums import FlagAttribute, FlagOperator
+from entitle.graphql.core.permissions import management
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 
 
 @strawberry.type
@@ -38,6 +38,10 @@ class FeatureFlag(Node):
     targeted_user_keys: strawberry.Private[list[str]]
     targeting_rules: strawberry.Private[list[FlagRule]]
     rollout_percentage: strawberry.Private[int | None]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[FeatureFlag | None]:
+        return await load_nodes(info.context.loaders.flag_by_id, node_ids, cls.from_row)
 
     @classmethod
     def from_row(cls, row: Any) -> FeatureFlag:

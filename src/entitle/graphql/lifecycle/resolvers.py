@@ -10,11 +10,11 @@ from entitle.domain.errors import BadUserInput
 from entitle.domain.text import shown
 from entitle.graphql.catalog.inputs import PlanFeatureInput
 from entitle.graphql.catalog.types import Plan
-from entitle.graphql.context import Info
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.permissions import writer
+from entitle.graphql.core.relay import from_global_id
 from entitle.graphql.entitlements.types import Entitlement
 from entitle.graphql.lifecycle.types import MigratePayload, PlanChangePayload
-from entitle.graphql.node import from_global_id
-from entitle.graphql.permissions import writer
 from entitle.services import plan_lifecycle
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import strawberry
 
 from entitle.graphql.catalog.types import Feature
-from entitle.graphql.context import Info
-from entitle.graphql.enums import RoutePolicy
-from entitle.graphql.node import Node, pk_of, to_global_id
-from entitle.graphql.pagination import Connection, paged
-from entitle.graphql.payloads import DeletePayload
-from entitle.graphql.permissions import management, writer
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.enums import RoutePolicy
+from entitle.graphql.core.payloads import DeletePayload
+from entitle.graphql.core.permissions import management, writer
+from entitle.graphql.core.relay import Connection, Node, load_nodes, pk_of, to_global_id
 from entitle.services import flags_routes, listings
 
 
@@ -25,6 +25,10 @@ class ApiRoute(Node):
     permission_key: str | None
     priority: int
     feature_id: strawberry.Private[int | None]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[ApiRoute | None]:
+        return await load_nodes(info.context.loaders.route_by_id, node_ids, cls.from_row)
 
     @classmethod
     def from_row(cls, row: Any) -> ApiRoute:
@@ -72,15 +76,8 @@ class RoutesQuery:
         last: int | None = None,
         before: str | None = None,
     ) -> ApiRouteConnection:
-        return await paged(
-            info,
-            ApiRouteConnection,
-            ApiRoute.from_row,
-            listings.routes(),
-            first,
-            after,
-            last,
-            before,
+        return await ApiRouteConnection.resolve_connection(
+            listings.routes(), info=info, first=first, after=after, last=last, before=before
         )
 
 

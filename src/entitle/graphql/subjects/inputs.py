@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from entitle.graphql.scalars import JSON
+from entitle.graphql.core.scalars import JSON
 
 
 @strawberry.input

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import strawberry
 
-from entitle.graphql.batches import BatchItemError
-from entitle.graphql.context import Info
-from entitle.graphql.inputs import given_fields
-from entitle.graphql.permissions import writer
+from entitle.graphql.core.batches import BatchItemError
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.inputs import given_fields
+from entitle.graphql.core.permissions import writer
 from entitle.graphql.subjects.inputs import TenantInput, UserInput
 from entitle.graphql.subjects.types import Tenant, User
 from entitle.services import subjects

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import strawberry
 
-from entitle.graphql.context import Info
-from entitle.graphql.inputs import KeyFilter, keyed_rows
-from entitle.graphql.pagination import paged
-from entitle.graphql.permissions import management
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.inputs import KeyFilter, keyed_rows
+from entitle.graphql.core.permissions import management
 from entitle.graphql.subjects.types import Tenant, TenantConnection, User, UserConnection
 from entitle.services.lookups import row_by_key
 
@@ -27,15 +26,8 @@ class SubjectsQuery:
         before: str | None = None,
         filter: KeyFilter | None = None,
     ) -> TenantConnection:
-        return await paged(
-            info,
-            TenantConnection,
-            Tenant.from_row,
-            keyed_rows("tenants", filter),
-            first,
-            after,
-            last,
-            before,
+        return await TenantConnection.resolve_connection(
+            keyed_rows("tenants", filter), info=info, first=first, after=after, last=last, before=before
         )
 
     @strawberry.field(extensions=management())
@@ -53,13 +45,6 @@ class SubjectsQuery:
         before: str | None = None,
         filter: KeyFilter | None = None,
     ) -> UserConnection:
-        return await paged(
-            info,
-            UserConnection,
-            User.from_row,
-            keyed_rows("users", filter),
-            first,
-            after,
-            last,
-            before,
+        return await UserConnection.resolve_connection(
+            keyed_rows("users", filter), info=info, first=first, after=after, last=last, before=before
         )

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from entitle.graphql.context import Info
-from entitle.graphql.node import Node, to_global_id
-from entitle.graphql.pagination import Connection, paged_children
-from entitle.graphql.permissions import management
-from entitle.graphql.scalars import JSON
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.permissions import management
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
+from entitle.graphql.core.scalars import JSON
 from entitle.services import listings
 
 if TYPE_CHECKING:
@@ -28,6 +28,10 @@ class Tenant(Node):
     metadata: JSON
     created_at: datetime
     pk: strawberry.Private[int]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[Tenant | None]:
+        return await load_nodes(info.context.loaders.tenant_by_id, node_ids, cls.from_row)
 
     @classmethod
     def from_row(cls, row: Any) -> Tenant:
@@ -49,17 +53,15 @@ class Tenant(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> UserConnection:
-        return await paged_children(
-            info,
-            "members",
-            UserConnection,
-            User.from_row,
+        return await UserConnection.resolve_children(
             listings.members_of_tenants(),
-            self.pk,
-            first,
-            after,
-            last,
-            before,
+            info=info,
+            relation="members",
+            parent_id=self.pk,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
         )
 
     @strawberry.field(extensions=management())
@@ -89,6 +91,10 @@ class User(Node):
     pk: strawberry.Private[int]
 
     @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[User | None]:
+        return await load_nodes(info.context.loaders.user_by_id, node_ids, cls.from_row)
+
+    @classmethod
     def from_row(cls, row: Any) -> User:
         return cls(
             id=to_global_id("User", row.id),
@@ -109,17 +115,15 @@ class User(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> TenantConnection:
-        return await paged_children(
-            info,
-            "tenants",
-            TenantConnection,
-            Tenant.from_row,
+        return await TenantConnection.resolve_children(
             listings.tenants_of_users(),
-            self.pk,
-            first,
-            after,
-            last,
-            before,
+            info=info,
+            relation="tenants",
+            parent_id=self.pk,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
         )
 
 

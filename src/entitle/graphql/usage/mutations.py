@@ -6,11 +6,11 @@ import strawberry
 
 from entitle.clock import now
 from entitle.domain.decision import AccessRequest
-from entitle.graphql.context import Info
-from entitle.graphql.decisions.queries import own_subject, subject_loader
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.permissions import writer
+from entitle.graphql.core.relay import pk_of
+from entitle.graphql.core.subjects import own_subject, subject_loader
 from entitle.graphql.decisions.types import EntitlementDecision
-from entitle.graphql.node import pk_of
-from entitle.graphql.permissions import writer
 from entitle.graphql.usage.types import ReserveUsageInput, UsageReservation
 from entitle.services.reservations import ReservationRequest, commit_usage, release_usage, reserve_usage
 from entitle.services.usage import UsageReport, report_usage

@@ -7,11 +7,10 @@ from datetime import datetime
 import strawberry
 
 from entitle.clock import now
-from entitle.graphql.context import Info
-from entitle.graphql.decisions.queries import own_subject, subject_loader
-from entitle.graphql.pagination import paged
-from entitle.graphql.permissions import authenticated, management
-from entitle.graphql.usage.types import UsagePeriod, UsageRecord, UsageRecordConnection, UsageRecordFilter
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.permissions import authenticated, management
+from entitle.graphql.core.subjects import own_subject, subject_loader
+from entitle.graphql.usage.types import UsagePeriod, UsageRecordConnection, UsageRecordFilter
 from entitle.services import listings
 from entitle.services.usage_history import usage_history
 
@@ -65,6 +64,6 @@ class UsageQuery:
             since=given.since,
             until=given.until,
         )
-        return await paged(
-            info, UsageRecordConnection, UsageRecord.from_row, listing, first, after, last, before
+        return await UsageRecordConnection.resolve_connection(
+            listing, info=info, first=first, after=after, last=last, before=before
         )

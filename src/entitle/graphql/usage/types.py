@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import strawberry
 
 from entitle.domain.decision import AccessRequest
-from entitle.graphql.context import Info
+from entitle.domain.errors import Forbidden
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.enums import ReservationStatus
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.graphql.decisions.types import EntitlementDecision
-from entitle.graphql.enums import ReservationStatus
-from entitle.graphql.node import Node, to_global_id
-from entitle.graphql.pagination import Connection
 from entitle.services.reservations import Reservation, reservation_of_row
 from entitle.services.usage_history import UsagePeriodView
 
@@ -30,6 +31,20 @@ class UsageReservation(Node):
     decision: EntitlementDecision
     tenant_key: strawberry.Private[str | None]
     user_key: strawberry.Private[str | None]
+
+    user_tokens_may_resolve = True
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[UsageReservation | None]:
+        """Management keys read any reservation; a user token only its own (else FORBIDDEN)."""
+        principal = info.context.require_principal()
+        rows = await info.context.loaders.usage_reservation_by_id.load_many(list(node_ids))
+        if not principal.is_management and any(
+            row is None or (row.tenant_key, row.user_key) != (principal.tenant_key, principal.user_key)
+            for row in rows
+        ):
+            raise Forbidden("a user token may only read its own usage reservations")
+        return [None if row is None else await cls.from_stored(info, row) for row in rows]
 
     @classmethod
     def from_domain(cls, reservation: Reservation) -> UsageReservation:
@@ -85,6 +100,10 @@ class UsageRecord(Node):
     idempotency_key: str
     at: datetime
     accepted: bool
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[UsageRecord | None]:
+        return await load_nodes(info.context.loaders.usage_record_by_id, node_ids, cls.from_row)
 
     @classmethod
     def from_row(cls, row: Any) -> UsageRecord:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from entitle.graphql.context import Info
-from entitle.graphql.node import pk_of, to_global_id
-from entitle.graphql.pagination import paged
-from entitle.graphql.payloads import DeletePayload
-from entitle.graphql.permissions import management, writer
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.payloads import DeletePayload
+from entitle.graphql.core.permissions import management, writer
+from entitle.graphql.core.relay import pk_of, to_global_id
 from entitle.graphql.webhooks.types import (
     WebhookDelivery,
     WebhookEndpoint,
@@ -37,15 +36,8 @@ class WebhooksQuery:
         last: int | None = None,
         before: str | None = None,
     ) -> WebhookEndpointConnection:
-        return await paged(
-            info,
-            WebhookEndpointConnection,
-            WebhookEndpoint.from_row,
-            listings.webhook_endpoints(),
-            first,
-            after,
-            last,
-            before,
+        return await WebhookEndpointConnection.resolve_connection(
+            listings.webhook_endpoints(), info=info, first=first, after=after, last=last, before=before
         )
 
 

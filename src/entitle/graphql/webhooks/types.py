@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -9,10 +10,9 @@ from typing import Any
 import strawberry
 
 from entitle.graphql.changes.types import Change
-from entitle.graphql.context import Info
-from entitle.graphql.node import Node, to_global_id
-from entitle.graphql.pagination import Connection, paged_children
-from entitle.graphql.permissions import management
+from entitle.graphql.core.context import Info
+from entitle.graphql.core.permissions import management
+from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.services import listings
 
 
@@ -33,6 +33,10 @@ class WebhookEndpoint(Node):
     created_at: datetime
     updated_at: datetime
     pk: strawberry.Private[int]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[WebhookEndpoint | None]:
+        return await load_nodes(info.context.loaders.webhook_endpoint_by_id, node_ids, cls.from_row)
 
     @classmethod
     def from_row(cls, row: Any) -> WebhookEndpoint:
@@ -57,17 +61,15 @@ class WebhookEndpoint(Node):
     ) -> WebhookDeliveryConnection:
         """Newest first."""
         statuses = sorted({s.value for s in status}) if status else None
-        return await paged_children(
-            info,
-            ("webhook_deliveries", tuple(statuses or ())),
-            WebhookDeliveryConnection,
-            WebhookDelivery.from_row,
+        return await WebhookDeliveryConnection.resolve_children(
             listings.webhook_deliveries_of_endpoints(statuses),
-            self.pk,
-            first,
-            after,
-            None,
-            None,
+            info=info,
+            relation=("webhook_deliveries", tuple(statuses or ())),
+            parent_id=self.pk,
+            first=first,
+            after=after,
+            last=None,
+            before=None,
         )
 
 
@@ -98,6 +100,10 @@ class WebhookDelivery(Node):
     delivered_at: datetime | None
     endpoint_id: strawberry.Private[int]
     change_id: strawberry.Private[int | None]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[WebhookDelivery | None]:
+        return await load_nodes(info.context.loaders.webhook_delivery_by_id, node_ids, cls.from_row)
 
     @classmethod
     def from_row(cls, row: Any) -> WebhookDelivery:

@@ -20,7 +20,7 @@ from entitle.auth import Principal
 from entitle.domain.errors import Forbidden
 
 if TYPE_CHECKING:
-    from entitle.graphql.context import Info
+    from entitle.graphql.core.context import Info
 
 
 class _Refusal(BasePermission):

@@ -11,7 +11,7 @@ from entitle.domain.errors import Forbidden
 from entitle.services.runtime import Runtime
 
 if TYPE_CHECKING:
-    from entitle.graphql.loaders import Loaders
+    from entitle.graphql.core.loaders import Loaders
 
 
 class Context:
@@ -27,14 +27,14 @@ class Context:
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            from entitle.graphql.loaders import Loaders
+            from entitle.graphql.core.loaders import Loaders
 
             self._loaders = Loaders(self.runtime)
         return self._loaders
 
     def require_principal(self) -> Principal:
         """The caller, for resolvers that act on who it is (field access itself is checked by
-        ``graphql.permissions``)."""
+        ``graphql.core.permissions``)."""
         if self.principal is None:  # only the GraphiQL page is served without one
             raise Forbidden("authentication required")
         return self.principal
