@@ -51,7 +51,13 @@ def fresh_batch(run: int, size: int) -> list[dict[str, Any]]:
             tenant, user = rng.choice(MEMBERS)
             value = 1 + rng.randrange(20)
             items.append(
-                {"featureKey": "seats", "value": value, "tenantKey": tenant, "userKey": user, "reason": reason}
+                {
+                    "featureKey": "seats",
+                    "value": value,
+                    "tenantKey": tenant,
+                    "userKey": user,
+                    "reason": reason,
+                }
             )
     return items
 

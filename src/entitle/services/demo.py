@@ -10,6 +10,7 @@ from entitle.db.repositories import entitlements as entitlement_rows
 from entitle.db.repositories import features as feature_rows
 from entitle.domain.model import FeatureType, OverageHandling, ResetPeriod
 from entitle.services import catalog, entitlements, flags_routes, subjects
+from entitle.services.entitlements import CreateEntitlements, NewEntitlement
 from entitle.services.runtime import Runtime
 from entitle.settings import Settings
 
@@ -126,35 +127,38 @@ async def seed_demo(settings: Settings) -> str:
         start = now() - timedelta(days=30)
         await entitlements.batch_create(
             runtime,
-            [
-                {"plan_key": "pro", "tenant_key": "acme", "start_date": start, "reason": "annual contract"},
-                {"plan_key": "enterprise", "tenant_key": "globex", "start_date": start},
-                {"plan_key": "free", "tenant_key": "initech", "start_date": start},
-                {"plan_key": "pro-trial", "tenant_key": "initech"},
-                {
-                    "feature_key": "sso",
-                    "tenant_key": "acme",
-                    "user_key": "alice@acme.test",
-                    "value": True,
-                    "reason": "admin add-on",
-                },
-                {
-                    "plan_key": "pro",
-                    "user_key": "dave@example.test",
-                    "start_date": start,
-                    "expiration_date": now() - timedelta(days=1),
-                    "reason": "lapsed personal plan",
-                },
-                {
-                    "feature_key": "seats",
-                    "tenant_key": "acme",
-                    "value": 40,
-                    "reason": "seat add-on",
-                    "expiration_date": now() + timedelta(days=90),
-                },
-            ],
-            atomic=True,
-            idempotency_key=None,
+            CreateEntitlements(
+                [
+                    NewEntitlement(
+                        plan_key="pro", tenant_key="acme", start_date=start, reason="annual contract"
+                    ),
+                    NewEntitlement(plan_key="enterprise", tenant_key="globex", start_date=start),
+                    NewEntitlement(plan_key="free", tenant_key="initech", start_date=start),
+                    NewEntitlement(plan_key="pro-trial", tenant_key="initech"),
+                    NewEntitlement(
+                        feature_key="sso",
+                        tenant_key="acme",
+                        user_key="alice@acme.test",
+                        value=True,
+                        reason="admin add-on",
+                    ),
+                    NewEntitlement(
+                        plan_key="pro",
+                        user_key="dave@example.test",
+                        start_date=start,
+                        expiration_date=now() - timedelta(days=1),
+                        reason="lapsed personal plan",
+                    ),
+                    NewEntitlement(
+                        feature_key="seats",
+                        tenant_key="acme",
+                        value=40,
+                        reason="seat add-on",
+                        expiration_date=now() + timedelta(days=90),
+                    ),
+                ],
+                atomic=True,
+            ),
         )
         await flags_routes.create_flag(
             runtime,
