@@ -9,6 +9,7 @@ from entitle.clock import now
 from entitle.db.repositories import entitlements as entitlement_rows
 from entitle.db.repositories import features as feature_rows
 from entitle.domain.model import FeatureType, OverageHandling, ResetPeriod
+from entitle.domain.subjects import TenantFields, UserFields
 from entitle.services import catalog, entitlements, flags_routes, subjects
 from entitle.services.entitlements import CreateEntitlements, NewEntitlement
 from entitle.services.runtime import Runtime
@@ -97,32 +98,28 @@ async def seed_demo(settings: Settings) -> str:
             await catalog.create_plan(runtime, dict(plan))
         await subjects.upsert_tenants(
             runtime,
-            [
-                {"key": "acme", "name": "Acme Corp", "metadata": {"region": "eu", "employees": 120}},
-                {"key": "globex", "name": "Globex", "metadata": {"region": "us", "employees": 8000}},
-                {"key": "initech", "name": "Initech", "metadata": {"region": "us", "employees": 40}},
-            ],
-            atomic=True,
+            subjects.UpsertTenants(
+                [
+                    TenantFields("acme", name="Acme Corp", metadata={"region": "eu", "employees": 120}),
+                    TenantFields("globex", name="Globex", metadata={"region": "us", "employees": 8000}),
+                    TenantFields("initech", name="Initech", metadata={"region": "us", "employees": 40}),
+                ]
+            ),
         )
         await subjects.upsert_users(
             runtime,
-            [
-                {
-                    "key": "alice@acme.test",
-                    "name": "Alice",
-                    "email": "alice@acme.test",
-                    "tenant_keys": ["acme"],
-                },
-                {"key": "bob@acme.test", "name": "Bob", "email": "bob@acme.test", "tenant_keys": ["acme"]},
-                {
-                    "key": "carol@globex.test",
-                    "name": "Carol",
-                    "email": "carol@globex.test",
-                    "tenant_keys": ["globex"],
-                },
-                {"key": "dave@example.test", "name": "Dave (freelancer)", "email": "dave@example.test"},
-            ],
-            atomic=True,
+            subjects.UpsertUsers(
+                [
+                    UserFields(
+                        "alice@acme.test", name="Alice", email="alice@acme.test", tenant_keys=["acme"]
+                    ),
+                    UserFields("bob@acme.test", name="Bob", email="bob@acme.test", tenant_keys=["acme"]),
+                    UserFields(
+                        "carol@globex.test", name="Carol", email="carol@globex.test", tenant_keys=["globex"]
+                    ),
+                    UserFields("dave@example.test", name="Dave (freelancer)", email="dave@example.test"),
+                ]
+            ),
         )
         start = now() - timedelta(days=30)
         await entitlements.batch_create(
