@@ -8,10 +8,18 @@ from typing import Any
 from entitle.clock import now
 from entitle.db.repositories import entitlements as entitlement_rows
 from entitle.db.repositories import features as feature_rows
-from entitle.domain.model import FeatureType, OverageHandling, ResetPeriod
+from entitle.domain.model import (
+    FeatureType,
+    FlagAttribute,
+    FlagOperator,
+    OverageHandling,
+    ResetPeriod,
+    RoutePolicy,
+)
 from entitle.domain.subjects import TenantFields, UserFields
 from entitle.services import catalog, entitlements, flags_routes, subjects
 from entitle.services.entitlements import CreateEntitlements, NewEntitlement
+from entitle.services.flags_routes import FlagDefinition, FlagRuleDefinition, NewRoute
 from entitle.services.runtime import Runtime
 from entitle.settings import Settings
 
@@ -159,38 +167,27 @@ async def seed_demo(settings: Settings) -> str:
         )
         await flags_routes.create_flag(
             runtime,
-            {
-                "key": "ai-beta",
-                "name": "AI assistant beta",
-                "on": True,
-                "feature_keys": ["ai-assistant"],
-                "tenant_keys": ["acme"],
-                "rules": [
-                    {
-                        "attribute": "TENANT_METADATA",
-                        "path": "employees",
-                        "operator": "GREATER_THAN",
-                        "values": ["5000"],
-                    }
+            FlagDefinition(
+                key="ai-beta",
+                name="AI assistant beta",
+                on=True,
+                feature_keys=["ai-assistant"],
+                tenant_keys=["acme"],
+                rules=[
+                    FlagRuleDefinition(
+                        FlagAttribute.TENANT_METADATA, FlagOperator.GREATER_THAN, ["5000"], path="employees"
+                    )
                 ],
-                "percentage": 10,
-            },
+                percentage=10,
+            ),
         )
         for route in (
-            {
-                "method": "GET",
-                "path_pattern": "/api/v1/reports/**",
-                "policy": "REQUIRE_PERMISSION",
-                "permission_key": "reports.view",
-            },
-            {
-                "method": "*",
-                "path_pattern": "/api/v1/admin/sso",
-                "policy": "REQUIRE_FEATURE",
-                "feature_key": "sso",
-            },
-            {"method": "GET", "path_pattern": "/api/v1/health", "policy": "ALLOW"},
-            {"method": "*", "path_pattern": "/api/v1/internal/**", "policy": "DENY", "priority": 10},
+            NewRoute(
+                "GET", "/api/v1/reports/**", RoutePolicy.REQUIRE_PERMISSION, permission_key="reports.view"
+            ),
+            NewRoute("*", "/api/v1/admin/sso", RoutePolicy.REQUIRE_FEATURE, feature_key="sso"),
+            NewRoute("GET", "/api/v1/health", RoutePolicy.ALLOW),
+            NewRoute("*", "/api/v1/internal/**", RoutePolicy.DENY, priority=10),
         ):
             await flags_routes.create_route(runtime, route)
         async with runtime.database.read() as session:
