@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from entitle.clock import now
 from entitle.db.repositories import entitlements as entitlement_rows
@@ -18,79 +17,77 @@ from entitle.domain.model import (
 )
 from entitle.domain.subjects import TenantFields, UserFields
 from entitle.services import catalog, entitlements, flags_routes, subjects
+from entitle.services.catalog import NewFeature, NewPlan, PlanFeature
 from entitle.services.entitlements import CreateEntitlements, NewEntitlement
 from entitle.services.flags_routes import FlagDefinition, FlagRuleDefinition, NewRoute
 from entitle.services.runtime import Runtime
 from entitle.settings import Settings
 
-FEATURES_DEMO: list[dict[str, Any]] = [
-    {"key": "sso", "name": "Single sign-on", "type": FeatureType.BOOLEAN, "permissions": ["sso.configure"]},
-    {
-        "key": "reports",
-        "name": "Reports",
-        "type": FeatureType.BOOLEAN,
-        "permissions": ["reports.view", "reports.export"],
-    },
-    {"key": "seats", "name": "Seats", "type": FeatureType.LIMIT, "unit": "seat"},
-    {
-        "key": "api-calls",
-        "name": "API calls",
-        "type": FeatureType.LIMIT,
-        "unit": "call",
-        "reset_period": ResetPeriod.MONTH,
-        "overage": OverageHandling.BLOCK,
-    },
-    {
-        "key": "support",
-        "name": "Support tier",
-        "type": FeatureType.TIER,
-        "tiers": ["community", "standard", "priority"],
-    },
-    {"key": "export-formats", "name": "Export formats", "type": FeatureType.LIST},
-    {"key": "ai-assistant", "name": "AI assistant (beta)", "type": FeatureType.BOOLEAN},
+FEATURES_DEMO: list[NewFeature] = [
+    NewFeature(key="sso", name="Single sign-on", type=FeatureType.BOOLEAN, permissions=["sso.configure"]),
+    NewFeature(
+        key="reports",
+        name="Reports",
+        type=FeatureType.BOOLEAN,
+        permissions=["reports.view", "reports.export"],
+    ),
+    NewFeature(key="seats", name="Seats", type=FeatureType.LIMIT, unit="seat"),
+    NewFeature(
+        key="api-calls",
+        name="API calls",
+        type=FeatureType.LIMIT,
+        unit="call",
+        reset_period=ResetPeriod.MONTH,
+        overage=OverageHandling.BLOCK,
+    ),
+    NewFeature(
+        key="support", name="Support tier", type=FeatureType.TIER, tiers=["community", "standard", "priority"]
+    ),
+    NewFeature(key="export-formats", name="Export formats", type=FeatureType.LIST),
+    NewFeature(key="ai-assistant", name="AI assistant (beta)", type=FeatureType.BOOLEAN),
 ]
 
-PLANS_DEMO: list[dict[str, Any]] = [
-    {
-        "key": "free",
-        "name": "Free",
-        "features": [
-            {"feature_key": "seats", "value": 3},
-            {"feature_key": "api-calls", "value": 1000},
-            {"feature_key": "support", "value": "community"},
-            {"feature_key": "export-formats", "value": ["csv"]},
+PLANS_DEMO: list[NewPlan] = [
+    NewPlan(
+        key="free",
+        name="Free",
+        features=[
+            PlanFeature("seats", 3),
+            PlanFeature("api-calls", 1000),
+            PlanFeature("support", "community"),
+            PlanFeature("export-formats", ["csv"]),
         ],
-    },
-    {
-        "key": "pro",
-        "name": "Pro",
-        "default_time_limitation_days": None,
-        "features": [
-            {"feature_key": "seats", "value": 25},
-            {"feature_key": "api-calls", "value": 100000},
-            {"feature_key": "reports", "value": True},
-            {"feature_key": "support", "value": "standard"},
-            {"feature_key": "export-formats", "value": ["csv", "xlsx"]},
+    ),
+    NewPlan(
+        key="pro",
+        name="Pro",
+        default_time_limitation_days=None,
+        features=[
+            PlanFeature("seats", 25),
+            PlanFeature("api-calls", 100000),
+            PlanFeature("reports", True),
+            PlanFeature("support", "standard"),
+            PlanFeature("export-formats", ["csv", "xlsx"]),
         ],
-    },
-    {
-        "key": "enterprise",
-        "name": "Enterprise",
-        "features": [
-            {"feature_key": "seats", "value": "unlimited"},
-            {"feature_key": "api-calls", "value": "unlimited"},
-            {"feature_key": "reports", "value": True},
-            {"feature_key": "sso", "value": True},
-            {"feature_key": "support", "value": "priority"},
-            {"feature_key": "export-formats", "value": ["csv", "xlsx", "pdf"]},
+    ),
+    NewPlan(
+        key="enterprise",
+        name="Enterprise",
+        features=[
+            PlanFeature("seats", "unlimited"),
+            PlanFeature("api-calls", "unlimited"),
+            PlanFeature("reports", True),
+            PlanFeature("sso", True),
+            PlanFeature("support", "priority"),
+            PlanFeature("export-formats", ["csv", "xlsx", "pdf"]),
         ],
-    },
-    {
-        "key": "pro-trial",
-        "name": "Pro trial (14 days)",
-        "default_time_limitation_days": 14,
-        "features": [{"feature_key": "seats", "value": 25}, {"feature_key": "reports", "value": True}],
-    },
+    ),
+    NewPlan(
+        key="pro-trial",
+        name="Pro trial (14 days)",
+        default_time_limitation_days=14,
+        features=[PlanFeature("seats", 25), PlanFeature("reports", True)],
+    ),
 ]
 
 
@@ -101,9 +98,9 @@ async def seed_demo(settings: Settings) -> str:
             if await feature_rows.key_exists(session, "sso"):
                 return "demo data is already loaded"
         for feature in FEATURES_DEMO:
-            await catalog.create_feature(runtime, dict(feature))
+            await catalog.create_feature(runtime, feature)
         for plan in PLANS_DEMO:
-            await catalog.create_plan(runtime, dict(plan))
+            await catalog.create_plan(runtime, plan)
         await subjects.upsert_tenants(
             runtime,
             subjects.UpsertTenants(
