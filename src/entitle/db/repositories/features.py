@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from entitle.db.repositories import Session
+from entitle.db.repositories import ColumnValues, ResultRow, Session
 from entitle.db.tables import (
     ENTITLEMENTS,
     FEATURES,
@@ -44,7 +44,7 @@ class FeatureRecord:
     warning_thresholds: list[int] = field(default_factory=list)
 
     @classmethod
-    def of(cls, row: Any) -> FeatureRecord:
+    def of(cls, row: ResultRow) -> FeatureRecord:
         values = dict(row._mapping)
         values["warning_thresholds"] = list(values.get("warning_thresholds") or [])
         return cls(**values)
@@ -70,13 +70,13 @@ async def ids_by_keys(session: Session, keys: Collection[str]) -> dict[str, int]
     return {key: feature_id for key, feature_id in rows}
 
 
-async def insert(session: Session, values: dict[str, Any]) -> FeatureRecord:
+async def insert(session: Session, values: ColumnValues) -> FeatureRecord:
     """Insert one feature; ``values`` are column values (``metadata`` included)."""
     row = (await session.execute(sa.insert(FEATURES).values(**values).returning(FEATURES))).one()
     return FeatureRecord.of(row)
 
 
-async def update(session: Session, feature_id: int, values: dict[str, Any]) -> FeatureRecord:
+async def update(session: Session, feature_id: int, values: ColumnValues) -> FeatureRecord:
     statement = sa.update(FEATURES).where(FEATURES.c.id == feature_id).values(**values).returning(FEATURES)
     return FeatureRecord.of((await session.execute(statement)).one())
 

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from entitle.db.engine import Executor
+from entitle.db.repositories import ResultRow
 from entitle.db.repositories.idempotency import RESERVATIONS_LEDGER
 from entitle.db.tables import USAGE_RESERVATIONS as R
 from entitle.domain.metering import ReservationStatus
@@ -36,7 +37,7 @@ class ReservationRecord:
     settled_at: datetime | None
 
     @classmethod
-    def of(cls, row: Any) -> ReservationRecord:
+    def of(cls, row: ResultRow) -> ReservationRecord:
         values = dict(row._mapping)
         values["status"] = ReservationStatus(values["status"])
         return cls(**values)

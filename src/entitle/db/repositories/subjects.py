@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from entitle.db.engine import Executor, upsert_statement
-from entitle.db.repositories import Session, changes
+from entitle.db.repositories import ResultRow, Session, changes
 from entitle.db.tables import MEMBERSHIPS, TENANTS, USERS
 from entitle.domain.changes import ChangeKind, NewChange, shown
 from entitle.domain.patch import UNSET
@@ -31,7 +31,7 @@ class TenantRecord:
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Any) -> TenantRecord:
+    def of(cls, row: ResultRow) -> TenantRecord:
         return cls(**row._mapping)
 
 
