@@ -49,13 +49,12 @@ from entitle.graphql.usage.queries import UsageQuery
 from entitle.graphql.usage.types import UsageRecord, UsageReservation
 from entitle.graphql.webhooks.resolvers import WebhooksMutation, WebhooksQuery
 from entitle.graphql.webhooks.types import WebhookDelivery, WebhookEndpoint
-from entitle.services.lookups import Row
 from entitle.settings import Settings
 from graphql import GraphQLError
 
 MAX_NODES = 500
 
-_NODE_TYPES: dict[str, tuple[Callable[[Loaders], DataLoader[int, Row | None]], Any]] = {
+_NODE_TYPES: dict[str, tuple[Callable[[Loaders], DataLoader[int, Any]], Any]] = {
     "Feature": (lambda loaders: loaders.feature_by_id, Feature),
     "Plan": (lambda loaders: loaders.plan_by_id, Plan),
     "Tenant": (lambda loaders: loaders.tenant_by_id, Tenant),

@@ -36,6 +36,23 @@ class TenantRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A stored user as the API renders it (attribute names are the column names)."""
+
+    id: int
+    key: str
+    name: str | None
+    email: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: ResultRow) -> UserRecord:
+        return cls(**row._mapping)
+
+
+@dataclass(frozen=True, slots=True)
 class Upserted:
     """Ids by key of the rows an upsert wrote, and the keys of those it created (not updated)."""
 

@@ -74,6 +74,25 @@ class Counter:
         return cls(int(row.used), int(row.held), int(row.alerted_threshold), bool(row.limit_alerted))
 
 
+@dataclass(frozen=True, slots=True)
+class UsageRecordEntry:
+    """One stored line of the usage history (attribute names are the column names)."""
+
+    id: int
+    tenant_key: str | None
+    user_key: str | None
+    feature_key: str
+    amount: int
+    idempotency_key: str
+    at: datetime
+    accepted: bool
+    reservation_id: int | None
+
+    @classmethod
+    def of(cls, row: ResultRow) -> UsageRecordEntry:
+        return cls(**row._mapping)
+
+
 _RETURNED = (C.c.used, C.c.held, C.c.alerted_threshold, C.c.limit_alerted)
 
 

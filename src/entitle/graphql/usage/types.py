@@ -13,6 +13,7 @@ from entitle.graphql.decisions.types import EntitlementDecision
 from entitle.graphql.enums import ReservationStatus
 from entitle.graphql.node import Node, to_global_id
 from entitle.graphql.pagination import Connection
+from entitle.services.lookups import ReservationRecord
 from entitle.services.reservations import Reservation, reservation_of_row
 from entitle.services.usage_history import UsagePeriodView
 
@@ -48,7 +49,7 @@ class UsageReservation(Node):
         )
 
     @classmethod
-    async def from_stored(cls, info: Info, row: Any) -> UsageReservation:
+    async def from_stored(cls, info: Info, row: ReservationRecord) -> UsageReservation:
         return cls.from_domain(await reservation_of_row(info.context.runtime, row))
 
 
