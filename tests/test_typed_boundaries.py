@@ -21,8 +21,17 @@ SQLALCHEMY_GENERICS = {"Row", "Select", "ColumnElement", "Result"}
 these stay inside db/ (a repository's private helpers, or the ``of(row)`` that turns a row into a
 typed record)."""
 
-ALLOWED: dict[str, str] = {}
-"""``module:qualified name`` -> why ``Any`` stays there."""
+ALLOWED: dict[str, str] = {
+    "entitle.db.repositories.subject_context:entitlement_record": (
+        "the decision path (subject_context.py, access.py, caches.py) is being reworked into one "
+        "AccessService separately; it takes a stored entitlement or a context row until then"
+    ),
+}
+"""``module:qualified name`` -> why ``Any`` stays there.
+
+Not listed, because it is not ``Any`` by name: ``JsonValue`` (domain/model.py), a value decoded from
+JSON, used for metadata and feature values; ``ResultRow`` (db/repositories), a SQLAlchemy row of any
+shape, seen only by the repositories' ``of(row)`` constructors."""
 
 
 def _mentions_any(annotation: ast.expr | None) -> bool:
@@ -39,7 +48,9 @@ def _mentions_any(annotation: ast.expr | None) -> bool:
         name = value.attr if isinstance(value, ast.Attribute) else getattr(value, "id", None)
         if name in SQLALCHEMY_GENERICS:
             return False  # the row tuple type of a SQLAlchemy generic; the generic itself is concrete
-    return any(_mentions_any(child) for child in ast.iter_child_nodes(annotation) if isinstance(child, ast.expr))
+    return any(
+        _mentions_any(child) for child in ast.iter_child_nodes(annotation) if isinstance(child, ast.expr)
+    )
 
 
 def _signature_mentions_any(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -52,21 +63,32 @@ def _signature_mentions_any(function: ast.FunctionDef | ast.AsyncFunctionDef) ->
     return any(_mentions_any(a.annotation) for a in every) or _mentions_any(function.returns)
 
 
+def _public_functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """``(qualified name, node)`` of the module's public functions and its public classes' public methods."""
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+    found: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
+    for node in tree.body:
+        if isinstance(node, functions) and not node.name.startswith("_"):
+            found.append((node.name, node))
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            found.extend(
+                (f"{node.name}.{item.name}", item)
+                for item in node.body
+                if isinstance(item, functions) and not item.name.startswith("_")
+            )
+    return found
+
+
 def _offenders(module: str, tree: ast.Module) -> list[str]:
     found: list[str] = []
     for node in tree.body:
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Name):
-            if node.value.id == "Any":
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                found.extend(f"{module}:{ast.unparse(t)} (an alias of Any)" for t in targets)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
-            if _signature_mentions_any(node):
-                found.append(f"{module}:{node.name}")
-        if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
-            for item in node.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and not item.name.startswith("_"):
-                    if _signature_mentions_any(item):
-                        found.append(f"{module}:{node.name}.{item.name}")
+        value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        if isinstance(value, ast.Name) and value.id == "Any":
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found.extend(f"{module}:{ast.unparse(t)} (an alias of Any)" for t in targets)
+    order = {id(node): index for index, node in enumerate(ast.walk(tree))}
+    functions = sorted(_public_functions(tree), key=lambda pair: order[id(pair[1])])
+    found.extend(f"{module}:{name}" for name, function in functions if _signature_mentions_any(function))
     return found
 
 
@@ -83,8 +105,8 @@ def test_no_public_function_of_services_or_repositories_takes_or_returns_any() -
     # given / when
     offenders = [o for o in _all_offenders() if o not in ALLOWED]
     # then
-    assert offenders == [], "Any at a layer boundary (type it, or add to ALLOWED with a reason):\n" + "\n".join(
-        offenders
+    assert offenders == [], (
+        "Any at a layer boundary (type it, or add to ALLOWED with a reason):\n" + "\n".join(offenders)
     )
 
 

@@ -21,6 +21,7 @@ from entitle.db.tables import (
     USAGE_EVENTS,
     USAGE_RESERVATIONS,
 )
+from entitle.domain.model import JsonValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ async def delete(session: Session, feature_id: int) -> None:
     await session.execute(sa.delete(FEATURES).where(FEATURES.c.id == feature_id))
 
 
-async def plan_values(session: Session, feature_id: int) -> list[tuple[str, Any]]:
+async def plan_values(session: Session, feature_id: int) -> list[tuple[str, JsonValue]]:
     """``(plan key, value)`` for every plan that sets this feature."""
     rows = await session.execute(
         sa.select(PLANS.c.key, PLAN_FEATURES.c.value)
@@ -95,7 +96,7 @@ async def plan_values(session: Session, feature_id: int) -> list[tuple[str, Any]
     return [(key, value) for key, value in rows]
 
 
-async def grant_values(session: Session, feature_id: int) -> list[tuple[int, Any]]:
+async def grant_values(session: Session, feature_id: int) -> list[tuple[int, JsonValue]]:
     """``(entitlement id, value)`` for every single-feature grant of this feature with a value."""
     rows = await session.execute(
         sa.select(ENTITLEMENTS.c.id, ENTITLEMENTS.c.value).where(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -16,6 +15,7 @@ from entitle.db.repositories import ResultRow
 from entitle.db.repositories.idempotency import RESERVATIONS_LEDGER
 from entitle.db.tables import USAGE_RESERVATIONS as R
 from entitle.domain.metering import ReservationStatus
+from entitle.domain.model import JsonObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class ReservationRecord:
     amount: int
     committed: int | None
     expires_at: datetime
-    response: dict[str, Any]
+    response: JsonObject
     created_at: datetime
     settled_at: datetime | None
 
@@ -58,6 +58,6 @@ async def by_id(session: Executor, reservation_id: int) -> ReservationRecord | N
     return None if row is None else ReservationRecord.of(row)
 
 
-async def answer(session: Executor, reservation_id: int, response: dict[str, Any]) -> None:
+async def answer(session: Executor, reservation_id: int, response: JsonObject) -> None:
     """Store the decision of the reservation's latest operation."""
     await session.execute(sa.update(R).where(R.c.id == reservation_id).values(response=response))
