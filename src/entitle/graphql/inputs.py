@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import strawberry
 from strawberry.types.unset import UNSET
@@ -37,15 +36,6 @@ def keyed_rows(kind: listings.KeyedKind, filter: KeyFilter | None) -> Listing:
         return listings.keyed(kind)
     check_filter_size(filter.keys, "filter.keys")
     return listings.keyed(kind, filter.keys, filter.search)
-
-
-def given_fields(value: Any) -> dict[str, Any]:
-    """The fields of a strawberry input the caller actually sent (UNSET ones left out), snake_case."""
-    return {
-        f.name: getattr(value, f.name)
-        for f in dataclasses.fields(value)
-        if getattr(value, f.name) is not UNSET
-    }
 
 
 T = TypeVar("T")
