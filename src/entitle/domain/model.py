@@ -16,6 +16,9 @@ from typing import Any, TypeAlias
 JsonValue: TypeAlias = Any
 """A value decoded from JSON (None, bool, int, float, str, list, dict)."""
 
+JsonObject: TypeAlias = dict[str, JsonValue]
+"""A JSON object: stored answers, metadata."""
+
 UNLIMITED = "unlimited"
 """The JSON value of an unlimited ``LIMIT`` feature."""
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from dataclasses import dataclass, field
-from typing import Any
 
 from entitle.domain.errors import BadUserInput, EntitleError
 
@@ -19,7 +19,7 @@ class ItemError:
     def of(cls, index: int, error: EntitleError) -> ItemError:
         return cls(index=index, code=error.code, message=error.message, field=error.field)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, int | str | None]:
         return {"index": self.index, "code": self.code, "message": self.message, "field": self.field}
 
 
@@ -31,7 +31,7 @@ class BatchOutcome:
     errors: list[ItemError] = field(default_factory=list)
 
 
-def check_batch_size(items: list[Any], limit: int, *, field: str = "input") -> None:
+def check_batch_size(items: Sized, limit: int, *, field: str = "input") -> None:
     if len(items) > limit:
         raise BadUserInput(
             f"at most {limit} items per batch (ENTITLE_MAX_BATCH); got {len(items)}", field=field

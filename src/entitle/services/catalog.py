@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from entitle.clock import now
@@ -17,6 +19,7 @@ from entitle.domain.changes import ChangeKind, NewChange, payload_of
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.metering import validate_thresholds
 from entitle.domain.model import Feature, FeatureType, JsonValue, OverageHandling, ResetPeriod
+from entitle.domain.patch import UNSET, Omittable
 from entitle.domain.text import shown
 from entitle.domain.values import (
     NAME_MAX_LENGTH,
@@ -30,6 +33,83 @@ from entitle.services.common import found
 from entitle.services.runtime import Runtime
 
 MAX_TRIAL_DAYS = 36_500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewFeature:
+    """``createFeature``; ``UNSET`` optional fields take their defaults. Not validated yet."""
+
+    key: str
+    name: str
+    type: FeatureType
+    description: Omittable[str | None] = UNSET
+    unit: Omittable[str | None] = UNSET
+    tiers: Omittable[Sequence[str] | None] = UNSET
+    permissions: Omittable[Sequence[str] | None] = UNSET
+    default_value: Omittable[JsonValue] = UNSET
+    reset_period: Omittable[ResetPeriod | None] = UNSET
+    overage: Omittable[OverageHandling | None] = UNSET
+    metadata: Omittable[JsonValue] = UNSET
+    warning_thresholds: Omittable[Sequence[int] | None] = UNSET
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeaturePatch:
+    """``updateFeature``: ``UNSET`` fields keep their stored value."""
+
+    name: Omittable[str | None] = UNSET
+    description: Omittable[str | None] = UNSET
+    unit: Omittable[str | None] = UNSET
+    tiers: Omittable[Sequence[str] | None] = UNSET
+    permissions: Omittable[Sequence[str] | None] = UNSET
+    default_value: Omittable[JsonValue] = UNSET
+    reset_period: Omittable[ResetPeriod | None] = UNSET
+    overage: Omittable[OverageHandling | None] = UNSET
+    metadata: Omittable[JsonValue] = UNSET
+    warning_thresholds: Omittable[Sequence[int] | None] = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFeature:
+    """One feature of a plan (version) and its value, not validated yet."""
+
+    feature_key: str
+    value: JsonValue
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewPlan:
+    """``createPlan``; ``UNSET`` optional fields take their defaults. Not validated yet."""
+
+    key: str
+    name: str
+    description: Omittable[str | None] = UNSET
+    default_time_limitation_days: Omittable[int | None] = UNSET
+    features: Omittable[Sequence[PlanFeature] | None] = UNSET
+    metadata: Omittable[JsonValue] = UNSET
+    auto_assign: Omittable[bool | None] = UNSET
+    rank: Omittable[int | None] = UNSET
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanPatch:
+    """``updatePlan``: ``UNSET`` fields keep their stored value; ``features``, when given, replace the
+    current version's whole feature list."""
+
+    name: Omittable[str | None] = UNSET
+    description: Omittable[str | None] = UNSET
+    default_time_limitation_days: Omittable[int | None] = UNSET
+    features: Omittable[Sequence[PlanFeature] | None] = UNSET
+    metadata: Omittable[JsonValue] = UNSET
+    auto_assign: Omittable[bool | None] = UNSET
+    rank: Omittable[int | None] = UNSET
+
+
+def _given(command: NewFeature | FeaturePatch | NewPlan | PlanPatch) -> dict[str, Any]:
+    """The fields the caller gave (``UNSET`` ones left out), by name: what the checks below read."""
+    return {
+        name: value for name in command.__dataclass_fields__ if (value := getattr(command, name)) is not UNSET
+    }
 
 
 # --------------------------------------------------------------------------- features
@@ -71,7 +151,8 @@ def _check_name(data: dict[str, Any]) -> None:
         validate_text(data["unit"], "unit", UNIT_MAX_LENGTH)
 
 
-async def create_feature(runtime: Runtime, data: dict[str, Any]) -> FeatureRecord:
+async def create_feature(runtime: Runtime, command: NewFeature) -> FeatureRecord:
+    data = _given(command)
     validate_catalog_key(data["key"], "key")
     _check_name(data)
     ftype = FeatureType(data["type"])
@@ -109,7 +190,8 @@ def plan_change(
     return NewChange(kind, plan_key=record.key, payload=payload_of(record, before=before, **extra))
 
 
-async def update_feature(runtime: Runtime, key: str, changes: dict[str, Any]) -> FeatureRecord:
+async def update_feature(runtime: Runtime, key: str, patch: FeaturePatch) -> FeatureRecord:
+    changes = _given(patch)
     _check_name(changes)
     async with runtime.write() as session:
         current = found(await feature_rows.by_key(session, key), key, what="feature")
@@ -167,15 +249,15 @@ async def delete_feature(runtime: Runtime, key: str) -> int:
 
 
 async def plan_feature_values(
-    session: Session, items: list[dict[str, Any]], field: str = "features"
+    session: Session, items: Sequence[PlanFeature], field: str = "features"
 ) -> list[PlanFeatureValue]:
-    """Validate ``[{feature_key, value}]`` against the catalog; return the values to store."""
-    known = await feature_rows.by_keys(session, [item["feature_key"] for item in items])
+    """Validate a plan's features against the catalog; return the values to store."""
+    known = await feature_rows.by_keys(session, [item.feature_key for item in items])
     rows: list[PlanFeatureValue] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
         where = f"{field}[{index}]"
-        key = item["feature_key"]
+        key = item.feature_key
         if key in seen:
             raise BadUserInput(
                 f"{where}.featureKey: feature {shown(key)} is listed twice", field=f"{where}.featureKey"
@@ -186,7 +268,7 @@ async def plan_feature_values(
             raise NotFound(
                 f"{where}.featureKey: no feature with key {shown(key)}", field=f"{where}.featureKey"
             )
-        value = validate_value(feature_to_domain(feature), item["value"], field=f"{where}.value")
+        value = validate_value(feature_to_domain(feature), item.value, field=f"{where}.value")
         rows.append(PlanFeatureValue(feature_id=feature.id, value=value, position=index))
     return rows
 
@@ -200,7 +282,8 @@ def _check_trial_days(data: dict[str, Any]) -> None:
         )
 
 
-async def create_plan(runtime: Runtime, data: dict[str, Any]) -> PlanRecord:
+async def create_plan(runtime: Runtime, command: NewPlan) -> PlanRecord:
+    data = _given(command)
     validate_catalog_key(data["key"], "key")
     _check_name(data)
     _check_trial_days(data)
@@ -226,16 +309,19 @@ async def create_plan(runtime: Runtime, data: dict[str, Any]) -> PlanRecord:
         )
         await plan_rows.add_version(session, record.id, 1, values, stamp)
         change_log.record(
-            session, plan_change(ChangeKind.PLAN_CREATED, record, features=features_shown(data))
+            session,
+            plan_change(ChangeKind.PLAN_CREATED, record, features=features_shown(data.get("features"))),
         )
     return record
 
 
-def features_shown(data: dict[str, Any]) -> JsonValue:
-    return [{"featureKey": f["feature_key"], "value": f["value"]} for f in data.get("features") or []]
+def features_shown(features: Sequence[PlanFeature] | None) -> JsonValue:
+    """A plan's features as a change shows them."""
+    return [{"featureKey": f.feature_key, "value": f.value} for f in features or []]
 
 
-async def update_plan(runtime: Runtime, key: str, changes: dict[str, Any]) -> PlanRecord:
+async def update_plan(runtime: Runtime, key: str, patch: PlanPatch) -> PlanRecord:
+    changes = _given(patch)
     _check_name(changes)
     _check_trial_days(changes)
     async with runtime.write() as session:
@@ -253,7 +339,7 @@ async def update_plan(runtime: Runtime, key: str, changes: dict[str, Any]) -> Pl
             # The current version is edited in place: every entitlement on it sees the change.
             feature_values = await plan_feature_values(session, changes["features"] or [])
             await plan_rows.replace_features(session, current.id, current.version, feature_values)
-            extra["features"] = features_shown(changes)
+            extra["features"] = features_shown(changes["features"])
         record = await plan_rows.update(session, current.id, values)
         change_log.record(session, plan_change(ChangeKind.PLAN_UPDATED, record, current, **extra))
     return record

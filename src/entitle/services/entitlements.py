@@ -9,6 +9,7 @@ writes nothing new and gets the first answer; the same key with a different batc
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,13 +30,52 @@ from entitle.db.repositories.idempotency import BATCHES
 from entitle.db.repositories.plans import PlanRecord
 from entitle.domain.changes import ChangeKind, NewChange
 from entitle.domain.errors import BadUserInput, Conflict, EntitleError, NotFound
-from entitle.domain.model import AssignLevel
+from entitle.domain.model import AssignLevel, JsonValue
+from entitle.domain.patch import UNSET, Omittable
 from entitle.domain.text import shown
 from entitle.domain.values import validate_value
 from entitle.services.batches import BatchOutcome, ItemError, check_batch_size
 from entitle.services.runtime import Runtime
 
 _BATCH_OPERATION = "batchCreateEntitlements"
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntitlement:
+    """One grant to create: exactly one of ``plan_key``/``feature_key``; the subject keys decide its level.
+
+    Fields are what the caller sent, not yet validated (``metadata`` must still be a JSON object).
+    """
+
+    plan_key: str | None = None
+    feature_key: str | None = None
+    value: JsonValue = None
+    tenant_key: str | None = None
+    user_key: str | None = None
+    start_date: datetime | None = None
+    expiration_date: datetime | None = None
+    reason: str | None = None
+    metadata: JsonValue = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateEntitlements:
+    """``batchCreateEntitlements``: ``atomic`` writes all or none; a retry under ``idempotency_key``
+    gets the first answer."""
+
+    items: Sequence[NewEntitlement]
+    atomic: bool = True
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntitlementPatch:
+    """``updateEntitlement``: ``UNSET`` fields keep their stored value; ``None`` clears a nullable one."""
+
+    start_date: Omittable[datetime | None] = UNSET
+    expiration_date: Omittable[datetime | None] = UNSET
+    reason: Omittable[str | None] = UNSET
+    metadata: Omittable[JsonValue] = UNSET
 
 
 @dataclass(frozen=True)
@@ -47,26 +87,27 @@ class _Lookups:
     memberships: set[tuple[int, int]]
 
 
-async def _lookups(session: Session, items: list[dict[str, Any]]) -> _Lookups:
-    def keys(name: str) -> set[str]:
-        return {item[name] for item in items if isinstance(item.get(name), str)}
-
-    plans = await plan_rows.by_keys(session, keys("plan_key"))
-    features = await feature_rows.by_keys(session, keys("feature_key"))
-    tenants = await subject_rows.tenant_ids(session, keys("tenant_key"))
-    users = await subject_rows.user_ids(session, keys("user_key"))
+async def _lookups(session: Session, items: Sequence[NewEntitlement]) -> _Lookups:
+    plans = await plan_rows.by_keys(session, {i.plan_key for i in items if i.plan_key is not None})
+    features = await feature_rows.by_keys(
+        session, {i.feature_key for i in items if i.feature_key is not None}
+    )
+    tenants = await subject_rows.tenant_ids(
+        session, {i.tenant_key for i in items if i.tenant_key is not None}
+    )
+    users = await subject_rows.user_ids(session, {i.user_key for i in items if i.user_key is not None})
     memberships: set[tuple[int, int]] = set()
     if tenants and users:
         memberships = await subject_rows.memberships_among(session, tenants.values(), users.values())
     return _Lookups(plans, features, tenants, users, memberships)
 
 
-def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str, Any]:
+def _new_row(item: NewEntitlement, found: _Lookups, stamp: datetime) -> dict[str, Any]:
     """The row to insert for one input item, or an EntitleError naming the offending field."""
-    plan_key, feature_key = item.get("plan_key"), item.get("feature_key")
+    plan_key, feature_key = item.plan_key, item.feature_key
     if (plan_key is None) == (feature_key is None):
         raise BadUserInput("give exactly one of planKey and featureKey", field="planKey")
-    tenant_key, user_key = item.get("tenant_key"), item.get("user_key")
+    tenant_key, user_key = item.tenant_key, item.user_key
     if tenant_key is None and user_key is None:
         raise BadUserInput("give tenantKey, userKey or both: they decide the assign level", field="tenantKey")
 
@@ -79,7 +120,7 @@ def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str
     }
     trial_days = None
     if plan_key is not None:
-        if item.get("value") is not None:
+        if item.value is not None:
             raise BadUserInput("value is only for single-feature grants (featureKey)", field="value")
         plan = found.plans.get(plan_key)
         if plan is None:
@@ -88,12 +129,13 @@ def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str
         row["plan_version"] = plan.version  # new entitlements get the current version
         trial_days = plan.default_time_limitation_days
     else:
-        feature = found.features.get(feature_key)  # type: ignore[arg-type]
+        assert feature_key is not None
+        feature = found.features.get(feature_key)
         if feature is None:
             raise NotFound(f"no feature with key {shown(feature_key)}", field="featureKey")
         row["feature_id"] = feature.id
-        if item.get("value") is not None:
-            row["value"] = validate_value(feature_to_domain(feature), item["value"], field="value")
+        if item.value is not None:
+            row["value"] = validate_value(feature_to_domain(feature), item.value, field="value")
 
     tenant_id = found.tenants.get(tenant_key) if tenant_key is not None else None
     user_id = found.users.get(user_key) if user_key is not None else None
@@ -113,13 +155,13 @@ def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str
         else AssignLevel.USER
     )
 
-    start = item.get("start_date") or stamp
-    expiration = item.get("expiration_date")
+    start = item.start_date or stamp
+    expiration = item.expiration_date
     if expiration is None and trial_days:
         expiration = start + timedelta(days=trial_days)
     if expiration is not None and expiration <= start:
         raise BadUserInput("expirationDate must be after startDate", field="expirationDate")
-    metadata = item.get("metadata")
+    metadata = item.metadata
     if metadata is not None and not isinstance(metadata, dict):
         raise BadUserInput("metadata must be a JSON object", field="metadata")
     row.update(
@@ -129,7 +171,7 @@ def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str
         start_date=start,
         expiration_date=expiration,
         revoked_at=None,
-        reason=item.get("reason"),
+        reason=item.reason,
         metadata=metadata or {},
         created_at=stamp,
         updated_at=stamp,
@@ -137,7 +179,7 @@ def _new_row(item: dict[str, Any], found: _Lookups, stamp: datetime) -> dict[str
     return row
 
 
-async def create_entitlement(runtime: Runtime, item: dict[str, Any]) -> StoredEntitlement:
+async def create_entitlement(runtime: Runtime, item: NewEntitlement) -> StoredEntitlement:
     async with runtime.write() as session:
         row = _new_row(item, await _lookups(session, [item]), now())
         (inserted,) = await entitlement_rows.insert_many(session, [row])
@@ -145,26 +187,26 @@ async def create_entitlement(runtime: Runtime, item: dict[str, Any]) -> StoredEn
     return inserted
 
 
-def _keys(item: dict[str, Any]) -> GrantKeys:
-    return GrantKeys(
-        item.get("plan_key"), item.get("feature_key"), item.get("tenant_key"), item.get("user_key")
-    )
+def _keys(item: NewEntitlement) -> GrantKeys:
+    return GrantKeys(item.plan_key, item.feature_key, item.tenant_key, item.user_key)
 
 
-def _granted(record: StoredEntitlement, item: dict[str, Any]) -> NewChange:
+def _granted(record: StoredEntitlement, item: NewEntitlement) -> NewChange:
     return grant_change(ChangeKind.ENTITLEMENT_GRANTED, record, _keys(item))
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class BatchCreated:
+    """The grants written (in input order) and the errors of the items that were not; a replay
+    carries the ids written by the first call instead of rows."""
+
     rows: list[StoredEntitlement]
     errors: list[ItemError]
     replayed_ids: list[int] | None = None
 
 
-async def batch_create(
-    runtime: Runtime, items: list[dict[str, Any]], *, atomic: bool, idempotency_key: str | None
-) -> BatchCreated:
+async def batch_create(runtime: Runtime, command: CreateEntitlements) -> BatchCreated:
+    items, atomic, idempotency_key = command.items, command.atomic, command.idempotency_key
     check_batch_size(items, runtime.settings.entitle_max_batch)
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
         raise BadUserInput("idempotencyKey must be 1 to 200 characters", field="idempotencyKey")
@@ -177,7 +219,7 @@ async def batch_create(
             return BatchCreated(rows=[], errors=replay[1], replayed_ids=replay[0])
         found = await _lookups(session, items)
         rows: list[dict[str, Any]] = []
-        granted: list[dict[str, Any]] = []
+        granted: list[NewEntitlement] = []
         for index, item in enumerate(items):
             try:
                 rows.append(_new_row(item, found, stamp))
@@ -196,9 +238,16 @@ async def batch_create(
     return BatchCreated(rows=inserted, errors=outcome.errors)
 
 
-def _fingerprint(items: list[dict[str, Any]], atomic: bool) -> str:
-    """A digest of the request, so a key reused for a different batch is told apart from a retry."""
-    body = orjson.dumps({"atomic": atomic, "items": items}, option=orjson.OPT_SORT_KEYS, default=str)
+_ITEM_FIELDS = tuple(NewEntitlement.__dataclass_fields__)
+
+
+def _fingerprint(items: Sequence[NewEntitlement], atomic: bool) -> str:
+    """A digest of the request, so a key reused for a different batch is told apart from a retry.
+
+    Every item is hashed as the object of all its fields (the digests stored by earlier versions,
+    which hashed the same objects, still match)."""
+    shown_items = [{name: getattr(item, name) for name in _ITEM_FIELDS} for item in items]
+    body = orjson.dumps({"atomic": atomic, "items": shown_items}, option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.sha256(body).hexdigest()
 
 
@@ -215,7 +264,7 @@ async def _recorded(
 
 
 async def update_entitlement(
-    runtime: Runtime, entitlement_id: int | None, changes: dict[str, Any]
+    runtime: Runtime, entitlement_id: int | None, patch: EntitlementPatch
 ) -> StoredEntitlement:
     async with runtime.write() as session:
         current = None
@@ -223,23 +272,25 @@ async def update_entitlement(
             current = await entitlement_rows.by_id(session, entitlement_id)
         if current is None:
             raise NotFound("no entitlement with this id", field="id")
-        if current.revoked_at is not None and ("start_date" in changes or "expiration_date" in changes):
+        if current.revoked_at is not None and (
+            patch.start_date is not UNSET or patch.expiration_date is not UNSET
+        ):
             raise Conflict(
                 "a revoked entitlement keeps its dates (its reason and metadata may change)", field="id"
             )
         values: dict[str, Any] = {"updated_at": now()}
-        if "start_date" in changes:
-            if changes["start_date"] is None:
+        if patch.start_date is not UNSET:
+            if patch.start_date is None:
                 raise BadUserInput("startDate cannot be null", field="startDate")
-            values["start_date"] = changes["start_date"]
-        if "expiration_date" in changes:
-            values["expiration_date"] = changes["expiration_date"]
-        if "reason" in changes:
-            values["reason"] = changes["reason"]
-        if "metadata" in changes:
-            if changes["metadata"] is not None and not isinstance(changes["metadata"], dict):
+            values["start_date"] = patch.start_date
+        if patch.expiration_date is not UNSET:
+            values["expiration_date"] = patch.expiration_date
+        if patch.reason is not UNSET:
+            values["reason"] = patch.reason
+        if patch.metadata is not UNSET:
+            if patch.metadata is not None and not isinstance(patch.metadata, dict):
                 raise BadUserInput("metadata must be a JSON object", field="metadata")
-            values["metadata"] = changes["metadata"] or {}
+            values["metadata"] = patch.metadata or {}
         start = values.get("start_date", current.start_date)
         expiration = values.get("expiration_date", current.expiration_date)
         if expiration is not None and expiration <= start:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from entitle.clock import now
@@ -27,6 +29,43 @@ from entitle.domain.values import (
 from entitle.services.common import found
 from entitle.services.runtime import Runtime
 
+
+@dataclass(frozen=True, slots=True)
+class FlagRuleDefinition:
+    attribute: FlagAttribute
+    operator: FlagOperator
+    values: Sequence[str]
+    path: str | None = None
+    negate: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlagDefinition:
+    """``createFeatureFlag`` / ``updateFeatureFlag``: a flag's whole definition (an update replaces it)."""
+
+    key: str
+    name: str
+    on: bool
+    feature_keys: Sequence[str]
+    description: str | None = None
+    tenant_keys: Sequence[str] | None = None
+    user_keys: Sequence[str] | None = None
+    rules: Sequence[FlagRuleDefinition] = ()
+    percentage: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRoute:
+    """``createApiRoute``: ``feature_key`` for REQUIRE_FEATURE, ``permission_key`` for REQUIRE_PERMISSION."""
+
+    method: str
+    path_pattern: str
+    policy: RoutePolicy
+    feature_key: str | None = None
+    permission_key: str | None = None
+    priority: int | None = None
+
+
 _METADATA = {FlagAttribute.TENANT_METADATA, FlagAttribute.USER_METADATA}
 _SINGLE_VALUE = {FlagOperator.GREATER_THAN, FlagOperator.LESS_THAN}
 
@@ -39,27 +78,27 @@ async def _feature_ids(session: Session, keys: list[str], field: str) -> list[in
     return [ids[k] for k in dict.fromkeys(keys)]
 
 
-def _flag_values(data: dict[str, Any]) -> dict[str, Any]:
-    validate_catalog_key(data["key"], "key")
-    validate_text(data.get("name"), "name", NAME_MAX_LENGTH, required=True)
-    percentage = data.get("percentage")
+def _flag_values(data: FlagDefinition) -> dict[str, Any]:
+    validate_catalog_key(data.key, "key")
+    validate_text(data.name, "name", NAME_MAX_LENGTH, required=True)
+    percentage = data.percentage
     if percentage is not None and not 0 <= percentage <= 100:
         raise BadUserInput("percentage must be between 0 and 100", field="percentage")
-    for name, field in (("tenant_keys", "tenantKeys"), ("user_keys", "userKeys")):
-        for key in data.get(name) or []:
-            validate_subject_key(key, field)
+    for keys, where in ((data.tenant_keys, "tenantKeys"), (data.user_keys, "userKeys")):
+        for key in keys or []:
+            validate_subject_key(key, where)
     rules = []
-    for index, rule in enumerate(data.get("rules") or []):
+    for index, rule in enumerate(data.rules):
         where = f"rules[{index}]"
-        attribute, operator = FlagAttribute(rule["attribute"]), FlagOperator(rule["operator"])
-        path = rule.get("path")
+        attribute, operator = FlagAttribute(rule.attribute), FlagOperator(rule.operator)
+        path = rule.path
         if attribute in _METADATA and not path:
             raise BadUserInput(
                 f"{where}.path: a metadata rule needs a path such as 'plan.tier'", field=f"{where}.path"
             )
         if attribute not in _METADATA and path:
             raise BadUserInput(f"{where}.path: only metadata rules take a path", field=f"{where}.path")
-        values = list(rule["values"])
+        values = list(rule.values)
         if not values or (operator in _SINGLE_VALUE and len(values) != 1):
             expected = "exactly one value" if operator in _SINGLE_VALUE else "at least one value"
             raise BadUserInput(f"{where}.values: {operator.value} takes {expected}", field=f"{where}.values")
@@ -69,28 +108,28 @@ def _flag_values(data: dict[str, Any]) -> dict[str, Any]:
                 "operator": operator.value,
                 "values": values,
                 "path": path,
-                "negate": bool(rule.get("negate") or False),
+                "negate": bool(rule.negate or False),
             }
         )
     return {
-        "key": data["key"],
-        "name": data["name"],
-        "description": data.get("description"),
-        "on": bool(data["on"]),
-        "tenant_keys": list(dict.fromkeys(data.get("tenant_keys") or [])),
-        "user_keys": list(dict.fromkeys(data.get("user_keys") or [])),
+        "key": data.key,
+        "name": data.name,
+        "description": data.description,
+        "on": bool(data.on),
+        "tenant_keys": list(dict.fromkeys(data.tenant_keys or [])),
+        "user_keys": list(dict.fromkeys(data.user_keys or [])),
         "rules": rules,
         "percentage": percentage,
     }
 
 
-async def create_flag(runtime: Runtime, data: dict[str, Any]) -> FlagRecord:
+async def create_flag(runtime: Runtime, data: FlagDefinition) -> FlagRecord:
     values = _flag_values(data)
     stamp = now()
     async with runtime.write() as session:
         if await flag_rows.key_exists(session, values["key"]):
             raise Conflict(f"a feature flag with key {shown(values['key'])} already exists", field="key")
-        feature_ids = await _feature_ids(session, data.get("feature_keys") or [], "featureKeys")
+        feature_ids = await _feature_ids(session, list(data.feature_keys or []), "featureKeys")
         record = await flag_rows.insert(session, {**values, "created_at": stamp, "updated_at": stamp})
         await flag_rows.set_features(session, record.id, feature_ids)
         change_log.record(session, _flag_change(ChangeKind.FLAG_CREATED, record, data))
@@ -98,21 +137,19 @@ async def create_flag(runtime: Runtime, data: dict[str, Any]) -> FlagRecord:
 
 
 def _flag_change(
-    kind: ChangeKind, record: FlagRecord, data: dict[str, Any] | None = None, before: FlagRecord | None = None
+    kind: ChangeKind, record: FlagRecord, data: FlagDefinition | None = None, before: FlagRecord | None = None
 ) -> NewChange:
-    extra: dict[str, JsonValue] = (
-        {} if data is None else {"featureKeys": list(data.get("feature_keys") or [])}
-    )
+    extra: dict[str, JsonValue] = {} if data is None else {"featureKeys": list(data.feature_keys or [])}
     return NewChange(kind, payload=payload_of(record, before=before, **extra))
 
 
-async def update_flag(runtime: Runtime, key: str, data: dict[str, Any]) -> FlagRecord:
+async def update_flag(runtime: Runtime, key: str, data: FlagDefinition) -> FlagRecord:
     values = _flag_values(data)
     async with runtime.write() as session:
         current = found(await flag_rows.by_key(session, key), key, what="feature flag")
         if values["key"] != key and await flag_rows.key_exists(session, values["key"]):
             raise Conflict(f"a feature flag with key {shown(values['key'])} already exists", field="key")
-        feature_ids = await _feature_ids(session, data.get("feature_keys") or [], "featureKeys")
+        feature_ids = await _feature_ids(session, list(data.feature_keys or []), "featureKeys")
         record = await flag_rows.update(session, current.id, {**values, "updated_at": now()})
         await flag_rows.set_features(session, record.id, feature_ids)
         change_log.record(session, _flag_change(ChangeKind.FLAG_UPDATED, record, data, current))
@@ -127,12 +164,12 @@ async def delete_flag(runtime: Runtime, key: str) -> int:
     return record.id
 
 
-async def create_route(runtime: Runtime, data: dict[str, Any]) -> RouteRecord:
-    method = str(data["method"]).strip().upper()
-    pattern = str(data["path_pattern"]).strip()
+async def create_route(runtime: Runtime, data: NewRoute) -> RouteRecord:
+    method = str(data.method).strip().upper()
+    pattern = str(data.path_pattern).strip()
     validate_route(method, pattern)
-    policy = RoutePolicy(data["policy"])
-    feature_key, permission_key = data.get("feature_key"), data.get("permission_key")
+    policy = RoutePolicy(data.policy)
+    feature_key, permission_key = data.feature_key, data.permission_key
     if policy is RoutePolicy.REQUIRE_FEATURE and not feature_key:
         raise BadUserInput("a REQUIRE_FEATURE route needs featureKey", field="featureKey")
     if policy is RoutePolicy.REQUIRE_PERMISSION and not permission_key:
@@ -160,7 +197,7 @@ async def create_route(runtime: Runtime, data: dict[str, Any]) -> RouteRecord:
                 "policy": policy.value,
                 "feature_id": feature_id,
                 "permission_key": permission_key,
-                "priority": data.get("priority") or 0,
+                "priority": data.priority or 0,
                 "created_at": now(),
             },
         )

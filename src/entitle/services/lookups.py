@@ -3,36 +3,80 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TypeVar
 
 from entitle.db.repositories import plans, rows
 from entitle.db.repositories.catalog import CatalogSnapshot
-from entitle.db.repositories.changes import to_change
-from entitle.db.repositories.plans import PlanFeatureRecord
-from entitle.db.repositories.rows import Row, RowKind
+from entitle.db.repositories.changes import ChangeRecord, to_change
+from entitle.db.repositories.decision_log import DecisionLogRecord
+from entitle.db.repositories.entitlements import StoredEntitlement
+from entitle.db.repositories.features import FeatureRecord
+from entitle.db.repositories.flags import FlagRecord
+from entitle.db.repositories.plans import PlanFeatureRecord, PlanRecord
+from entitle.db.repositories.reservations import ReservationRecord
+from entitle.db.repositories.routes import RouteRecord
+from entitle.db.repositories.rows import (
+    CHANGE_ROWS,
+    DECISION_LOG_ROWS,
+    ENTITLEMENT_ROWS,
+    TENANT_ROWS,
+    USAGE_RECORD_ROWS,
+    USAGE_RESERVATION_ROWS,
+    USER_ROWS,
+    WEBHOOK_DELIVERY_ROWS,
+    WEBHOOK_ENDPOINT_ROWS,
+    StoredKind,
+)
 from entitle.db.repositories.subject_context import entitlement_record
+from entitle.db.repositories.subjects import TenantRecord, UserRecord
+from entitle.db.repositories.usage import UsageRecordEntry
+from entitle.db.repositories.webhooks import WebhookDeliveryRecord, WebhookEndpointRecord
 from entitle.services.runtime import Runtime
 
 __all__ = [
+    "CHANGE_ROWS",
+    "DECISION_LOG_ROWS",
+    "ENTITLEMENT_ROWS",
+    "TENANT_ROWS",
+    "USAGE_RECORD_ROWS",
+    "USAGE_RESERVATION_ROWS",
+    "USER_ROWS",
+    "WEBHOOK_DELIVERY_ROWS",
+    "WEBHOOK_ENDPOINT_ROWS",
     "CatalogSnapshot",
+    "ChangeRecord",
+    "DecisionLogRecord",
+    "FeatureRecord",
+    "FlagRecord",
     "PlanFeatureRecord",
-    "Row",
-    "RowKind",
+    "PlanRecord",
+    "ReservationRecord",
+    "RouteRecord",
+    "StoredEntitlement",
+    "StoredKind",
+    "TenantRecord",
+    "UsageRecordEntry",
+    "UserRecord",
+    "WebhookDeliveryRecord",
+    "WebhookEndpointRecord",
     "entitlement_record",
     "row_by_key",
     "rows_by_id",
     "to_change",
 ]
 
+R = TypeVar("R")
 
-async def rows_by_id(runtime: Runtime, kind: RowKind, ids: Sequence[int]) -> list[Row | None]:
-    """The rows with these ids, in order (None where missing), in one statement."""
+
+async def rows_by_id(runtime: Runtime, kind: StoredKind[R], ids: Sequence[int]) -> list[R | None]:
+    """The records with these ids, in order (None where missing), in one statement."""
     async with runtime.database.lookup() as connection:
         by_id = await rows.rows_by_id(connection, kind, ids)
     return [by_id.get(i) for i in ids]
 
 
-async def row_by_key(runtime: Runtime, kind: Literal["tenants", "users"], key: str) -> Row | None:
+async def row_by_key(runtime: Runtime, kind: StoredKind[R], key: str) -> R | None:
+    """The record of a keyed kind (``TENANT_ROWS``, ``USER_ROWS``) with this key."""
     async with runtime.database.read() as session:
         return await rows.row_by_key(session, kind, key)
 

@@ -15,7 +15,7 @@ Every write records its changes (§9) in its transaction, so caches are evicted 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ from entitle.domain.changes import ChangeKind
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.model import AssignLevel
 from entitle.domain.text import shown
-from entitle.services.catalog import features_shown, plan_change, plan_feature_values
+from entitle.services.catalog import PlanFeature, features_shown, plan_change, plan_feature_values
 from entitle.services.common import found
 from entitle.services.runtime import Runtime
 
@@ -41,7 +41,7 @@ AUTO_ASSIGNED = "auto-assigned"
 # --------------------------------------------------------------------------- versions
 
 
-async def publish_plan_version(runtime: Runtime, key: str, features: list[dict[str, Any]]) -> PlanRecord:
+async def publish_plan_version(runtime: Runtime, key: str, features: Sequence[PlanFeature]) -> PlanRecord:
     async with runtime.write() as session:
         current = found(await plan_rows.by_key(session, key), key, what="plan")
         values = await plan_feature_values(session, features)
@@ -50,9 +50,7 @@ async def publish_plan_version(runtime: Runtime, key: str, features: list[dict[s
         await plan_rows.add_version(session, record.id, record.version, values, stamp)
         change_log.record(
             session,
-            plan_change(
-                ChangeKind.PLAN_UPDATED, record, current, features=features_shown({"features": features})
-            ),
+            plan_change(ChangeKind.PLAN_UPDATED, record, current, features=features_shown(features)),
         )
     return record
 

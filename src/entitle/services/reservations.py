@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any
 
 from entitle.clock import now
 from entitle.db.repositories import reservations as reservation_rows
@@ -138,9 +137,9 @@ async def reserve_usage(
     return shown(stored, grant.feature, grant.feature.key, at)
 
 
-async def reservation_of_row(runtime: Runtime, row: Any) -> Reservation:
-    """A stored reservation row (from a loader) as the API shows it now."""
-    return await _shown(runtime, ReservationRecord.of(row), now())
+async def reservation_of_row(runtime: Runtime, stored: ReservationRecord) -> Reservation:
+    """A stored reservation (from a loader) as the API shows it now."""
+    return await _shown(runtime, stored, now())
 
 
 async def _shown(runtime: Runtime, stored: ReservationRecord, at: datetime) -> Reservation:

@@ -26,6 +26,7 @@ from entitle.domain.grants import DecisionSource, FeatureGrant
 from entitle.domain.metering import new_thresholds, over_limit
 from entitle.domain.model import (
     Feature,
+    JsonObject,
     Justification,
     OverageHandling,
     SourceKind,
@@ -214,7 +215,8 @@ def _parse_time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def decision_to_json(decision: Decision) -> dict[str, Any]:
+def decision_to_json(decision: Decision) -> JsonObject:
+    """A decision as its idempotency ledger stores it (``decision_from_json`` reads it back)."""
     return {
         "isEntitled": decision.is_entitled,
         "justification": decision.justification.value if decision.justification else None,
@@ -242,7 +244,7 @@ def decision_to_json(decision: Decision) -> dict[str, Any]:
     }
 
 
-def decision_from_json(data: dict[str, Any], feature: Any) -> Decision:
+def decision_from_json(data: JsonObject, feature: Feature | None) -> Decision:
     from entitle.domain.model import AssignLevel, EntitlementRecord
 
     def source(s: dict[str, Any]) -> DecisionSource:

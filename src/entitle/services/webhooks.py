@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from entitle.clock import now
 from entitle.db.repositories import webhooks as repo
+from entitle.db.repositories.webhooks import WebhookDeliveryRecord, WebhookEndpointRecord
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.webhooks import (
     MAX_DESCRIPTION,
@@ -25,8 +26,6 @@ from entitle.domain.webhooks import (
 
 if TYPE_CHECKING:
     from entitle.services.runtime import Runtime
-
-Row = Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +52,7 @@ async def destination_refusal(url: str, allow_private: bool) -> str | None:
     return None
 
 
-async def _checked(runtime: Runtime, data: EndpointInput) -> dict[str, Any]:
+async def _checked(runtime: Runtime, data: EndpointInput) -> dict[str, object]:
     url = data.url.strip()
     check_url_shape(url)
     events = check_events(data.events)
@@ -72,7 +71,7 @@ async def _checked(runtime: Runtime, data: EndpointInput) -> dict[str, Any]:
     }
 
 
-async def create_endpoint(runtime: Runtime, data: EndpointInput) -> tuple[Row, str]:
+async def create_endpoint(runtime: Runtime, data: EndpointInput) -> tuple[WebhookEndpointRecord, str]:
     values = await _checked(runtime, data)
     secret = new_secret()
     async with runtime.write() as session:
@@ -81,7 +80,9 @@ async def create_endpoint(runtime: Runtime, data: EndpointInput) -> tuple[Row, s
     return row, secret
 
 
-async def update_endpoint(runtime: Runtime, endpoint_id: int | None, data: EndpointInput) -> Row:
+async def update_endpoint(
+    runtime: Runtime, endpoint_id: int | None, data: EndpointInput
+) -> WebhookEndpointRecord:
     values = await _checked(runtime, data)
     async with runtime.write() as session:
         row = None
@@ -100,7 +101,7 @@ async def delete_endpoint(runtime: Runtime, endpoint_id: int | None) -> int:
     return deleted
 
 
-async def rotate_secret(runtime: Runtime, endpoint_id: int | None) -> tuple[Row, str]:
+async def rotate_secret(runtime: Runtime, endpoint_id: int | None) -> tuple[WebhookEndpointRecord, str]:
     """A new secret signs from now on; the previous one also signs for 24 hours."""
     secret = new_secret()
     at = now()
@@ -118,14 +119,16 @@ async def rotate_secret(runtime: Runtime, endpoint_id: int | None) -> tuple[Row,
                 "updated_at": at,
             },
         )
+        if row is None:  # deleted meanwhile
+            raise NotFound("no webhook endpoint with this id", field="id")
     return row, secret
 
 
-def _retry_until(runtime: Runtime) -> Any:
+def _retry_until(runtime: Runtime) -> datetime:
     return now() + timedelta(seconds=runtime.settings.entitle_webhook_retry_window_s)
 
 
-async def redeliver(runtime: Runtime, delivery_id: int | None) -> Row:
+async def redeliver(runtime: Runtime, delivery_id: int | None) -> WebhookDeliveryRecord:
     async with runtime.write() as session:
         row = None
         if delivery_id is not None:
@@ -135,7 +138,9 @@ async def redeliver(runtime: Runtime, delivery_id: int | None) -> Row:
     return row
 
 
-async def send_test(runtime: Runtime, endpoint_id: int | None, endpoint_global_id: str) -> Row:
+async def send_test(
+    runtime: Runtime, endpoint_id: int | None, endpoint_global_id: str
+) -> WebhookDeliveryRecord:
     at = now()
     async with runtime.write() as session:
         endpoint = None if endpoint_id is None else await repo.endpoint_by_id(session, endpoint_id)

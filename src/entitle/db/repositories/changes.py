@@ -10,12 +10,14 @@ later-numbered ones is still ahead of that reader (see domain/changes.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from entitle.db.repositories import ResultRow
 from entitle.db.tables import CHANGES
 from entitle.domain.changes import Change, ChangeKind, NewChange, Revision
 
@@ -129,7 +131,29 @@ async def latest(executor: AsyncConnection | AsyncSession) -> Revision:
     return Revision(0, 0) if row is None else Revision(int(row.txid), int(row.id))
 
 
-def to_change(row: Any) -> Change:
+@dataclass(frozen=True, slots=True)
+class ChangeRecord:
+    """A stored change row (attribute names are the column names); ``to_change`` makes it a domain one."""
+
+    id: int
+    txid: int
+    kind: str
+    at: datetime
+    actor: str
+    tenant_key: str | None
+    user_key: str | None
+    feature_key: str | None
+    plan_key: str | None
+    entitlement_id: int | None
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: ResultRow) -> ChangeRecord:
+        return cls(**row._mapping)
+
+
+def to_change(row: ChangeRecord | ResultRow) -> Change:
+    """The domain change of a stored one (a row without ``payload`` gets ``{}``)."""
     return Change(
         id=row.id,
         revision=Revision(int(row.txid), int(row.id)),

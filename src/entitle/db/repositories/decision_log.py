@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 
 from entitle.db.pagination import Ordering
-from entitle.db.repositories import Session
+from entitle.db.repositories import ResultRow, Session
 from entitle.db.tables import DECISION_LOG
 
 COLUMNS = (
@@ -27,13 +28,52 @@ COLUMNS = (
 )
 """The order of the values of one entry as ``insert`` takes them (``at`` first)."""
 
+NewEntry: TypeAlias = tuple[
+    datetime,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    bool,
+    str | None,
+    int | None,
+    str | None,
+]
+"""One entry to append, its values in ``COLUMNS`` order (``actor`` is never None in practice; the column
+refuses it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionLogRecord:
+    """One stored entry (attribute names are the column names)."""
+
+    id: int
+    at: datetime
+    tenant_key: str | None
+    user_key: str | None
+    feature_key: str | None
+    permission_key: str | None
+    route_method: str | None
+    route_path: str | None
+    is_entitled: bool
+    justification: str | None
+    usage: int | None
+    actor: str
+
+    @classmethod
+    def of(cls, row: ResultRow) -> DecisionLogRecord:
+        return cls(**row._mapping)
+
+
 _SQLITE_AT = "%Y-%m-%d %H:%M:%S.%f"
 """How SQLAlchemy stores a ``DateTime`` on SQLite (``UTCDateTime`` reads it back as UTC)."""
 _NAMES = ", ".join(COLUMNS)
 _INSERT_SQLITE = f"INSERT INTO decision_log ({_NAMES}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 
 
-async def insert(session: Session, entries: Sequence[tuple[Any, ...]]) -> None:
+async def insert(session: Session, entries: Sequence[NewEntry]) -> None:
     """Append ``entries`` (tuples in ``COLUMNS`` order, ``at`` timezone-aware) in one batched statement.
 
     PostgreSQL: asyncpg's ``COPY``; SQLite: the driver's own ``executemany`` with the values as they are.
@@ -50,8 +90,8 @@ async def insert(session: Session, entries: Sequence[tuple[Any, ...]]) -> None:
         driver: Any = raw.driver_connection
         await driver.copy_records_to_table("decision_log", records=entries, columns=COLUMNS)
         return
-    entries = [(entry[0].astimezone(UTC).strftime(_SQLITE_AT), *entry[1:]) for entry in entries]
-    await connection.exec_driver_sql(_INSERT_SQLITE, list(entries))
+    stored = [(entry[0].astimezone(UTC).strftime(_SQLITE_AT), *entry[1:]) for entry in entries]
+    await connection.exec_driver_sql(_INSERT_SQLITE, stored)
 
 
 async def delete_before(session: Session, cutoff: datetime, limit: int) -> int:

@@ -44,7 +44,7 @@ def _ids(table: sa.Table, keys: list[str]) -> Any:
     return sa.select(table.c.id).where(table.c.key.in_(keys)).scalar_subquery()
 
 
-def status_term(status: EntitlementStatus, at: datetime) -> Any:
+def status_term(status: EntitlementStatus, at: datetime) -> sa.ColumnElement[bool]:
     revoked = sa.and_(E.c.revoked_at.is_not(None), E.c.revoked_at <= at)
     live = sa.not_(revoked)
     started = E.c.start_date <= at
@@ -57,8 +57,8 @@ def status_term(status: EntitlementStatus, at: datetime) -> Any:
     }[status]
 
 
-def filter_terms(query: EntitlementQuery, at: datetime) -> list[Any]:
-    terms: list[Any] = []
+def filter_terms(query: EntitlementQuery, at: datetime) -> list[sa.ColumnElement[bool]]:
+    terms: list[sa.ColumnElement[bool]] = []
     if query.plan_id is not None:
         terms.append(E.c.plan_id == query.plan_id)
     if query.tenant_id is not None:
@@ -91,7 +91,7 @@ def filter_terms(query: EntitlementQuery, at: datetime) -> list[Any]:
     return terms
 
 
-def subject_scope(tenant_key: str | None, user_key: str) -> Any:
+def subject_scope(tenant_key: str | None, user_key: str) -> sa.ColumnElement[bool]:
     """The entitlements that apply to a user token's own subject (contract §2).
 
     With a tenant: its TENANT-level grants and the user's own USER-level ones there, and only while

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from entitle.db.repositories import Session
+from entitle.db.repositories import ColumnValues, ResultRow, Session
 from entitle.db.tables import ENTITLEMENTS, FEATURES, PLANS, TENANTS, USERS
 from entitle.domain.changes import ChangeKind, NewChange, payload_of
 
@@ -41,11 +41,11 @@ class StoredEntitlement:
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Any) -> StoredEntitlement:
+    def of(cls, row: ResultRow) -> StoredEntitlement:
         return cls(**row._mapping)
 
 
-async def insert_many(session: Session, rows: list[dict[str, Any]]) -> list[StoredEntitlement]:
+async def insert_many(session: Session, rows: Sequence[ColumnValues]) -> list[StoredEntitlement]:
     """Insert ``rows`` (column values) with one multi-row statement per chunk; returned in input order."""
     inserted: list[StoredEntitlement] = []
     statement = sa.insert(ENTITLEMENTS).returning(ENTITLEMENTS, sort_by_parameter_order=True)
@@ -60,7 +60,7 @@ async def by_id(session: Session, entitlement_id: int) -> StoredEntitlement | No
     return None if row is None else StoredEntitlement.of(row)
 
 
-async def update(session: Session, entitlement_id: int, values: dict[str, Any]) -> StoredEntitlement:
+async def update(session: Session, entitlement_id: int, values: ColumnValues) -> StoredEntitlement:
     statement = (
         sa.update(ENTITLEMENTS)
         .where(ENTITLEMENTS.c.id == entitlement_id)

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from entitle.db.repositories import Session
+from entitle.db.repositories import ColumnValues, ResultRow, Session
 from entitle.db.tables import (
     ENTITLEMENTS,
     FEATURES,
@@ -21,6 +21,7 @@ from entitle.db.tables import (
     USAGE_EVENTS,
     USAGE_RESERVATIONS,
 )
+from entitle.domain.model import JsonValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,7 @@ class FeatureRecord:
     warning_thresholds: list[int] = field(default_factory=list)
 
     @classmethod
-    def of(cls, row: Any) -> FeatureRecord:
+    def of(cls, row: ResultRow) -> FeatureRecord:
         values = dict(row._mapping)
         values["warning_thresholds"] = list(values.get("warning_thresholds") or [])
         return cls(**values)
@@ -70,13 +71,13 @@ async def ids_by_keys(session: Session, keys: Collection[str]) -> dict[str, int]
     return {key: feature_id for key, feature_id in rows}
 
 
-async def insert(session: Session, values: dict[str, Any]) -> FeatureRecord:
+async def insert(session: Session, values: ColumnValues) -> FeatureRecord:
     """Insert one feature; ``values`` are column values (``metadata`` included)."""
     row = (await session.execute(sa.insert(FEATURES).values(**values).returning(FEATURES))).one()
     return FeatureRecord.of(row)
 
 
-async def update(session: Session, feature_id: int, values: dict[str, Any]) -> FeatureRecord:
+async def update(session: Session, feature_id: int, values: ColumnValues) -> FeatureRecord:
     statement = sa.update(FEATURES).where(FEATURES.c.id == feature_id).values(**values).returning(FEATURES)
     return FeatureRecord.of((await session.execute(statement)).one())
 
@@ -85,7 +86,7 @@ async def delete(session: Session, feature_id: int) -> None:
     await session.execute(sa.delete(FEATURES).where(FEATURES.c.id == feature_id))
 
 
-async def plan_values(session: Session, feature_id: int) -> list[tuple[str, Any]]:
+async def plan_values(session: Session, feature_id: int) -> list[tuple[str, JsonValue]]:
     """``(plan key, value)`` for every plan that sets this feature."""
     rows = await session.execute(
         sa.select(PLANS.c.key, PLAN_FEATURES.c.value)
@@ -95,7 +96,7 @@ async def plan_values(session: Session, feature_id: int) -> list[tuple[str, Any]
     return [(key, value) for key, value in rows]
 
 
-async def grant_values(session: Session, feature_id: int) -> list[tuple[int, Any]]:
+async def grant_values(session: Session, feature_id: int) -> list[tuple[int, JsonValue]]:
     """``(entitlement id, value)`` for every single-feature grant of this feature with a value."""
     rows = await session.execute(
         sa.select(ENTITLEMENTS.c.id, ENTITLEMENTS.c.value).where(

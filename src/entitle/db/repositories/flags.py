@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from entitle.db.repositories import Session
+from entitle.db.repositories import ColumnValues, ResultRow, Session
 from entitle.db.tables import FLAG_FEATURES, FLAGS
 
 
@@ -29,7 +29,7 @@ class FlagRecord:
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Any) -> FlagRecord:
+    def of(cls, row: ResultRow) -> FlagRecord:
         return cls(**row._mapping)
 
 
@@ -43,13 +43,13 @@ async def by_key(session: Session, key: str) -> FlagRecord | None:
     return None if row is None else FlagRecord.of(row)
 
 
-async def insert(session: Session, values: dict[str, Any]) -> FlagRecord:
+async def insert(session: Session, values: ColumnValues) -> FlagRecord:
     """Insert one flag; ``values`` are column values."""
     row = (await session.execute(sa.insert(FLAGS).values(**values).returning(FLAGS))).one()
     return FlagRecord.of(row)
 
 
-async def update(session: Session, flag_id: int, values: dict[str, Any]) -> FlagRecord:
+async def update(session: Session, flag_id: int, values: ColumnValues) -> FlagRecord:
     statement = sa.update(FLAGS).where(FLAGS.c.id == flag_id).values(**values).returning(FLAGS)
     return FlagRecord.of((await session.execute(statement)).one())
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TypeAlias
 
 import sqlalchemy as sa
 
 from entitle.db.engine import upsert_statement
 from entitle.db.repositories import Session
 from entitle.db.tables import BATCH_RESULTS, USAGE_EVENTS, USAGE_RESERVATIONS
+from entitle.domain.model import JsonObject
+
+IdempotencyKey: TypeAlias = tuple[str | int, ...]
+"""The values of a ledger's ``key_columns``, in order."""
 
 
 @dataclass(frozen=True)
@@ -25,13 +29,13 @@ class IdempotencyLedger:
 
     table: sa.Table
     key_columns: tuple[str, ...]
-    claimed_values: Mapping[str, Any] = field(default_factory=dict)
+    claimed_values: Mapping[str, object] = field(default_factory=dict)
     """What a claimed but not yet answered key stores besides its key (``response`` is ``{}``)."""
 
-    def _where(self, key: tuple[Any, ...]) -> list[sa.ColumnElement[bool]]:
+    def _where(self, key: IdempotencyKey) -> list[sa.ColumnElement[bool]]:
         return [self.table.c[name] == value for name, value in zip(self.key_columns, key, strict=True)]
 
-    async def claim(self, session: Session, key: tuple[Any, ...], at: datetime, **values: Any) -> bool:
+    async def claim(self, session: Session, key: IdempotencyKey, at: datetime, **values: object) -> bool:
         """Claim ``key`` in this transaction; False when an earlier call holds it. ``values`` are further
         columns of the claiming row (beside ``claimed_values``)."""
         keyed = dict(zip(self.key_columns, key, strict=True))
@@ -42,16 +46,16 @@ class IdempotencyLedger:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def record(
-        self, session: Session, key: tuple[Any, ...], response: dict[str, Any], **values: Any
+        self, session: Session, key: IdempotencyKey, response: JsonObject, **values: object
     ) -> None:
         """Store the answer given under a claimed key (and what else the table keeps about it)."""
         await session.execute(
             sa.update(self.table).where(*self._where(key)).values(response=response, **values)
         )
 
-    async def recorded(self, session: Session, key: tuple[Any, ...]) -> dict[str, Any] | None:
+    async def recorded(self, session: Session, key: IdempotencyKey) -> JsonObject | None:
         """The answer recorded under ``key``, if any (``{}`` while its first call is still running)."""
-        answer: dict[str, Any] | None = await session.scalar(
+        answer: JsonObject | None = await session.scalar(
             sa.select(self.table.c.response).where(*self._where(key))
         )
         return answer

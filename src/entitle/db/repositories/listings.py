@@ -66,9 +66,9 @@ _KEYED: dict[KeyedKind, sa.Table] = {
 }
 
 
-def key_filter(table: sa.Table, keys: list[str] | None, search: str | None) -> list[Any]:
+def key_filter(table: sa.Table, keys: list[str] | None, search: str | None) -> list[sa.ColumnElement[bool]]:
     """WHERE terms for a key filter: exact keys, and/or a case-insensitive substring of key or name."""
-    terms: list[Any] = []
+    terms: list[sa.ColumnElement[bool]] = []
     if keys is not None:
         terms.append(table.c.key.in_(keys))
     if search:

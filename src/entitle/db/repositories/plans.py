@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from entitle.db.engine import Executor
-from entitle.db.repositories import Session
+from entitle.db.repositories import ColumnValues, ResultRow, Session
 from entitle.db.tables import ENTITLEMENTS, PLAN_FEATURES, PLAN_VERSIONS, PLANS
 
 
@@ -31,7 +31,7 @@ class PlanRecord:
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Any) -> PlanRecord:
+    def of(cls, row: ResultRow) -> PlanRecord:
         return cls(**row._mapping)
 
 
@@ -53,7 +53,7 @@ class PlanFeatureRecord:
     value: Any
 
     @classmethod
-    def of(cls, row: Any) -> PlanFeatureRecord:
+    def of(cls, row: ResultRow) -> PlanFeatureRecord:
         return cls(**row._mapping)
 
 
@@ -64,7 +64,7 @@ class PlanVersionRecord:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Any) -> PlanVersionRecord:
+    def of(cls, row: ResultRow) -> PlanVersionRecord:
         return cls(**row._mapping)
 
 
@@ -83,13 +83,13 @@ async def by_keys(session: Session, keys: Collection[str]) -> dict[str, PlanReco
     return {row.key: PlanRecord.of(row) for row in rows}
 
 
-async def insert(session: Session, values: dict[str, Any]) -> PlanRecord:
+async def insert(session: Session, values: ColumnValues) -> PlanRecord:
     """Insert one plan; ``values`` are column values (``metadata`` included)."""
     row = (await session.execute(sa.insert(PLANS).values(**values).returning(PLANS))).one()
     return PlanRecord.of(row)
 
 
-async def update(session: Session, plan_id: int, values: dict[str, Any]) -> PlanRecord:
+async def update(session: Session, plan_id: int, values: ColumnValues) -> PlanRecord:
     statement = sa.update(PLANS).where(PLANS.c.id == plan_id).values(**values).returning(PLANS)
     return PlanRecord.of((await session.execute(statement)).one())
 

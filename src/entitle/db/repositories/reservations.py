@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from entitle.db.engine import Executor
+from entitle.db.repositories import ResultRow
 from entitle.db.repositories.idempotency import RESERVATIONS_LEDGER
 from entitle.db.tables import USAGE_RESERVATIONS as R
 from entitle.domain.metering import ReservationStatus
+from entitle.domain.model import JsonObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +32,12 @@ class ReservationRecord:
     amount: int
     committed: int | None
     expires_at: datetime
-    response: dict[str, Any]
+    response: JsonObject
     created_at: datetime
     settled_at: datetime | None
 
     @classmethod
-    def of(cls, row: Any) -> ReservationRecord:
+    def of(cls, row: ResultRow) -> ReservationRecord:
         values = dict(row._mapping)
         values["status"] = ReservationStatus(values["status"])
         return cls(**values)
@@ -57,6 +58,6 @@ async def by_id(session: Executor, reservation_id: int) -> ReservationRecord | N
     return None if row is None else ReservationRecord.of(row)
 
 
-async def answer(session: Executor, reservation_id: int, response: dict[str, Any]) -> None:
+async def answer(session: Executor, reservation_id: int, response: JsonObject) -> None:
     """Store the decision of the reservation's latest operation."""
     await session.execute(sa.update(R).where(R.c.id == reservation_id).values(response=response))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
-from entitle.db.repositories import Session
+from entitle.db.repositories import ColumnValues, ResultRow, Session
 from entitle.db.tables import ROUTES
 
 
@@ -26,11 +25,11 @@ class RouteRecord:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Any) -> RouteRecord:
+    def of(cls, row: ResultRow) -> RouteRecord:
         return cls(**row._mapping)
 
 
-async def insert(session: Session, values: dict[str, Any]) -> RouteRecord:
+async def insert(session: Session, values: ColumnValues) -> RouteRecord:
     """Insert one route; ``values`` are column values."""
     row = (await session.execute(sa.insert(ROUTES).values(**values).returning(ROUTES))).one()
     return RouteRecord.of(row)

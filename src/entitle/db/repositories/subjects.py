@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,9 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from entitle.db.engine import Executor, upsert_statement
-from entitle.db.repositories import Session, changes
+from entitle.db.repositories import ResultRow, Session, changes
 from entitle.db.tables import MEMBERSHIPS, TENANTS, USERS
 from entitle.domain.changes import ChangeKind, NewChange, shown
+from entitle.domain.patch import UNSET
+from entitle.domain.subjects import SubjectFields, TenantFields, UserFields
 
 _CHUNK = 2000  # rows per statement: far below bind-parameter limits
 
@@ -29,7 +31,24 @@ class TenantRecord:
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Any) -> TenantRecord:
+    def of(cls, row: ResultRow) -> TenantRecord:
+        return cls(**row._mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A stored user as the API renders it (attribute names are the column names)."""
+
+    id: int
+    key: str
+    name: str | None
+    email: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: ResultRow) -> UserRecord:
         return cls(**row._mapping)
 
 
@@ -44,7 +63,7 @@ class Upserted:
 async def _upsert(
     session: Session,
     table: sa.Table,
-    items: list[dict[str, Any]],
+    items: Sequence[SubjectFields],
     fields: tuple[str, ...],
     at: datetime,
     kind: ChangeKind,
@@ -55,16 +74,17 @@ async def _upsert(
     for an insert), so two concurrent upserts of one new key do not both count it as created. SQLite's
     writers are serialized: the rows found before the upsert are exactly those it updates.
     """
-    keys = [item["key"] for item in items]
+    keys = [item.key for item in items]
     existing = {r.key: r for r in await session.execute(sa.select(table).where(table.c.key.in_(keys)))}
     rows = []
     for item in items:
-        current = existing.get(item["key"])
-        row: dict[str, Any] = {"key": item["key"], "updated_at": at}
+        current = existing.get(item.key)
+        row: dict[str, Any] = {"key": item.key, "updated_at": at}
         row["created_at"] = current.created_at if current is not None else at
         for name in fields:
-            if name in item:
-                row[name] = item[name] if name != "metadata" else (item[name] or {})
+            given = getattr(item, name)
+            if given is not UNSET:
+                row[name] = given if name != "metadata" else (given or {})
             else:
                 row[name] = (
                     getattr(current, name) if current is not None else ({} if name == "metadata" else None)
@@ -103,13 +123,12 @@ def _upserted(kind: ChangeKind, table: sa.Table, row: dict[str, Any], before: An
 _SHOWN = {"tenants": ("name", "metadata", "created_at"), "users": ("name", "email", "metadata", "created_at")}
 
 
-async def upsert_tenants(session: Session, items: list[dict[str, Any]], at: datetime) -> Upserted:
-    """``items`` carry ``key`` and any of ``name``, ``metadata``."""
+async def upsert_tenants(session: Session, items: Sequence[TenantFields], at: datetime) -> Upserted:
     return await _upsert(session, TENANTS, items, ("name", "metadata"), at, ChangeKind.TENANT_UPSERTED)
 
 
-async def upsert_users(session: Session, items: list[dict[str, Any]], at: datetime) -> Upserted:
-    """``items`` carry ``key`` and any of ``name``, ``email``, ``metadata``."""
+async def upsert_users(session: Session, items: Sequence[UserFields], at: datetime) -> Upserted:
+    """Memberships (``tenant_keys``) are not written here: see ``add_memberships``."""
     return await _upsert(session, USERS, items, ("name", "email", "metadata"), at, ChangeKind.USER_UPSERTED)
 
 

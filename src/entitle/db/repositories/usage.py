@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitle.db.engine import Executor, upsert_statement
+from entitle.db.repositories import ResultRow
 from entitle.db.tables import USAGE_COUNTERS as C
 from entitle.db.tables import USAGE_RECORDS
 from entitle.db.tables import USAGE_RESERVATIONS as R
@@ -66,10 +67,30 @@ class Counter:
     limit_alerted: bool
 
     @classmethod
-    def of(cls, row: Any) -> Counter:
+    def of(cls, row: ResultRow | None) -> Counter:
+        """The counter of ``row`` (None: no row yet, nothing counted)."""
         if row is None:
             return cls(0, 0, 0, False)
         return cls(int(row.used), int(row.held), int(row.alerted_threshold), bool(row.limit_alerted))
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecordEntry:
+    """One stored line of the usage history (attribute names are the column names)."""
+
+    id: int
+    tenant_key: str | None
+    user_key: str | None
+    feature_key: str
+    amount: int
+    idempotency_key: str
+    at: datetime
+    accepted: bool
+    reservation_id: int | None
+
+    @classmethod
+    def of(cls, row: ResultRow) -> UsageRecordEntry:
+        return cls(**row._mapping)
 
 
 _RETURNED = (C.c.used, C.c.held, C.c.alerted_threshold, C.c.limit_alerted)
@@ -307,6 +328,6 @@ async def announce_limit(session: AsyncSession, key: CounterKey) -> bool:
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
-async def record(session: AsyncSession, **values: Any) -> None:
+async def record(session: AsyncSession, **values: object) -> None:
     """One line of the usage history (``usageRecords``)."""
     await session.execute(sa.insert(USAGE_RECORDS).values(**values))

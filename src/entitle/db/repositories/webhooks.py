@@ -15,6 +15,7 @@ killed mid-send leaves its lease to run out; another (or the restarted one) take
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,12 +23,68 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from entitle.db.engine import Executor, upsert_statement
-from entitle.db.repositories import changes
+from entitle.db.repositories import ColumnValues, ResultRow, changes
 from entitle.db.tables import WEBHOOK_CURSOR, WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 from entitle.domain.changes import Change, Revision
 from entitle.domain.webhooks import DeliveryStatus, new_message_id, subscribes
 
-Row = Any
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpointRecord:
+    """A stored endpoint (attribute names are the column names); the secrets never leave the API."""
+
+    id: int
+    url: str
+    events: list[str]
+    description: str | None
+    enabled: bool
+    secret: str
+    previous_secret: str | None
+    previous_secret_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: ResultRow) -> WebhookEndpointRecord:
+        return cls(**row._mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDeliveryRecord:
+    """A stored delivery, as the API shows it (attribute names are the column names)."""
+
+    id: int
+    endpoint_id: int
+    change_id: int | None
+    message_id: str
+    event_type: str
+    body: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    retry_until: datetime
+    lease_owner: str | None
+    lease_until: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ResultRow) -> WebhookDeliveryRecord:
+        return cls(**row._mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """What the sender needs of a delivery it leased."""
+
+    id: int
+    message_id: str
+    body: str
+    attempts: int
+    retry_until: datetime
+
 
 E = WEBHOOK_ENDPOINTS
 D = WEBHOOK_DELIVERIES
@@ -48,18 +105,28 @@ def endpoints_statement() -> sa.Select[Any]:
     return sa.select(E)
 
 
-async def endpoint_by_id(executor: Executor, endpoint_id: int) -> Row | None:
-    return (await executor.execute(sa.select(E).where(E.c.id == endpoint_id))).first()
+def _endpoint(row: ResultRow | None) -> WebhookEndpointRecord | None:
+    return None if row is None else WebhookEndpointRecord.of(row)
 
 
-async def insert_endpoint(session: AsyncSession, values: dict[str, Any], at: datetime) -> Row:
+def _delivery(row: ResultRow | None) -> WebhookDeliveryRecord | None:
+    return None if row is None else WebhookDeliveryRecord.of(row)
+
+
+async def endpoint_by_id(executor: Executor, endpoint_id: int) -> WebhookEndpointRecord | None:
+    return _endpoint((await executor.execute(sa.select(E).where(E.c.id == endpoint_id))).first())
+
+
+async def insert_endpoint(session: AsyncSession, values: ColumnValues, at: datetime) -> WebhookEndpointRecord:
     statement = sa.insert(E).values(**values, created_at=at, updated_at=at).returning(E)
-    return (await session.execute(statement)).one()
+    return WebhookEndpointRecord.of((await session.execute(statement)).one())
 
 
-async def update_endpoint(session: AsyncSession, endpoint_id: int, values: dict[str, Any]) -> Row | None:
+async def update_endpoint(
+    session: AsyncSession, endpoint_id: int, values: ColumnValues
+) -> WebhookEndpointRecord | None:
     statement = sa.update(E).where(E.c.id == endpoint_id).values(**values).returning(E)
-    return (await session.execute(statement)).first()
+    return _endpoint((await session.execute(statement)).first())
 
 
 async def delete_endpoint(session: AsyncSession, endpoint_id: int) -> int | None:
@@ -79,8 +146,8 @@ def deliveries_statement(statuses: Sequence[str] | None) -> sa.Select[Any]:
     return statement
 
 
-async def delivery_by_id(executor: Executor, delivery_id: int) -> Row | None:
-    return (await executor.execute(sa.select(D).where(D.c.id == delivery_id))).first()
+async def delivery_by_id(executor: Executor, delivery_id: int) -> WebhookDeliveryRecord | None:
+    return _delivery((await executor.execute(sa.select(D).where(D.c.id == delivery_id))).first())
 
 
 async def insert_delivery(
@@ -91,7 +158,7 @@ async def insert_delivery(
     at: datetime,
     retry_until: datetime,
     change_id: int | None = None,
-) -> Row:
+) -> WebhookDeliveryRecord:
     statement = (
         sa.insert(D)
         .values(
@@ -108,12 +175,12 @@ async def insert_delivery(
         )
         .returning(D)
     )
-    return (await session.execute(statement)).one()
+    return WebhookDeliveryRecord.of((await session.execute(statement)).one())
 
 
 async def redeliver(
     session: AsyncSession, delivery_id: int, at: datetime, retry_until: datetime
-) -> Row | None:
+) -> WebhookDeliveryRecord | None:
     """The delivery back to ``PENDING``, due now (same row, so the same ``webhook-id``)."""
     statement = (
         sa.update(D)
@@ -121,7 +188,7 @@ async def redeliver(
         .values(status=_PENDING, next_attempt_at=at, retry_until=retry_until, delivered_at=None)
         .returning(D)
     )
-    return (await session.execute(statement)).first()
+    return _delivery((await session.execute(statement)).first())
 
 
 # --- fan-out ---------------------------------------------------------------------------------
@@ -209,7 +276,7 @@ async def has_changes_to_fan_out(executor: Executor) -> bool:
 # --- sending ---------------------------------------------------------------------------------
 
 
-def _lease_free(at: datetime) -> Any:
+def _lease_free(at: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(D.c.lease_until.is_(None), D.c.lease_until < at)
 
 
@@ -231,7 +298,7 @@ async def due_endpoints(executor: Executor, at: datetime, limit: int) -> list[in
 
 async def claim(
     session: AsyncSession, endpoint_id: int, owner: str, at: datetime, lease_until: datetime, limit: int
-) -> tuple[Row | None, list[Row]]:
+) -> tuple[WebhookEndpointRecord | None, list[ClaimedDelivery]]:
     """Lease the due head of an endpoint's queue to ``owner``: (endpoint, deliveries in order).
 
     Nothing when the endpoint is gone, disabled, locked or leased by another process, or its head
@@ -240,7 +307,7 @@ async def claim(
     endpoint_query = sa.select(E).where(E.c.id == endpoint_id, E.c.enabled.is_(True))
     if _is_postgresql(session):
         endpoint_query = endpoint_query.with_for_update(skip_locked=True)
-    endpoint = (await session.execute(endpoint_query)).first()
+    endpoint = _endpoint((await session.execute(endpoint_query)).first())
     if endpoint is None:
         return None, []
     leased = await session.scalar(
@@ -271,7 +338,8 @@ async def claim(
         .values(lease_owner=owner, lease_until=lease_until)
         .returning(D.c.id, D.c.message_id, D.c.body, D.c.attempts, D.c.retry_until)
     )
-    return endpoint, sorted(claimed, key=lambda r: int(r.id))
+    deliveries = [ClaimedDelivery(*row) for row in claimed]
+    return endpoint, sorted(deliveries, key=lambda d: d.id)
 
 
 async def renew(session: AsyncSession, ids: Sequence[int], owner: str, lease_until: datetime) -> None:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 
+from entitle.domain.patch import UNSET, Omittable
 from entitle.graphql.core.enums import FeatureType, OverageHandling, ResetPeriod
+from entitle.graphql.core.inputs import omittable
 from entitle.graphql.core.scalars import JSON
+from entitle.services.catalog import FeaturePatch, NewFeature, NewPlan, PlanFeature, PlanPatch
 
 
 @strawberry.input
@@ -23,6 +24,22 @@ class CreateFeatureInput:
     metadata: JSON | None = strawberry.UNSET
     warning_thresholds: list[int] | None = strawberry.UNSET
 
+    def to_command(self) -> NewFeature:
+        return NewFeature(
+            key=self.key,
+            name=self.name,
+            type=self.type,
+            description=omittable(self.description),
+            unit=omittable(self.unit),
+            tiers=omittable(self.tiers),
+            permissions=omittable(self.permissions),
+            default_value=omittable(self.default_value),
+            reset_period=omittable(self.reset_period),
+            overage=omittable(self.overage),
+            metadata=omittable(self.metadata),
+            warning_thresholds=omittable(self.warning_thresholds),
+        )
+
 
 @strawberry.input
 class UpdateFeatureInput:
@@ -37,11 +54,33 @@ class UpdateFeatureInput:
     metadata: JSON | None = strawberry.UNSET
     warning_thresholds: list[int] | None = strawberry.UNSET
 
+    def to_command(self) -> FeaturePatch:
+        return FeaturePatch(
+            name=omittable(self.name),
+            description=omittable(self.description),
+            unit=omittable(self.unit),
+            tiers=omittable(self.tiers),
+            permissions=omittable(self.permissions),
+            default_value=omittable(self.default_value),
+            reset_period=omittable(self.reset_period),
+            overage=omittable(self.overage),
+            metadata=omittable(self.metadata),
+            warning_thresholds=omittable(self.warning_thresholds),
+        )
+
 
 @strawberry.input
 class PlanFeatureInput:
     feature_key: str
     value: JSON
+
+    def to_command(self) -> PlanFeature:
+        return PlanFeature(self.feature_key, self.value)
+
+
+def _plan_features(features: list[PlanFeatureInput] | None) -> Omittable[list[PlanFeature] | None]:
+    given = omittable(features)
+    return given if given is UNSET or given is None else [f.to_command() for f in given]
 
 
 @strawberry.input
@@ -55,6 +94,18 @@ class CreatePlanInput:
     auto_assign: bool | None = strawberry.UNSET
     rank: int | None = strawberry.UNSET
 
+    def to_command(self) -> NewPlan:
+        return NewPlan(
+            key=self.key,
+            name=self.name,
+            features=_plan_features(self.features),
+            description=omittable(self.description),
+            default_time_limitation_days=omittable(self.default_time_limitation_days),
+            metadata=omittable(self.metadata),
+            auto_assign=omittable(self.auto_assign),
+            rank=omittable(self.rank),
+        )
+
 
 @strawberry.input(description="`features`, when given, replace the plan's whole feature list.")
 class UpdatePlanInput:
@@ -66,16 +117,13 @@ class UpdatePlanInput:
     auto_assign: bool | None = strawberry.UNSET
     rank: int | None = strawberry.UNSET
 
-
-def catalog_changes(value: object) -> dict[str, Any]:
-    """The given fields of a feature or plan input."""
-    from entitle.graphql.core.inputs import given_fields
-
-    return given_fields(value)
-
-
-def plan_changes(value: CreatePlanInput | UpdatePlanInput) -> dict[str, object]:
-    changes = catalog_changes(value)
-    if changes.get("features") is not None:
-        changes["features"] = [{"feature_key": f.feature_key, "value": f.value} for f in changes["features"]]
-    return changes
+    def to_command(self) -> PlanPatch:
+        return PlanPatch(
+            name=omittable(self.name),
+            features=_plan_features(self.features),
+            description=omittable(self.description),
+            default_time_limitation_days=omittable(self.default_time_limitation_days),
+            metadata=omittable(self.metadata),
+            auto_assign=omittable(self.auto_assign),
+            rank=omittable(self.rank),
+        )

@@ -1,13 +1,13 @@
-"""Inputs shared by several domains, and the one helper that turns an input into a dict of given fields."""
+"""Inputs shared by several domains, and the one place strawberry's UNSET becomes the services' one."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+from typing import TypeVar
 
 import strawberry
 from strawberry.types.unset import UNSET
 
+from entitle.domain import patch
 from entitle.domain.errors import BadUserInput
 from entitle.services import listings
 from entitle.services.listings import Listing
@@ -38,10 +38,10 @@ def keyed_rows(kind: listings.KeyedKind, filter: KeyFilter | None) -> Listing:
     return listings.keyed(kind, filter.keys, filter.search)
 
 
-def given_fields(value: Any) -> dict[str, Any]:
-    """The fields of a strawberry input the caller actually sent (UNSET ones left out), snake_case."""
-    return {
-        f.name: getattr(value, f.name)
-        for f in dataclasses.fields(value)
-        if getattr(value, f.name) is not UNSET
-    }
+T = TypeVar("T")
+
+
+def omittable(value: T) -> patch.Omittable[T]:
+    """A patch field of a command from an input field: strawberry's ``UNSET`` (not sent) becomes the
+    services' ``UNSET``; anything else (``None`` included) is kept."""
+    return patch.UNSET if value is UNSET else value

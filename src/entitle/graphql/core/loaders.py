@@ -9,65 +9,93 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
 from functools import cached_property
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from aiodataloader import DataLoader
 
-from entitle.domain.model import Subject
+from entitle.domain.model import JsonValue, Subject
+from entitle.services import lookups
 from entitle.services.listings import ChildListing, Page, PageArgs, child_counts, child_pages
-from entitle.services.lookups import CatalogSnapshot, Row, RowKind, plan_entitlement_counts, rows_by_id
+from entitle.services.lookups import (
+    CatalogSnapshot,
+    ChangeRecord,
+    DecisionLogRecord,
+    FeatureRecord,
+    FlagRecord,
+    PlanRecord,
+    ReservationRecord,
+    RouteRecord,
+    StoredEntitlement,
+    StoredKind,
+    TenantRecord,
+    UsageRecordEntry,
+    UserRecord,
+    WebhookDeliveryRecord,
+    WebhookEndpointRecord,
+    plan_entitlement_counts,
+    rows_by_id,
+)
 from entitle.services.runtime import Runtime
 
 ValueT = TypeVar("ValueT")
+RecordT = TypeVar("RecordT")
 
 
-class _RowsByIdLoader(DataLoader[int, Row | None]):
-    """Stored rows of ``kind`` by id; missing ids load as None."""
+class _RowsByIdLoader(DataLoader[int, RecordT | None], Generic[RecordT]):
+    """Stored records of one kind by id; missing ids load as None."""
 
-    kind: ClassVar[RowKind]
-
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, kind: StoredKind[RecordT]) -> None:
         super().__init__()
         self.runtime = runtime
+        self.kind = kind
 
-    async def batch_load_fn(self, ids: Sequence[int]) -> list[Row | None]:
+    async def batch_load_fn(self, ids: Sequence[int]) -> list[RecordT | None]:
         return await rows_by_id(self.runtime, self.kind, ids)
 
 
-class TenantByIdLoader(_RowsByIdLoader):
-    kind = "tenants"
+class TenantByIdLoader(_RowsByIdLoader[TenantRecord]):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, lookups.TENANT_ROWS)
 
 
-class UserByIdLoader(_RowsByIdLoader):
-    kind = "users"
+class UserByIdLoader(_RowsByIdLoader[UserRecord]):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, lookups.USER_ROWS)
 
 
-class EntitlementByIdLoader(_RowsByIdLoader):
-    kind = "entitlements"
+class EntitlementByIdLoader(_RowsByIdLoader[StoredEntitlement]):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, lookups.ENTITLEMENT_ROWS)
 
 
-class ChangeByIdLoader(_RowsByIdLoader):
-    kind = "changes"
+class ChangeByIdLoader(_RowsByIdLoader[ChangeRecord]):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, lookups.CHANGE_ROWS)
 
 
-class WebhookEndpointByIdLoader(_RowsByIdLoader):
-    kind = "webhook_endpoints"
+class WebhookEndpointByIdLoader(_RowsByIdLoader[WebhookEndpointRecord]):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, lookups.WEBHOOK_ENDPOINT_ROWS)
 
 
-class WebhookDeliveryByIdLoader(_RowsByIdLoader):
-    kind = "webhook_deliveries"
+class WebhookDeliveryByIdLoader(_RowsByIdLoader[WebhookDeliveryRecord]):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, lookups.WEBHOOK_DELIVERY_ROWS)
 
 
-class UsageReservationByIdLoader(_RowsByIdLoader):
-    kind = "usage_reservations"
+class UsageReservationByIdLoader(_RowsByIdLoader[ReservationRecord]):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, lookups.USAGE_RESERVATION_ROWS)
 
 
-class UsageRecordByIdLoader(_RowsByIdLoader):
-    kind = "usage_records"
+class UsageRecordByIdLoader(_RowsByIdLoader[UsageRecordEntry]):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, lookups.USAGE_RECORD_ROWS)
 
 
-class DecisionLogEntryByIdLoader(_RowsByIdLoader):
-    kind = "decision_log"
+class DecisionLogEntryByIdLoader(_RowsByIdLoader[DecisionLogRecord]):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, lookups.DECISION_LOG_ROWS)
 
 
 class _CatalogLoader(DataLoader[int, ValueT], Generic[ValueT]):
@@ -85,20 +113,20 @@ class _CatalogLoader(DataLoader[int, ValueT], Generic[ValueT]):
         raise NotImplementedError
 
 
-class FeatureByIdLoader(_CatalogLoader[Row | None]):
-    def pick(self, snapshot: CatalogSnapshot, key: int) -> Row | None:
+class FeatureByIdLoader(_CatalogLoader[FeatureRecord | None]):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> FeatureRecord | None:
         return snapshot.features.get(key)
 
 
-class PlanByIdLoader(_CatalogLoader[Row | None]):
-    def pick(self, snapshot: CatalogSnapshot, key: int) -> Row | None:
+class PlanByIdLoader(_CatalogLoader[PlanRecord | None]):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> PlanRecord | None:
         return snapshot.plans.get(key)
 
 
-class PlanFeaturesByPlanIdLoader(_CatalogLoader[list[tuple[Row, Any]]]):
-    """A plan's (feature row, value) pairs."""
+class PlanFeaturesByPlanIdLoader(_CatalogLoader[list[tuple[FeatureRecord, JsonValue]]]):
+    """A plan's (feature record, value) pairs."""
 
-    def pick(self, snapshot: CatalogSnapshot, key: int) -> list[tuple[Row, Any]]:
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> list[tuple[FeatureRecord, JsonValue]]:
         return [(snapshot.features[pf.feature_id], pf.value) for pf in snapshot.plan_features.get(key, [])]
 
 
@@ -113,18 +141,18 @@ class EntitlementCountsByPlanIdLoader(DataLoader[int, dict[int, int]]):
         return await plan_entitlement_counts(self.runtime, plan_ids)
 
 
-class FlagByIdLoader(_CatalogLoader[Row | None]):
-    def pick(self, snapshot: CatalogSnapshot, key: int) -> Row | None:
+class FlagByIdLoader(_CatalogLoader[FlagRecord | None]):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> FlagRecord | None:
         return snapshot.flags.get(key)
 
 
-class FlagFeaturesByFlagIdLoader(_CatalogLoader[list[Row]]):
-    def pick(self, snapshot: CatalogSnapshot, key: int) -> list[Row]:
+class FlagFeaturesByFlagIdLoader(_CatalogLoader[list[FeatureRecord]]):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> list[FeatureRecord]:
         return [snapshot.features[i] for i in snapshot.flag_features.get(key, [])]
 
 
-class RouteByIdLoader(_CatalogLoader[Row | None]):
-    def pick(self, snapshot: CatalogSnapshot, key: int) -> Row | None:
+class RouteByIdLoader(_CatalogLoader[RouteRecord | None]):
+    def pick(self, snapshot: CatalogSnapshot, key: int) -> RouteRecord | None:
         return snapshot.routes.get(key)
 
 

@@ -4,7 +4,9 @@ from datetime import datetime
 
 import strawberry
 
+from entitle.graphql.core.inputs import omittable
 from entitle.graphql.core.scalars import JSON
+from entitle.services.entitlements import EntitlementPatch, NewEntitlement
 
 
 @strawberry.input(
@@ -21,6 +23,19 @@ class CreateEntitlementInput:
     reason: str | None = None
     metadata: JSON | None = None
 
+    def to_command(self) -> NewEntitlement:
+        return NewEntitlement(
+            plan_key=self.plan_key,
+            feature_key=self.feature_key,
+            value=self.value,
+            tenant_key=self.tenant_key,
+            user_key=self.user_key,
+            start_date=self.start_date,
+            expiration_date=self.expiration_date,
+            reason=self.reason,
+            metadata=self.metadata,
+        )
+
 
 @strawberry.input
 class UpdateEntitlementInput:
@@ -28,3 +43,11 @@ class UpdateEntitlementInput:
     expiration_date: datetime | None = strawberry.UNSET
     reason: str | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
+
+    def to_command(self) -> EntitlementPatch:
+        return EntitlementPatch(
+            start_date=omittable(self.start_date),
+            expiration_date=omittable(self.expiration_date),
+            reason=omittable(self.reason),
+            metadata=omittable(self.metadata),
+        )

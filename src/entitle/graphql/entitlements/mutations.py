@@ -5,13 +5,13 @@ import strawberry
 from entitle.domain.text import shown
 from entitle.graphql.core.batches import BatchItemError
 from entitle.graphql.core.context import Info
-from entitle.graphql.core.inputs import given_fields
 from entitle.graphql.core.permissions import writer
 from entitle.graphql.core.relay import from_global_id
 from entitle.graphql.entitlements.inputs import CreateEntitlementInput, UpdateEntitlementInput
 from entitle.graphql.entitlements.types import Entitlement
 from entitle.services import entitlements
 from entitle.services.batches import ItemError
+from entitle.services.entitlements import CreateEntitlements
 
 
 @strawberry.type
@@ -37,7 +37,7 @@ class EntitlementsMutation:
     @strawberry.mutation(extensions=writer())
     async def create_entitlement(self, info: Info, input: CreateEntitlementInput) -> Entitlement:
         return Entitlement.from_row(
-            await entitlements.create_entitlement(info.context.runtime, given_fields(input))
+            await entitlements.create_entitlement(info.context.runtime, input.to_command())
         )
 
     @strawberry.mutation(
@@ -52,12 +52,10 @@ class EntitlementsMutation:
         atomic: bool | None = True,
         idempotency_key: str | None = None,
     ) -> BatchEntitlementsPayload:
-        created = await entitlements.batch_create(
-            info.context.runtime,
-            [given_fields(i) for i in input],
-            atomic=atomic is not False,
-            idempotency_key=idempotency_key,
+        command = CreateEntitlements(
+            [i.to_command() for i in input], atomic=atomic is not False, idempotency_key=idempotency_key
         )
+        created = await entitlements.batch_create(info.context.runtime, command)
         rows = created.rows
         if created.replayed_ids is not None:
             rows = [
@@ -73,7 +71,7 @@ class EntitlementsMutation:
         self, info: Info, id: strawberry.ID, input: UpdateEntitlementInput
     ) -> Entitlement:
         row = await entitlements.update_entitlement(
-            info.context.runtime, _entitlement_pk(id), given_fields(input)
+            info.context.runtime, _entitlement_pk(id), input.to_command()
         )
         return Entitlement.from_row(row)
 

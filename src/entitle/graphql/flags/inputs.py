@@ -3,6 +3,7 @@ from __future__ import annotations
 import strawberry
 
 from entitle.graphql.core.enums import FlagAttribute, FlagOperator
+from entitle.services.flags_routes import FlagDefinition, FlagRuleDefinition
 
 
 @strawberry.input
@@ -12,6 +13,9 @@ class FlagRuleInput:
     values: list[str]
     path: str | None = None
     negate: bool | None = None
+
+    def to_command(self) -> FlagRuleDefinition:
+        return FlagRuleDefinition(self.attribute, self.operator, self.values, self.path, self.negate)
 
 
 @strawberry.input
@@ -26,25 +30,15 @@ class FeatureFlagInput:
     rules: list[FlagRuleInput] | None = None
     percentage: int | None = None
 
-
-def flag_data(value: FeatureFlagInput) -> dict[str, object]:
-    return {
-        "key": value.key,
-        "name": value.name,
-        "on": value.on,
-        "feature_keys": value.feature_keys,
-        "description": value.description,
-        "tenant_keys": value.tenant_keys,
-        "user_keys": value.user_keys,
-        "rules": [
-            {
-                "attribute": r.attribute,
-                "operator": r.operator,
-                "values": r.values,
-                "path": r.path,
-                "negate": r.negate,
-            }
-            for r in value.rules or []
-        ],
-        "percentage": value.percentage,
-    }
+    def to_command(self) -> FlagDefinition:
+        return FlagDefinition(
+            key=self.key,
+            name=self.name,
+            on=self.on,
+            feature_keys=self.feature_keys,
+            description=self.description,
+            tenant_keys=self.tenant_keys,
+            user_keys=self.user_keys,
+            rules=[r.to_command() for r in self.rules or []],
+            percentage=self.percentage,
+        )

@@ -27,7 +27,7 @@ class LifecycleMutation:
     )
     async def publish_plan_version(self, info: Info, key: str, features: list[PlanFeatureInput]) -> Plan:
         record = await plan_lifecycle.publish_plan_version(
-            info.context.runtime, key, [{"feature_key": f.feature_key, "value": f.value} for f in features]
+            info.context.runtime, key, [f.to_command() for f in features]
         )
         return Plan.from_row(record)
 

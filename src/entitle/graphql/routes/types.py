@@ -14,6 +14,7 @@ from entitle.graphql.core.payloads import DeletePayload
 from entitle.graphql.core.permissions import management, writer
 from entitle.graphql.core.relay import Connection, Node, load_nodes, pk_of, to_global_id
 from entitle.services import flags_routes, listings
+from entitle.services.flags_routes import NewRoute
 
 
 @strawberry.type
@@ -64,6 +65,16 @@ class ApiRouteInput:
     permission_key: str | None = None
     priority: int | None = None
 
+    def to_command(self) -> NewRoute:
+        return NewRoute(
+            method=self.method,
+            path_pattern=self.path_pattern,
+            policy=self.policy,
+            feature_key=self.feature_key,
+            permission_key=self.permission_key,
+            priority=self.priority,
+        )
+
 
 @strawberry.type
 class RoutesQuery:
@@ -85,15 +96,7 @@ class RoutesQuery:
 class RoutesMutation:
     @strawberry.mutation(extensions=writer())
     async def create_api_route(self, info: Info, input: ApiRouteInput) -> ApiRoute:
-        data = {
-            "method": input.method,
-            "path_pattern": input.path_pattern,
-            "policy": input.policy,
-            "feature_key": input.feature_key,
-            "permission_key": input.permission_key,
-            "priority": input.priority,
-        }
-        return ApiRoute.from_row(await flags_routes.create_route(info.context.runtime, data))
+        return ApiRoute.from_row(await flags_routes.create_route(info.context.runtime, input.to_command()))
 
     @strawberry.mutation(extensions=writer())
     async def delete_api_route(self, info: Info, id: strawberry.ID) -> DeletePayload:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import strawberry
 
+from entitle.domain.subjects import TenantFields, UserFields
+from entitle.graphql.core.inputs import omittable
 from entitle.graphql.core.scalars import JSON
 
 
@@ -10,6 +12,9 @@ class TenantInput:
     key: str
     name: str | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
+
+    def to_command(self) -> TenantFields:
+        return TenantFields(self.key, name=omittable(self.name), metadata=omittable(self.metadata))
 
 
 @strawberry.input
@@ -21,3 +26,12 @@ class UserInput:
     tenant_keys: list[str] | None = strawberry.field(
         default=strawberry.UNSET, description="Memberships to add (existing ones are kept)."
     )
+
+    def to_command(self) -> UserFields:
+        return UserFields(
+            self.key,
+            name=omittable(self.name),
+            email=omittable(self.email),
+            metadata=omittable(self.metadata),
+            tenant_keys=omittable(self.tenant_keys),
+        )

@@ -4,7 +4,6 @@ import strawberry
 
 from entitle.graphql.core.batches import BatchItemError
 from entitle.graphql.core.context import Info
-from entitle.graphql.core.inputs import given_fields
 from entitle.graphql.core.permissions import writer
 from entitle.graphql.subjects.inputs import TenantInput, UserInput
 from entitle.graphql.subjects.types import Tenant, User
@@ -31,9 +30,8 @@ class SubjectsMutation:
     async def upsert_tenants(
         self, info: Info, input: list[TenantInput], atomic: bool | None = True
     ) -> BatchTenantsPayload:
-        outcome = await subjects.upsert_tenants(
-            info.context.runtime, [given_fields(i) for i in input], atomic=atomic is not False
-        )
+        command = subjects.UpsertTenants([i.to_command() for i in input], atomic=atomic is not False)
+        outcome = await subjects.upsert_tenants(info.context.runtime, command)
         rows = await info.context.loaders.tenant_by_id.load_many(outcome.ids)
         return BatchTenantsPayload(
             tenants=[Tenant.from_row(r) for r in rows], errors=[BatchItemError.of(e) for e in outcome.errors]
@@ -45,9 +43,8 @@ class SubjectsMutation:
     async def upsert_users(
         self, info: Info, input: list[UserInput], atomic: bool | None = True
     ) -> BatchUsersPayload:
-        outcome = await subjects.upsert_users(
-            info.context.runtime, [given_fields(i) for i in input], atomic=atomic is not False
-        )
+        command = subjects.UpsertUsers([i.to_command() for i in input], atomic=atomic is not False)
+        outcome = await subjects.upsert_users(info.context.runtime, command)
         rows = await info.context.loaders.user_by_id.load_many(outcome.ids)
         return BatchUsersPayload(
             users=[User.from_row(r) for r in rows], errors=[BatchItemError.of(e) for e in outcome.errors]

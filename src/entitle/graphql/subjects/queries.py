@@ -6,14 +6,14 @@ from entitle.graphql.core.context import Info
 from entitle.graphql.core.inputs import KeyFilter, keyed_rows
 from entitle.graphql.core.permissions import management
 from entitle.graphql.subjects.types import Tenant, TenantConnection, User, UserConnection
-from entitle.services.lookups import row_by_key
+from entitle.services.lookups import TENANT_ROWS, USER_ROWS, row_by_key
 
 
 @strawberry.type
 class SubjectsQuery:
     @strawberry.field(extensions=management())
     async def tenant(self, info: Info, key: str) -> Tenant | None:
-        row = await row_by_key(info.context.runtime, "tenants", key)
+        row = await row_by_key(info.context.runtime, TENANT_ROWS, key)
         return None if row is None else Tenant.from_row(row)
 
     @strawberry.field(extensions=management())
@@ -32,7 +32,7 @@ class SubjectsQuery:
 
     @strawberry.field(extensions=management())
     async def user(self, info: Info, key: str) -> User | None:
-        row = await row_by_key(info.context.runtime, "users", key)
+        row = await row_by_key(info.context.runtime, USER_ROWS, key)
         return None if row is None else User.from_row(row)
 
     @strawberry.field(extensions=management())

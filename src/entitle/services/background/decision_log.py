@@ -20,7 +20,7 @@ import contextlib
 import logging
 from collections import deque
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from entitle.clock import now
 from entitle.db.engine import Database
@@ -63,7 +63,7 @@ class DecisionLog:
         self._capacity = capacity
         self._flush_s = flush_s
         self._health = health or DatabaseHealth()
-        self._queue: deque[tuple[Any, ...]] = deque()
+        self._queue: deque[repo.NewEntry] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._failures = TurnFailures(
@@ -142,7 +142,7 @@ class DecisionLog:
         self.written += written
         return written
 
-    def _requeue(self, batch: list[tuple[Any, ...]]) -> None:
+    def _requeue(self, batch: list[repo.NewEntry]) -> None:
         room = max(0, self._capacity - len(self._queue))
         kept = batch[:room]
         self._queue.extendleft(reversed(kept))

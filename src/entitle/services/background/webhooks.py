@@ -29,7 +29,6 @@ import socket
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 
@@ -37,6 +36,7 @@ from entitle.clock import now
 from entitle.db.engine import Database
 from entitle.db.feed import DatabaseFeedSource
 from entitle.db.repositories import webhooks as repo
+from entitle.db.repositories.webhooks import ClaimedDelivery, WebhookEndpointRecord
 from entitle.domain.webhooks import DeliveryStatus, event_body, retry_delay, signature
 from entitle.metrics import record_webhook_delivery
 from entitle.services.outages import DatabaseHealth, unavailable_reason
@@ -44,8 +44,6 @@ from entitle.services.webhooks import destination_refusal
 from entitle.settings import Settings
 
 log = logging.getLogger(__name__)
-
-Row = Any
 
 
 class WebhookWorker:
@@ -195,11 +193,11 @@ class WebhookWorker:
             if not await self._send_batch(endpoint, batch):
                 return
 
-    async def _send_batch(self, endpoint: Row, batch: Sequence[Row]) -> bool:
+    async def _send_batch(self, endpoint: WebhookEndpointRecord, batch: Sequence[ClaimedDelivery]) -> bool:
         """Send ``batch`` in order; True when all were delivered (the queue may have more)."""
         refusal = await destination_refusal(endpoint.url, self._settings.entitle_webhook_allow_private)
         lease_until = now() + self._lease
-        delivered: list[tuple[int, int, Any]] = []
+        delivered: list[tuple[int, int, datetime]] = []
         last_flush = time.monotonic()
         sent = 0
         try:
@@ -231,14 +229,16 @@ class WebhookWorker:
             async with self._database.write() as session:
                 await repo.release(session, [d.id for d in batch[sent:]], self.owner)
 
-    async def _flush(self, delivered: list[tuple[int, int, Any]]) -> None:
+    async def _flush(self, delivered: list[tuple[int, int, datetime]]) -> None:
         if delivered:
             async with self._database.write() as session:
                 await repo.record_successes(session, delivered)
             record_webhook_delivery(DeliveryStatus.SUCCEEDED.value, len(delivered))
             delivered.clear()
 
-    async def _fail(self, endpoint: Row, delivery: Row, code: int | None, error: str) -> None:
+    async def _fail(
+        self, endpoint: WebhookEndpointRecord, delivery: ClaimedDelivery, code: int | None, error: str
+    ) -> None:
         attempts = int(delivery.attempts) + 1
         at = now()
         next_at: datetime | None = at + timedelta(
@@ -253,12 +253,14 @@ class WebhookWorker:
             self._failing_endpoints.add(endpoint.id)
             log.warning("webhook endpoint %s failing: %s; retrying with backoff", endpoint.id, error)
 
-    def _recovered(self, endpoint: Row) -> None:
+    def _recovered(self, endpoint: WebhookEndpointRecord) -> None:
         if endpoint.id in self._failing_endpoints:
             self._failing_endpoints.discard(endpoint.id)
             log.warning("webhook endpoint %s delivers again", endpoint.id)
 
-    async def _attempt(self, endpoint: Row, delivery: Row) -> tuple[int | None, str | None]:
+    async def _attempt(
+        self, endpoint: WebhookEndpointRecord, delivery: ClaimedDelivery
+    ) -> tuple[int | None, str | None]:
         """One POST: (status code, None) when delivered, else (status code or None, the error)."""
         assert self._client is not None
         at = now()
