@@ -102,7 +102,7 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
-    parser.add_argument("--database", default="entitle_batch_cpu_typed")
+    parser.add_argument("--database", default="entitle_batch_cpu")
     parser.add_argument("--sqlite", action="store_true", help="the embedded default instead of PostgreSQL")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
