@@ -236,3 +236,46 @@ async def test_plan_versions_of_a_page_of_100_plans_run_as_many_statements_as_of
         {"version": 1, "entitlementCount": 1},
         {"version": 2, "entitlementCount": 1},
     ]
+
+
+FRAGMENT_PAGE = """
+query($first: Int!) {
+  entitlements(first: $first) {
+    totalCount
+    edges { node { id ...Holder } }
+  }
+}
+fragment Holder on Entitlement {
+  ... on Entitlement { tenant { key } }
+  holder: user { key }
+}
+"""
+
+
+async def test_tenants_and_users_asked_through_fragments_are_loaded_ahead_of_the_page(api: Api) -> None:
+    """The page loads its tenants and users before completing its edges (EntitlementConnection.load_ahead)
+    however the selection names them: through a fragment or an alias, the answer is the plain one's and
+    the statements do not grow with the page."""
+    # given
+    await _seed(api)
+    plain = await api.data(PAGE, {"first": 100})
+    # when
+    await api.data(FRAGMENT_PAGE, {"first": 10})
+    api.statements.clear()
+    small = await api.data(FRAGMENT_PAGE, {"first": 10})
+    small_count = len([s for s in api.statements if _is_request_query(s)])
+    api.statements.clear()
+    large = await api.data(FRAGMENT_PAGE, {"first": 100})
+    large_count = len([s for s in api.statements if _is_request_query(s)])
+    # then
+    assert small_count == large_count
+    assert len(small["entitlements"]["edges"]) == 10
+    expected = [
+        (e["node"]["id"], e["node"]["tenant"], e["node"]["user"]) for e in plain["entitlements"]["edges"]
+    ]
+    answered = [
+        (e["node"]["id"], e["node"]["tenant"], e["node"]["holder"]) for e in large["entitlements"]["edges"]
+    ]
+    assert answered == expected
+    assert any(t is not None for _, t, _ in answered)
+    assert any(u is not None for _, _, u in answered)

@@ -39,8 +39,10 @@ these differences against the installed strawberry and fails when they no longer
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 from base64 import b64encode
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
@@ -48,6 +50,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get
 import strawberry
 from aiodataloader import DataLoader
 from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.nodes import SelectedField, Selection
 
 from entitle.domain.errors import BadUserInput
 from entitle.domain.text import shown
@@ -59,6 +62,8 @@ if TYPE_CHECKING:
     from entitle.graphql.core.context import Info
 
 NodeT = TypeVar("NodeT")
+R = TypeVar("R")
+T = TypeVar("T")
 
 
 @strawberry.interface(description="An object with a global id, resolvable with node(id:).")
@@ -189,7 +194,14 @@ class Connection(Generic[NodeT]):
         """One keyset page of ``nodes`` as a connection: the one path every list field takes."""
         args = PageArgs.parse(first, after, last, before)
         page, count = await list_page(info.context.runtime, nodes, args)
+        await cls.load_ahead(page.rows, info)
         return cls.from_page(page, count)
+
+    @classmethod
+    async def load_ahead(cls, rows: Sequence[Any], info: Info) -> None:
+        """Load what the page's nodes are asked for before they are completed, so their fields resolve
+        synchronously (``resolved``) instead of each awaiting its loader. The same batched statements run
+        as without it; a connection whose nodes relate to nothing loaded per row keeps this default."""
 
     @classmethod
     async def resolve_children(
@@ -218,6 +230,50 @@ class Connection(Generic[NodeT]):
             return count
 
         return cls.from_page(page, count_rows)
+
+
+def node_fields(info: Info) -> set[str]:
+    """The field names asked of ``edges { node { … } }`` under the connection being resolved (through
+    fragments)."""
+
+    def fields(selections: Iterable[Selection]) -> Iterable[SelectedField]:
+        for selection in selections:
+            if isinstance(selection, SelectedField):
+                yield selection
+            else:
+                yield from fields(selection.selections)
+
+    return {
+        field.name
+        for connection in info.selected_fields
+        for edges in fields(connection.selections)
+        if edges.name == "edges"
+        for node in fields(edges.selections)
+        if node.name == "node"
+        for field in fields(node.selections)
+    }
+
+
+async def load_all(loader: DataLoader[int, Any], keys: Iterable[int | None]) -> None:
+    """Load ``keys`` in one batch; a failure is left for the fields to raise where they ask."""
+    wanted = list({key for key in keys if key is not None})
+    if wanted:
+        with contextlib.suppress(Exception):
+            await loader.load_many(wanted)
+
+
+def resolved(future: Awaitable[R | None], build: Callable[[R], T]) -> T | Awaitable[T | None] | None:
+    """``build(value)`` now when the loader already has the value (``Connection.load_ahead``), else an
+    awaitable of it that graphql-core awaits."""
+    if isinstance(future, asyncio.Future) and future.done() and future.exception() is None:
+        value = future.result()
+        return None if value is None else build(value)
+
+    async def later() -> T | None:
+        value = await future
+        return None if value is None else build(value)
+
+    return later()
 
 
 def _node_type(connection: type[Connection[Any]]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,15 @@ from entitle.domain.status import entitlement_status
 from entitle.graphql.catalog.types import Feature, Plan, rendered
 from entitle.graphql.core.context import Info
 from entitle.graphql.core.enums import AssignLevel, EntitlementOrderField, EntitlementStatus, OrderDirection
-from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
+from entitle.graphql.core.relay import (
+    Connection,
+    Node,
+    load_all,
+    load_nodes,
+    node_fields,
+    resolved,
+    to_global_id,
+)
 from entitle.graphql.core.scalars import JSON
 from entitle.graphql.subjects.types import Tenant, User
 from entitle.services.lookups import entitlement_record
@@ -93,24 +102,34 @@ class Entitlement(Node):
         row = await info.context.loaders.feature_by_id.load(self.row.feature_id)
         return None if row is None else Feature.from_row(row)
 
-    @strawberry.field
-    async def tenant(self, info: Info) -> Tenant | None:
-        if self.row.tenant_id is None:
-            return None
-        row = await info.context.loaders.tenant_by_id.load(self.row.tenant_id)
-        return None if row is None else Tenant.from_row(row)
+    # Synchronous when the page loaded its tenants and users ahead (EntitlementConnection.load_ahead),
+    # else an awaitable of the per-request loader (a nested or single entitlement).
 
     @strawberry.field
-    async def user(self, info: Info) -> User | None:
+    def tenant(self, info: Info) -> Tenant | None:
+        if self.row.tenant_id is None:
+            return None
+        return resolved(info.context.loaders.tenant_by_id.load(self.row.tenant_id), Tenant.from_row)  # type: ignore[return-value]
+
+    @strawberry.field
+    def user(self, info: Info) -> User | None:
         if self.row.user_id is None:
             return None
-        row = await info.context.loaders.user_by_id.load(self.row.user_id)
-        return None if row is None else User.from_row(row)
+        return resolved(info.context.loaders.user_by_id.load(self.row.user_id), User.from_row)  # type: ignore[return-value]
 
 
 @strawberry.type
 class EntitlementConnection(Connection[Entitlement]):
-    pass
+    @classmethod
+    async def load_ahead(cls, rows: Sequence[Any], info: Info) -> None:
+        wanted = node_fields(info)
+        loaders = info.context.loaders
+        loads = []
+        if "tenant" in wanted:
+            loads.append(load_all(loaders.tenant_by_id, (row.tenant_id for row in rows)))
+        if "user" in wanted:
+            loads.append(load_all(loaders.user_by_id, (row.user_id for row in rows)))
+        await asyncio.gather(*loads)
 
 
 @strawberry.input
