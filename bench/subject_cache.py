@@ -1,6 +1,6 @@
 """What a subject-cache miss and a cached subject cost, in-process (issue 12, "flat with data").
 
-    .venv/bin/python bench/subject_cache.py --seed      # once: seeds PostgreSQL database entitle_subject_bench
+    .venv/bin/python bench/subject_cache.py --seed   # once: seeds the database entitle_subject_bench
     .venv/bin/python bench/subject_cache.py [--subjects 4000] [--rounds 3]
 
 ``--seed`` drops and recreates the database and seeds it through the API (``bench/seed.py``'s shape, scaled
@@ -75,7 +75,8 @@ def do_seed(pg: str, database: str, database_url: str) -> None:
             server.stop()
     print(
         f"seeded {POPULATION.tenants:,} tenants, {POPULATION.users:,} users, "
-        f"{POPULATION.entitlements:,} entitlements: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+        f"{POPULATION.entitlements:,} entitlements: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
     )
 
 
@@ -127,7 +128,8 @@ async def measure(args: argparse.Namespace, database_url: str) -> None:
     try:
         for body, scope in requests[:50]:  # warm: document caches, connection pool, catalog
             status, answer = await call(app, body, scope)
-            assert status == 200 and b'"errors"' not in answer, answer
+            assert status == 200, answer
+            assert b'"errors"' not in answer, answer
         print(answer.decode()[:200])
         results: dict[str, list[tuple[float, float]]] = {"miss": [], "hit": [], "load": []}
         for r in range(args.rounds):
@@ -154,7 +156,9 @@ async def measure(args: argparse.Namespace, database_url: str) -> None:
             )
             print(
                 f"round {r + 1}: "
-                + ", ".join(f"{k} {v[-1][0]:.0f} µs CPU / {v[-1][1]:.0f} µs wall" for k, v in results.items()),
+                + ", ".join(
+                    f"{k} {v[-1][0]:.0f} µs CPU / {v[-1][1]:.0f} µs wall" for k, v in results.items()
+                ),
                 flush=True,
             )
         for name, label in (

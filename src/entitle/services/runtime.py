@@ -43,7 +43,11 @@ class Runtime:
         self.health = DatabaseHealth()
         self._ping_task: asyncio.Future[None] | None = None
         self.catalog = CatalogCache(self.database)
-        self.subjects = SubjectCache(self.database)
+        self.subjects = SubjectCache(
+            self.database,
+            max_entries=settings.entitle_subject_cache_size,
+            max_bytes=settings.entitle_subject_cache_mb * 1024 * 1024,
+        )
         self.auth = Authenticator(settings, self.database)
         self.feed = ChangeFeed(
             DatabaseFeedSource(self.database),
