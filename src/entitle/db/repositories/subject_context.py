@@ -150,9 +150,10 @@ async def _rows(session: Executor, tenant_key: str | None, user_key: str | None)
         args = tuple(key for key in (tenant_key, user_key) if key is not None)
         result = await session.exec_driver_sql(_postgres_sql(shape, session), args)
         rows: Sequence[Sequence[Any]] = result.all()
-        return rows
-    params = {"tenant_key": tenant_key, "user_key": user_key}
-    return (await session.execute(_STATEMENTS[shape], params)).all()
+    else:
+        params = {"tenant_key": tenant_key, "user_key": user_key}
+        rows = (await session.execute(_STATEMENTS[shape], params)).all()
+    return rows
 
 
 # --------------------------------------------------------------------------- building the subject
