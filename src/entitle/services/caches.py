@@ -84,6 +84,7 @@ class SubjectCache:
         self._tenant_stamps: dict[str, int] = {}
         self._user_stamps: dict[str, int] = {}
         self._evictions = 0
+        self._loading: dict[SubjectKey, asyncio.Task[Subject]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -95,6 +96,7 @@ class SubjectCache:
     def invalidate(self) -> None:
         """Drop everything (a catalog-wide reason, or the feed could not be read)."""
         self._evictions += 1
+        self._loading.clear()  # a load under way began before: later callers load afresh
         self._entries.clear()
         self._tenant_stamps.clear()
         self._user_stamps.clear()
@@ -104,6 +106,7 @@ class SubjectCache:
         """Evict what the changes touched: ``(t, None)`` the tenant and its members, ``(None, u)`` the
         user in every context, ``(t, u)`` that membership."""
         self._evictions += 1
+        self._loading.clear()  # a load under way began before: later callers load afresh
         stamp = self._evictions
         for tenant_key, user_key in touched:
             if user_key is None:
@@ -128,11 +131,26 @@ class SubjectCache:
         return entry[0]
 
     async def get(self, tenant_key: str | None, user_key: str | None) -> Subject:
-        """The subject's context, loaded on a miss. Counts no cache lookup: its caller asked ``peek``
-        first, which counted it, so a miss is one miss, not two."""
-        entry = self._entries.get((tenant_key, user_key))
+        """The subject's context, loaded on a miss, once however many callers ask at the same time.
+        Counts no cache lookup: its caller asked ``peek`` first, which counted it, so a miss is one
+        miss, not two."""
+        key = (tenant_key, user_key)
+        entry = self._entries.get(key)
         if entry is not None and not self._stale(tenant_key, user_key, entry[1]):
             return entry[0]  # stored by a concurrent request since that peek
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = self._loading[key] = asyncio.ensure_future(self._load(tenant_key, user_key))
+            loading.add_done_callback(lambda done: self._loaded(key, done))
+        return await asyncio.shield(loading)  # a caller that gives up does not cancel the others' load
+
+    def _loaded(self, key: SubjectKey, done: asyncio.Task[Subject]) -> None:
+        if self._loading.get(key) is done:
+            del self._loading[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: its callers raise it (or gave up waiting)
+
+    async def _load(self, tenant_key: str | None, user_key: str | None) -> Subject:
         evictions = self._evictions
         async with self._database.lookup() as connection:
             subject = await load_subject(connection, tenant_key, user_key)

@@ -4,7 +4,6 @@ from datetime import datetime
 
 import strawberry
 
-from entitle.clock import now
 from entitle.domain.decision import AccessRequest
 from entitle.domain.errors import Forbidden
 from entitle.graphql.changes.queries import reach
@@ -18,7 +17,7 @@ from entitle.graphql.decisions.types import (
 )
 from entitle.graphql.enums import SubscriptionContext
 from entitle.graphql.subjects.types import Tenant, User
-from entitle.services.access import SubjectLoader, check_access, effective_entitlements
+from entitle.services.access import SubjectLoader
 
 
 @strawberry.input
@@ -42,7 +41,7 @@ def own_subject(
 
 
 def subject_loader(info: Info) -> SubjectLoader:
-    return info.context.loaders.subject
+    return info.context.runtime.access.subject
 
 
 @strawberry.type
@@ -79,9 +78,7 @@ class DecisionsQuery:
             route_path=route.path if route else None,
             usage=usage,
         )
-        decision, _ = await check_access(
-            info.context.runtime, subject_loader(info), tenant_key, user_key, request, at or now()
-        )
+        decision = await info.context.runtime.access.check(tenant_key, user_key, request, at)
         record_decision(info.context, tenant_key, user_key, request, decision)
         return EntitlementDecision.from_domain(decision, request)
 
@@ -96,14 +93,15 @@ class DecisionsQuery:
     ) -> EffectiveEntitlements:
         await reach(info, min_revision)
         tenant_key, user_key = own_subject(info.context, tenant_key, user_key)
-        return await render_effective(info.context, tenant_key, user_key, at or now())
+        return await render_effective(info.context, tenant_key, user_key, at)
 
 
 async def render_effective(
-    context: Context, tenant_key: str | None, user_key: str | None, at: datetime
+    context: Context, tenant_key: str | None, user_key: str | None, at: datetime | None
 ) -> EffectiveEntitlements:
-    """The subject's effective entitlements as the API shows them (also sent by subscriptions)."""
-    view = await effective_entitlements(context.runtime, context.loaders.subject, tenant_key, user_key, at)
+    """The subject's effective entitlements as the API shows them (also sent by subscriptions); at
+    ``at``, or now by the access service's clock."""
+    view = await context.runtime.access.effective(tenant_key, user_key, at)
     subject = view.subject
     tenant = user = None
     if subject.tenant is not None:
