@@ -79,8 +79,8 @@ class SubjectCache:
         self._max = max_entries
         self._max_bytes = max_bytes
         self._bytes = 0
-        self._entries: OrderedDict[SubjectKey, tuple[Subject, int, int]] = OrderedDict()
-        """subject, the eviction number it was loaded after, its estimated bytes"""
+        self._entries: OrderedDict[SubjectKey, tuple[Subject, int]] = OrderedDict()
+        """subject, the eviction number it was loaded after"""
         self._tenant_stamps: dict[str, int] = {}
         self._user_stamps: dict[str, int] = {}
         self._evictions = 0
@@ -165,19 +165,18 @@ class SubjectCache:
 
     def _store(self, key: SubjectKey, subject: Subject, loaded_after: int) -> None:
         self._drop(key)
-        size = estimated_bytes(subject)
-        self._entries[key] = (subject, loaded_after, size)
-        self._bytes += size
+        self._entries[key] = (subject, loaded_after)
+        self._bytes += estimated_bytes(subject)
         while len(self._entries) > self._max or (self._bytes > self._max_bytes and len(self._entries) > 1):
             self._drop(next(iter(self._entries)))
 
     def _drop(self, key: SubjectKey) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
-            self._bytes -= entry[2]
+            self._bytes -= estimated_bytes(entry[0])
 
     def _forget_stamps(self) -> None:
-        for key, (_, loaded_after, _) in list(self._entries.items()):
+        for key, (_, loaded_after) in list(self._entries.items()):
             if self._stale(key[0], key[1], loaded_after):
                 self._drop(key)
         self._tenant_stamps.clear()
