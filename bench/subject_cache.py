@@ -11,8 +11,9 @@ process, on Entitle's own ASGI app (``lifespan`` run, as in ``bench/asgi_cpu.py`
 - **miss**: ``isEntitledTo`` for ``--subjects`` distinct (tenant, member) subjects, the subject cache dropped
   first, so every request loads its subject from PostgreSQL;
 - **hit**: the same requests again, every subject cached;
-- the subject cache alone: process CPU and wall per miss (``SubjectCache.get``), and the bytes the cache
-  holds per subject (``tracemalloc``, after a collection, cache index included).
+- the subject cache alone: process CPU and wall per miss (``SubjectCache.get``), the growth of the
+  process's resident memory with every seeded subject cached, and the bytes the cache holds per subject
+  (``tracemalloc``, after a collection, cache index included).
 
 Figures are process CPU µs per request (PostgreSQL's own CPU is not counted; the wall figure includes it),
 median of ``--rounds``. Nothing here is a test.
@@ -172,6 +173,18 @@ async def measure(args: argparse.Namespace, database_url: str) -> None:
 
         runtime.subjects.invalidate()
         gc.collect()
+        everyone = [(tenant_key(t), user_key(t, m)) for t in range(POPULATION.tenants) for m in range(3)]
+        rss0 = rss_kib()
+        for tenant, user in everyone:
+            await runtime.subjects.get(tenant, user)
+        gc.collect()
+        grown = rss_kib() - rss0
+        print(
+            f"resident memory: +{grown / 1024:,.1f} MiB for {len(runtime.subjects):,} cached subjects, "
+            f"{grown * 1024 / len(runtime.subjects):,.0f} bytes per cached subject"
+        )
+        runtime.subjects.invalidate()
+        gc.collect()
         tracemalloc.start()
         before = tracemalloc.take_snapshot()
         for tenant, user in pairs:
@@ -186,6 +199,13 @@ async def measure(args: argparse.Namespace, database_url: str) -> None:
         )
     finally:
         await stop()
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
 def main() -> None:
