@@ -13,7 +13,6 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
-from entitle.domain.model import Subject
 from entitle.services.listings import ChildListing, Page, PageArgs, child_counts, child_pages
 from entitle.services.lookups import CatalogSnapshot, Row, RowKind, plan_entitlement_counts, rows_by_id
 from entitle.services.runtime import Runtime
@@ -223,7 +222,3 @@ class Loaders:
         if loader is None:
             loader = self._children[key] = ChildPages(self._runtime, child, args)
         return loader
-
-    async def subject(self, tenant_key: str | None, user_key: str | None) -> Subject:
-        """A subject's context (the process cache's; concurrent asks load it once)."""
-        return await self._runtime.access.subject(tenant_key, user_key)
