@@ -12,9 +12,10 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from entitle.app import EntitleApp, create_app
+from entitle.clock import now
 from entitle.db.migrations import upgrade_to_head
 from entitle.db.tables import metadata
 from entitle.graphql.compiled import COMPILED_ROOTS
@@ -225,13 +227,16 @@ class Api:
 
 
 @asynccontextmanager
-async def serving(database_url: str, **overrides: Any) -> AsyncIterator[Api]:
+async def serving(
+    database_url: str, *, clock: Callable[[], datetime] | None = None, **overrides: Any
+) -> AsyncIterator[Api]:
     """The API on ``database_url`` (test settings plus ``overrides``) over httpx; stopped on exit.
+    ``clock`` fixes the instant a decision asked without ``at`` is made at (the access service's clock).
 
     Also how a test gets a second process on the same database: each app has its own caches and
     revision watcher, exactly as another worker would.
     """
-    app = create_app(make_settings(database_url, **overrides))
+    app = create_app(make_settings(database_url, **overrides), clock=clock or now)
     await app.runtime.start()
     statements: list[str] = []
 

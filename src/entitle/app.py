@@ -15,12 +15,14 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from entitle.clock import now
 from entitle.graphql.http import RETRY_AFTER_S, EntitleGraphQL, json_error_response
 from entitle.graphql.ide import STATIC_PATH, graphiql_ide
 from entitle.graphql.schema import build_schema
 from entitle.logs import RequestLog, lean_log_records
 from entitle.metrics import RequestMetrics, metrics_endpoint
 from entitle.metrics import configure as configure_metrics
+from entitle.services.access import Clock
 from entitle.services.runtime import Runtime
 from entitle.settings import Settings
 
@@ -116,9 +118,10 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def create_app(settings: Settings | None = None) -> EntitleApp:
+def create_app(settings: Settings | None = None, *, clock: Clock = now) -> EntitleApp:
+    """The app; ``clock`` is the decisions' clock (a test fixes the time through it)."""
     settings = settings or Settings()
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     PostgreSQL while its tail is behind or without change notifications)."""
     entitle_cache_idle_poll_ms: int = Field(default=1_000, ge=5)
     """PostgreSQL with change notifications arriving and nothing left to read: the feed's heartbeat."""
+    entitle_subject_cache_size: int = Field(default=100_000, ge=1)
+    """Most subjects' decision contexts a process keeps (least recently used go first)."""
+    entitle_subject_cache_mb: int = Field(default=256, ge=1)
+    """And at most about this many MiB of them (an estimate per cached subject: ~0.4 KiB plus ~0.26 KiB
+    per entitlement of its context); whichever bound is reached first evicts."""
     entitle_compiled_queries: bool = True
     """Answer the hot documents (``isEntitledTo``) by their compiled plans (graphql/compiled.py)."""
     entitle_db_pool_size: int = Field(default=10, ge=1)

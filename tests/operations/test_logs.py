@@ -141,7 +141,7 @@ async def test_an_unexpected_error_is_logged_once_with_the_request_id(
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("entitle.graphql.decisions.queries.check_access", broken)
+    monkeypatch.setattr("entitle.services.access.AccessService.check", broken)
     async with serving(database_url, entitle_log_format="json") as api:
         # when
         response = await api.client.post(

@@ -335,7 +335,7 @@ def test_sources_list_every_active_source_including_losing_values_in_visit_order
     decision = check(tenant_subject(pro, addon, starter, expired(PRO)), "seats")
     # then
     assert decision.value == 50
-    assert [s.entitlement for s in decision.sources] == [starter, pro, addon]
+    assert [s.entitlement_id for s in decision.sources] == [starter.id, pro.id, addon.id]
     assert [s.kind for s in decision.sources] == [SourceKind.PLAN, SourceKind.PLAN, SourceKind.GRANT]
     assert [s.plan_id for s in decision.sources] == [STARTER.id, PRO.id, None]
 
@@ -661,7 +661,7 @@ def test_a_permission_is_entitled_when_an_entitled_feature_lists_it() -> None:
     # then the pro source appears once, in visit order
     assert decision.is_entitled
     assert decision.value is True
-    assert [s.entitlement for s in decision.sources] == [pro, addon]
+    assert [s.entitlement_id for s in decision.sources] == [pro.id, addon.id]
     assert decision.expires_at == APR_1
     assert (decision.limit, decision.unlimited, decision.remaining) == (None, False, None)
 

@@ -78,7 +78,7 @@ def test_route_policies(
 def test_an_allow_route_has_one_route_source_and_no_value() -> None:
     decision = check_route(tenant_subject(), "GET", "/api/public/docs?lang=en")
     assert decision.value is None
-    assert [(s.kind, s.entitlement, s.plan_id, s.flag_id, s.expires_at) for s in decision.sources] == [
+    assert [(s.kind, s.entitlement_id, s.plan_id, s.flag_id, s.expires_at) for s in decision.sources] == [
         (SourceKind.ROUTE, None, None, None, None)
     ]
 

@@ -115,8 +115,8 @@ _ROUTE_SOURCE = DecisionSource(SourceKind.ROUTE)
 
 
 def evaluate(catalog: Catalog, subject: Subject, request: AccessRequest, at: datetime) -> Evaluation:
-    """Phase 1: resolve the subject, the target and the merged grant (raises on bad arguments)."""
-    validate_request(subject.tenant_key, subject.user_key, request)
+    """Phase 1: resolve the subject, the target and the merged grant, for a request its caller
+    validated (``validate_request``) before loading anything."""
     refusal = _subject_refusal(subject)
     if refusal is not None:
         return _refusal(subject, refusal, request)
@@ -157,7 +157,8 @@ def conclude(evaluation: Evaluation, used: int | None, held: int = 0) -> Decisio
 def decide(
     catalog: Catalog, subject: Subject, request: AccessRequest, at: datetime, used: int | None = None
 ) -> Decision:
-    """``evaluate`` then ``conclude``."""
+    """``validate_request``, ``evaluate`` then ``conclude``."""
+    validate_request(subject.tenant_key, subject.user_key, request)
     return conclude(evaluate(catalog, subject, request, at), used)
 
 

@@ -37,10 +37,11 @@ _NOTHING: JsonValue = object()
 
 @dataclass(frozen=True, slots=True)
 class DecisionSource:
-    """One source of a decision. ``expires_at`` is when it stops (None: never; flags never expire)."""
+    """One source of a decision: the entitlement (by id), plan or flag granting it, and when it stops
+    (``expires_at``; None: never; flags never expire)."""
 
     kind: SourceKind
-    entitlement: EntitlementRecord | None = None
+    entitlement_id: int | None = None
     plan_id: int | None = None
     flag_id: int | None = None
     expires_at: datetime | None = None
@@ -224,6 +225,6 @@ class SourceVisit:
 def _entitlement_source(entitlement: EntitlementRecord) -> DecisionSource:
     if entitlement.plan_id is not None:
         return DecisionSource(
-            SourceKind.PLAN, entitlement, entitlement.plan_id, None, effective_end(entitlement)
+            SourceKind.PLAN, entitlement.id, entitlement.plan_id, None, effective_end(entitlement)
         )
-    return DecisionSource(SourceKind.GRANT, entitlement, None, None, effective_end(entitlement))
+    return DecisionSource(SourceKind.GRANT, entitlement.id, None, None, effective_end(entitlement))

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from entitle.domain.errors import BadUserInput
-from entitle.domain.model import ResetPeriod
+from entitle.domain.model import ResetPeriod, Subject, SubscriptionContext
 from entitle.domain.periods import Period, add_months, current_period
 
 MAX_THRESHOLDS = 20
@@ -29,6 +29,18 @@ MAX_HISTORY_PERIODS = 120
 
 
 # --------------------------------------------------------------------------- thresholds
+
+
+SubjectId = tuple[str, int]
+"""Whose usage is counted: ("T", tenant id) in organization context, ("U", user id) in individual context."""
+
+
+def usage_subject(subject: Subject) -> SubjectId | None:
+    """The counter a subject's metered usage goes to: its tenant's in organization context (every member
+    shares it), else its user's; None when that tenant or user is unknown."""
+    if subject.context is SubscriptionContext.ORGANIZATION:
+        return None if subject.tenant is None else ("T", subject.tenant.id)
+    return None if subject.user is None else ("U", subject.user.id)
 
 
 def validate_thresholds(values: Sequence[object], field: str = "warningThresholds") -> tuple[int, ...]:

@@ -1,7 +1,10 @@
-"""The decision use cases: ``check_access`` (isEntitledTo) and ``effective_entitlements``.
+"""The decision use cases, isEntitledTo and effectiveEntitlements: one ``AccessService`` per process.
 
-The catalog and the subject's context come from per-process caches; only metered features
-read their usage counter. The rules themselves are the pure ``entitle.domain.decision``.
+``Runtime`` builds it at start-up with the catalog cache, the subject cache, the usage counters'
+reader and the clock (tests inject a fixed one). A check validates the request once, before anything
+is loaded, takes the catalog and the subject's context from the caches, reads a usage counter only for
+a metered feature, and returns the domain's ``Decision``; the rules are the pure
+``entitle.domain.decision``. When the caller gives no ``at``, the service's clock decides the instant.
 """
 
 from __future__ import annotations
@@ -10,9 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from entitle.clock import now
 from entitle.db.repositories.catalog import CatalogSnapshot
-from entitle.db.repositories.usage import usage_in_periods, usage_subject
+from entitle.db.repositories.usage import UsageReader
 from entitle.domain.decision import (
     AccessRequest,
     Decision,
@@ -22,33 +24,14 @@ from entitle.domain.decision import (
     validate_request,
 )
 from entitle.domain.grants import FeatureGrant
-from entitle.domain.metering import remaining
+from entitle.domain.metering import remaining, usage_subject
 from entitle.domain.model import Subject
 from entitle.metrics import record_decision
-from entitle.services.runtime import Runtime
+from entitle.services.caches import CatalogCache, SubjectCache
 
+Clock = Callable[[], datetime]
 SubjectLoader = Callable[[str | None, str | None], Awaitable[Subject]]
-
-
-async def check_access(
-    runtime: Runtime,
-    load_subject: SubjectLoader,
-    tenant_key: str | None,
-    user_key: str | None,
-    request: AccessRequest,
-    at: datetime,
-) -> tuple[Decision, Subject]:
-    validate_request(tenant_key, user_key, request)
-    snapshot = await runtime.catalog.get()
-    subject = await load_subject(tenant_key, user_key)
-    evaluation = evaluate(snapshot.catalog, subject, request, at)
-    grant = evaluation.grant
-    used, held = None, 0
-    if grant is not None and grant.period is not None:
-        used, held = (await _usage(runtime, subject, [grant])).get(grant.feature.id, (0, 0))
-    decision = conclude(evaluation, used, held)
-    record_decision(decision.is_entitled, decision.justification)
-    return decision, subject
+"""``AccessService.subject``, as the metering use cases take it."""
 
 
 @dataclass(frozen=True)
@@ -71,38 +54,76 @@ class EffectiveView:
     """The catalog the grants were computed from (render from it, not from a newer one)."""
 
 
-async def effective_entitlements(
-    runtime: Runtime, load_subject: SubjectLoader, tenant_key: str | None, user_key: str | None, at: datetime
-) -> EffectiveView:
-    validate_request(tenant_key, user_key, AccessRequest(feature_key=""))
-    snapshot = await runtime.catalog.get()
-    subject = await load_subject(tenant_key, user_key)
-    grants = effective_grants(snapshot.catalog, subject, at)
-    metered = [g for g in grants if g.period is not None]
-    used = await _usage(runtime, subject, metered) if metered else {}
-    permissions = list(dict.fromkeys(p for g in grants for p in g.feature.permissions))
-    return EffectiveView(
-        subject=subject,
-        features=[_view(g, used.get(g.feature.id, (0, 0))) for g in grants],
-        permissions=permissions,
-        snapshot=snapshot,
-    )
+class AccessService:
+    __slots__ = ("_catalog", "_clock", "_subjects", "_usage")
+
+    def __init__(
+        self, catalog: CatalogCache, subjects: SubjectCache, usage: UsageReader, clock: Clock
+    ) -> None:
+        self._catalog = catalog
+        self._subjects = subjects
+        self._usage = usage
+        self._clock = clock
+
+    def now(self) -> datetime:
+        """The service's clock (wall clock in production, fixed in tests that inject one)."""
+        return self._clock()
+
+    async def subject(self, tenant_key: str | None, user_key: str | None) -> Subject:
+        """A subject's context: from the process cache when it is there (no extra event-loop turn), else
+        loaded once however many concurrent requests ask for it."""
+        cached = self._subjects.peek(tenant_key, user_key)
+        if cached is not None:
+            return cached
+        return await self._subjects.get(tenant_key, user_key)
+
+    async def check(
+        self, tenant_key: str | None, user_key: str | None, request: AccessRequest, at: datetime | None = None
+    ) -> Decision:
+        """isEntitledTo: may this subject use this feature / permission / route at ``at`` (default now)?"""
+        validate_request(tenant_key, user_key, request)
+        when = self._clock() if at is None else at
+        snapshot = await self._catalog.get()
+        subject = await self.subject(tenant_key, user_key)
+        evaluation = evaluate(snapshot.catalog, subject, request, when)
+        grant = evaluation.grant
+        used, held = None, 0
+        if grant is not None and grant.period is not None:
+            used, held = (await self._used(subject, [grant])).get(grant.feature.id, (0, 0))
+        decision = conclude(evaluation, used, held)
+        record_decision(decision.is_entitled, decision.justification)
+        return decision
+
+    async def effective(
+        self, tenant_key: str | None, user_key: str | None, at: datetime | None = None
+    ) -> EffectiveView:
+        """Every feature and permission the subject has at ``at`` (default now)."""
+        validate_request(tenant_key, user_key, AccessRequest(feature_key=""))
+        when = self._clock() if at is None else at
+        snapshot = await self._catalog.get()
+        subject = await self.subject(tenant_key, user_key)
+        grants = effective_grants(snapshot.catalog, subject, when)
+        metered = [g for g in grants if g.period is not None]
+        used = await self._used(subject, metered) if metered else {}
+        permissions = list(dict.fromkeys(p for g in grants for p in g.feature.permissions))
+        return EffectiveView(
+            subject=subject,
+            features=[_view(g, used.get(g.feature.id, (0, 0))) for g in grants],
+            permissions=permissions,
+            snapshot=snapshot,
+        )
+
+    async def _used(self, subject: Subject, grants: list[FeatureGrant]) -> dict[int, tuple[int, int]]:
+        """``(used, live held)`` per metered feature in its current period (holds expire on the clock)."""
+        who = usage_subject(subject)
+        if who is None:
+            return {}
+        wanted = [(g.feature.id, g.period.start) for g in grants if g.period is not None]
+        found = await self._usage.in_periods(who, wanted, self._clock())
+        return {feature_id: found.get((feature_id, start), (0, 0)) for feature_id, start in wanted}
 
 
 def _view(grant: FeatureGrant, usage: tuple[int, int]) -> EffectiveFeatureView:
     if grant.period is None:
         return EffectiveFeatureView(grant, None)
     return EffectiveFeatureView(grant, usage[0], usage[1])
-
-
-async def _usage(
-    runtime: Runtime, subject: Subject, grants: list[FeatureGrant]
-) -> dict[int, tuple[int, int]]:
-    """``(used, live held)`` per metered feature in its current period (holds expire on the wall clock)."""
-    who = usage_subject(subject)
-    if who is None:
-        return {}
-    wanted = [(g.feature.id, g.period.start) for g in grants if g.period is not None]
-    async with runtime.database.lookup() as connection:
-        found = await usage_in_periods(connection, who, wanted, now())
-    return {feature_id: found.get((feature_id, start), (0, 0)) for feature_id, start in wanted}

@@ -13,7 +13,9 @@ from entitle.db.engine import Database
 from entitle.db.feed import DatabaseFeedSource
 from entitle.db.health import DatabaseHealth, unavailable_reason
 from entitle.db.repositories import Session, changes
+from entitle.db.repositories.usage import UsageReader
 from entitle.domain.changes import Change, NewChange, touched
+from entitle.services.access import AccessService, Clock
 from entitle.services.background.decision_log import DecisionLog
 from entitle.services.background.feed import ChangeFeed
 from entitle.services.background.scheduler import ChangeScheduler
@@ -37,13 +39,20 @@ def _decision_log(settings: Settings, database: Database, health: DatabaseHealth
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = now) -> None:
+        """``clock`` decides the instant of a decision asked without ``at`` (tests inject a fixed one)."""
         self.settings = settings
         self.database = Database(settings)
         self.health = DatabaseHealth()
         self._ping_task: asyncio.Future[None] | None = None
         self.catalog = CatalogCache(self.database)
-        self.subjects = SubjectCache(self.database)
+        self.subjects = SubjectCache(
+            self.database,
+            max_entries=settings.entitle_subject_cache_size,
+            max_bytes=settings.entitle_subject_cache_mb * 1024 * 1024,
+        )
+        self.access = AccessService(self.catalog, self.subjects, UsageReader(self.database), clock)
+        """isEntitledTo and effectiveEntitlements."""
         self.auth = Authenticator(settings, self.database)
         self.feed = ChangeFeed(
             DatabaseFeedSource(self.database),

@@ -18,12 +18,12 @@ from entitle.db.repositories import Session
 from entitle.db.repositories import changes as change_log
 from entitle.db.repositories import usage as counters
 from entitle.db.repositories.idempotency import USAGE_EVENTS_LEDGER as usage_events
-from entitle.db.repositories.usage import Counter, CounterKey, SubjectId, usage_subject
+from entitle.db.repositories.usage import Counter, CounterKey
 from entitle.domain.changes import ChangeKind, NewChange
 from entitle.domain.decision import AccessRequest, Decision, Evaluation, conclude, evaluate, validate_request
 from entitle.domain.errors import BadUserInput
 from entitle.domain.grants import DecisionSource, FeatureGrant
-from entitle.domain.metering import new_thresholds, over_limit
+from entitle.domain.metering import SubjectId, new_thresholds, over_limit, usage_subject
 from entitle.domain.model import (
     Feature,
     JsonObject,
@@ -234,7 +234,7 @@ def decision_to_json(decision: Decision) -> JsonObject:
         "sources": [
             {
                 "kind": s.kind.value,
-                "entitlementId": s.entitlement.id if s.entitlement else None,
+                "entitlementId": s.entitlement_id,
                 "planId": s.plan_id,
                 "flagId": s.flag_id,
                 "expiresAt": _time(s.expires_at),
@@ -245,19 +245,10 @@ def decision_to_json(decision: Decision) -> JsonObject:
 
 
 def decision_from_json(data: JsonObject, feature: Feature | None) -> Decision:
-    from entitle.domain.model import AssignLevel, EntitlementRecord
-
     def source(s: dict[str, Any]) -> DecisionSource:
-        record = None
-        if s.get("entitlementId") is not None:
-            # Only the id is rendered from a replayed source; the row is loaded by id.
-            epoch = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
-            record = EntitlementRecord(
-                id=s["entitlementId"], assign_level=AssignLevel.TENANT, start_date=epoch, created_at=epoch
-            )
         return DecisionSource(
             kind=SourceKind(s["kind"]),
-            entitlement=record,
+            entitlement_id=s.get("entitlementId"),
             plan_id=s.get("planId"),
             flag_id=s.get("flagId"),
             expires_at=_parse_time(s.get("expiresAt")),

@@ -8,7 +8,7 @@ from datetime import datetime
 from entitle.db.repositories import usage as counters
 from entitle.domain.decision import AccessRequest, evaluate, validate_request
 from entitle.domain.errors import BadUserInput, NotFound
-from entitle.domain.metering import check_history_size, earlier_periods
+from entitle.domain.metering import check_history_size, earlier_periods, usage_subject
 from entitle.domain.model import Justification
 from entitle.domain.periods import current_period
 from entitle.services.access import SubjectLoader
@@ -50,7 +50,7 @@ async def usage_history(
         )
     subject = await load_subject(tenant_key, user_key)
     evaluation = evaluate(snapshot.catalog, subject, request, at)
-    who = counters.usage_subject(subject)
+    who = usage_subject(subject)
     if who is None or evaluation.justification in _NO_SUBJECT:
         return []
     grant = evaluation.grant

@@ -20,24 +20,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from entitle.db.engine import Executor, upsert_statement
+from entitle.db.engine import Database, Executor, upsert_statement
 from entitle.db.repositories import ResultRow
 from entitle.db.tables import USAGE_COUNTERS as C
 from entitle.db.tables import USAGE_RECORDS
 from entitle.db.tables import USAGE_RESERVATIONS as R
-from entitle.domain.metering import ReservationStatus
-from entitle.domain.model import Subject, SubscriptionContext
-
-SubjectId = tuple[str, int]
-"""("T", tenant id) in organization context, ("U", user id) in individual context."""
+from entitle.domain.metering import ReservationStatus, SubjectId
 
 HELD = ReservationStatus.HELD.value
-
-
-def usage_subject(subject: Subject) -> SubjectId | None:
-    if subject.context is SubscriptionContext.ORGANIZATION:
-        return None if subject.tenant is None else ("T", subject.tenant.id)
-    return None if subject.user is None else ("U", subject.user.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +128,22 @@ async def usage_in_periods(
             held = await live_held(session, CounterKey(subject, feature_id, period_start), at)
         found[(feature_id, period_start)] = (int(used), held)
     return found
+
+
+class UsageReader:
+    """The decisions' reads of usage counters, each on a lookup connection of its own."""
+
+    __slots__ = ("_database",)
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def in_periods(
+        self, subject: SubjectId, wanted: Iterable[tuple[int, datetime]], at: datetime
+    ) -> dict[tuple[int, datetime], tuple[int, int]]:
+        """``usage_in_periods`` (holds live at ``at``)."""
+        async with self._database.lookup() as connection:
+            return await usage_in_periods(connection, subject, wanted, at)
 
 
 async def live_held(session: Executor, key: CounterKey, at: datetime) -> int:

@@ -6,7 +6,6 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from entitle.clock import now
 from entitle.domain.changes import Change, ChangeKind, Revision
 from entitle.domain.decision import AccessRequest, validate_request
 from entitle.domain.errors import Forbidden, Unauthenticated
@@ -96,7 +95,7 @@ class Subscription:
                     continue
                 # A fresh context per event: its loaders must not serve rows cached before the change.
                 fresh = Context(context.runtime, context.principal)
-                effective = await render_effective(fresh, tenant_key, user_key, now())
+                effective = await render_effective(fresh, tenant_key, user_key, None)
                 yield EntitlementsChangedEvent(
                     revision=str(change.revision), change=ChangeType.from_domain(change), effective=effective
                 )

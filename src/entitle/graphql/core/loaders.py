@@ -7,13 +7,13 @@ statement count does not grow with its size.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from functools import cached_property
 from typing import Generic, TypeVar
 
 from aiodataloader import DataLoader
 
-from entitle.domain.model import JsonValue, Subject
+from entitle.domain.model import JsonValue
 from entitle.services import lookups
 from entitle.services.listings import ChildListing, Page, PageArgs, child_counts, child_pages
 from entitle.services.lookups import (
@@ -156,20 +156,6 @@ class RouteByIdLoader(_CatalogLoader[RouteRecord | None]):
         return snapshot.routes.get(key)
 
 
-SubjectKeys = tuple[str | None, str | None]
-
-
-class SubjectByKeysLoader(DataLoader[SubjectKeys, Subject]):
-    """A subject's decision context by ``(tenant_key, user_key)``, loaded once per request."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__()
-        self.runtime = runtime
-
-    async def batch_load_fn(self, keys: Iterable[SubjectKeys]) -> list[Subject]:
-        return [await self.runtime.subjects.get(t, u) for t, u in keys]
-
-
 class ChildPages:
     """One page (and the count) of a nested connection for many parents: one query per batch of parents.
 
@@ -259,21 +245,9 @@ class Loaders:
     def route_by_id(self) -> RouteByIdLoader:
         return RouteByIdLoader(self._runtime)
 
-    @cached_property
-    def subject_by_keys(self) -> SubjectByKeysLoader:
-        return SubjectByKeysLoader(self._runtime)
-
     def children(self, key: Hashable, child: ChildListing, args: PageArgs) -> ChildPages:
         """The loader of one nested connection; ``key`` names the relation, its filter and ``args``."""
         loader = self._children.get(key)
         if loader is None:
             loader = self._children[key] = ChildPages(self._runtime, child, args)
         return loader
-
-    async def subject(self, tenant_key: str | None, user_key: str | None) -> Subject:
-        """A subject's context: straight from the process cache when it is there (no extra
-        event-loop turn), else through the per-request loader (concurrent asks load it once)."""
-        cached = self._runtime.subjects.peek(tenant_key, user_key)
-        if cached is not None:
-            return cached
-        return await self.subject_by_keys.load((tenant_key, user_key))

@@ -22,4 +22,4 @@ def own_subject(
 
 
 def subject_loader(info: Info) -> SubjectLoader:
-    return info.context.loaders.subject
+    return info.context.runtime.access.subject

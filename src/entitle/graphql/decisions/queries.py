@@ -4,12 +4,11 @@ from datetime import datetime
 
 import strawberry
 
-from entitle.clock import now
 from entitle.domain.decision import AccessRequest
 from entitle.graphql.core.consistency import reach
 from entitle.graphql.core.context import Context, Info
 from entitle.graphql.core.enums import SubscriptionContext
-from entitle.graphql.core.subjects import own_subject, subject_loader
+from entitle.graphql.core.subjects import own_subject
 from entitle.graphql.decisions.log import record_decision
 from entitle.graphql.decisions.types import (
     EffectiveEntitlements,
@@ -18,7 +17,6 @@ from entitle.graphql.decisions.types import (
     Viewer,
 )
 from entitle.graphql.subjects.types import Tenant, User
-from entitle.services.access import check_access, effective_entitlements
 
 
 @strawberry.input
@@ -61,9 +59,7 @@ class DecisionsQuery:
             route_path=route.path if route else None,
             usage=usage,
         )
-        decision, _ = await check_access(
-            info.context.runtime, subject_loader(info), tenant_key, user_key, request, at or now()
-        )
+        decision = await info.context.runtime.access.check(tenant_key, user_key, request, at)
         record_decision(info.context, tenant_key, user_key, request, decision)
         return EntitlementDecision.from_domain(decision, request)
 
@@ -78,14 +74,15 @@ class DecisionsQuery:
     ) -> EffectiveEntitlements:
         await reach(info, min_revision)
         tenant_key, user_key = own_subject(info.context, tenant_key, user_key)
-        return await render_effective(info.context, tenant_key, user_key, at or now())
+        return await render_effective(info.context, tenant_key, user_key, at)
 
 
 async def render_effective(
-    context: Context, tenant_key: str | None, user_key: str | None, at: datetime
+    context: Context, tenant_key: str | None, user_key: str | None, at: datetime | None
 ) -> EffectiveEntitlements:
-    """The subject's effective entitlements as the API shows them (also sent by subscriptions)."""
-    view = await effective_entitlements(context.runtime, context.loaders.subject, tenant_key, user_key, at)
+    """The subject's effective entitlements as the API shows them (also sent by subscriptions); at
+    ``at``, or now by the access service's clock."""
+    view = await context.runtime.access.effective(tenant_key, user_key, at)
     subject = view.subject
     tenant = user = None
     if subject.tenant is not None:

@@ -35,7 +35,7 @@ class EntitlementSource:
         return cls(
             kind=SourceKind(source.kind),
             expires_at=source.expires_at,
-            entitlement_id=source.entitlement.id if source.entitlement is not None else None,
+            entitlement_id=source.entitlement_id,
             plan_id=source.plan_id,
             flag_id=source.flag_id,
         )
