@@ -24,6 +24,7 @@ import itertools
 import os
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -164,6 +165,13 @@ def count_rows(path: Path, usage_tenants: int) -> dict[str, int]:
     }
 
 
+def start_py_spy(path: str, pid: int, seconds: float) -> subprocess.Popen[bytes]:
+    output_format = {".json": "speedscope", ".txt": "raw"}.get(Path(path).suffix, "flamegraph")
+    argv = ["py-spy", "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "200"]
+    argv += ["--format", output_format, "--output", path, "--nonblocking"]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -173,6 +181,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="entitle serve worker processes")
     parser.add_argument("--usage-tenants", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=60.0, help="client timeout per request (s)")
+    parser.add_argument(
+        "--py-spy",
+        metavar="PATH",
+        help="record the serving process with py-spy (must be installed) during the burst, to PATH "
+        "(speedscope JSON if it ends in .json, collapsed stacks if .txt, else a flame graph SVG)",
+    )
     args = parser.parse_args()
     if args.seconds > 600:
         parser.error("--seconds is bounded to 600")
@@ -202,10 +216,15 @@ def main() -> int:
                 )
             pids = server.serving_pids()
             cpu_before = cpu_seconds(pids)
+            client_cpu_before = time.process_time()
+            spy = start_py_spy(args.py_spy, pids[0], args.seconds) if args.py_spy else None
             tally, elapsed = asyncio.run(
                 drive(server.graphql_url, args.writers, args.seconds, args.usage_tenants, args.timeout)
             )
             server_cpu = cpu_seconds(pids) - cpu_before
+            client_cpu = time.process_time() - client_cpu_before
+            if spy is not None:
+                spy.wait(timeout=60)
             alive = server.process.poll() is None
         finally:
             server.stop()
@@ -219,6 +238,10 @@ def main() -> int:
     print(
         f"  server CPU: {server_cpu:.1f} s ({server_cpu / elapsed * 100:.0f} % of one core), "
         f"{server_cpu / max(answered_ok, 1) * 1000:.2f} ms per write; load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"  client CPU: {client_cpu:.1f} s ({client_cpu / elapsed * 100:.0f} % of one core), "
+        f"{client_cpu / max(answered_ok, 1) * 1000:.2f} ms per write"
     )
     print(
         f"  latency all: p50 {percentile(everything, 0.5) * 1000:.0f} ms, "
