@@ -13,7 +13,6 @@ the wait is classified as "unavailable" by :mod:`entitle.db.health`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from entitle.db.sqlite_writer import inline_connector
+from entitle.db.sqlite_writer import GroupCommitWriter, inline_connector
 from entitle.domain.errors import Conflict
 from entitle.settings import Settings
 
@@ -131,8 +130,13 @@ class Database:
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         # SQLite has one writer at a time: queue this process's write transactions here (FIFO, in
         # the event loop) rather than in SQLite's busy handler, whose back-off sleeps leave the
-        # lock idle while every waiter sleeps. Other processes still queue on BEGIN IMMEDIATE.
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # lock idle while every waiter sleeps, and commit them in groups while others are queued.
+        # Other processes still queue on BEGIN IMMEDIATE.
+        self._writer = (
+            GroupCommitWriter(self.write_engine, settings.entitle_sqlite_busy_timeout_s)
+            if self.is_sqlite
+            else None
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -151,14 +155,16 @@ class Database:
 
         A unique or foreign-key violation becomes the domain ``Conflict``: the use case checked
         before writing, so a concurrent write took the key (or removed a referenced row) in between.
-        On SQLite, one at a time per process (not re-entrant: never open a write inside a write).
+        On SQLite, one at a time per process (not re-entrant: never open a write inside a write),
+        committed with the writes queued behind it (``sqlite_writer.GroupCommitWriter``); either way
+        the block returns once its transaction has committed.
         """
         try:
-            if self._write_lock is None:
+            if self._writer is None:
                 async with self._write() as session, session.begin():
                     yield session
                 return
-            async with self._write_lock, self._write() as session, session.begin():
+            async with self._writer.transaction() as session:
                 yield session
         except IntegrityError:
             raise Conflict("the change conflicts with a concurrent change; retry it") from None
