@@ -55,15 +55,14 @@ async def seed(app: ASGIApp) -> None:
     for query in SEED:
         await gql(app, query)
     tenants = [{"key": f"u{i}"} for i in range(USAGE_TENANTS)]
-    await gql(
-        app, "mutation($i: [TenantInput!]!) { upsertTenants(input: $i) { errors { message } } }", {"i": tenants}
-    )
+    upsert = "mutation($i: [TenantInput!]!) { upsertTenants(input: $i) { errors { message } } }"
+    await gql(app, upsert, {"i": tenants})
     plans = [{"planKey": "pro", "tenantKey": t["key"]} for t in tenants]
-    await gql(
-        app,
-        "mutation($i: [CreateEntitlementInput!]!) { batchCreateEntitlements(input: $i) { errors { message } } }",
-        {"i": plans},
+    grant = (
+        "mutation($i: [CreateEntitlementInput!]!) "
+        "{ batchCreateEntitlements(input: $i) { errors { message } } }"
     )
+    await gql(app, grant, {"i": plans})
 
 
 async def run_round(app: ASGIApp, writers: int, writes: int, round_no: int) -> tuple[float, float]:
@@ -77,7 +76,7 @@ async def run_round(app: ASGIApp, writers: int, writes: int, round_no: int) -> t
             query, variables = request(kind, w + 1000 * round_no, n, USAGE_TENANTS)
             body = orjson.dumps({"query": query, "variables": variables})
             status, answer = await call(app, body, scope_for(body))
-            if status != 200 or b'"errors"' in answer and b'"errors":[]' not in answer:
+            if status != 200 or (b'"errors"' in answer and b'"errors":[]' not in answer):
                 raise SystemExit(f"{kind}: HTTP {status} {answer[:300]!r}")
 
     cpu0, wall0 = time.process_time(), time.perf_counter()

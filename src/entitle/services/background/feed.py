@@ -84,6 +84,9 @@ class ChangeFeed:
         self._wake = asyncio.Event()
         self._advanced = asyncio.Condition()
         self._lock = asyncio.Lock()
+        self._reads_begun = 0
+        self._read_done = 0
+        """The number of the last read (counted in ``_reads_begun``) that completed."""
         self._task: asyncio.Task[None] | None = None
         self._listening: contextlib.AsyncExitStack | None = None
         self._failing = False
@@ -139,26 +142,43 @@ class ChangeFeed:
         return self._poll_s
 
     async def catch_up(self) -> Revision:
-        """Apply every change committed after ``position``; returns the new position."""
+        """Apply every change committed after ``position`` (at least every change committed before
+        the call); returns the new position.
+
+        Concurrent callers share reads: one that finds, once it has the lock, that a read which
+        began after its call has completed meanwhile, returns at once (that read saw everything it
+        must see). Under a burst of ``reportUsage`` that is one read for many requests, not one each
+        behind the lock."""
+        arrived = self._reads_begun
         async with self._lock:
-            while True:
-                # Eviction needs kinds and keys only; payloads (JSON to decode: a 10,000-item batch's
-                # are most of its read-back) only while someone subscribes.
-                with_payloads = bool(self._subscribers)
-                batch = await self._source.read_after(self.position, self.BATCH, payloads=with_payloads)
-                if batch and not with_payloads and self._subscribers:  # one subscribed meanwhile
-                    batch = await self._source.read_after(self.position, self.BATCH)
-                if not batch:
-                    record_feed_lag(0.0)  # caught up
-                    self.checks += 1
-                    return self.position
-                self._apply(batch)
-                record_feed_lag((now() - batch[-1].at).total_seconds())
-                async with self._advanced:
-                    self._advanced.notify_all()
-                if len(batch) < self.BATCH:
-                    self.checks += 1
-                    return self.position
+            if self._read_done > arrived:
+                return self.position
+            self._reads_begun += 1
+            began = self._reads_begun
+            await self._read_all()
+            self._read_done = began
+            return self.position
+
+    async def _read_all(self) -> None:
+        """Read and apply batches until none is full (the lock is held)."""
+        while True:
+            # Eviction needs kinds and keys only; payloads (JSON to decode: a 10,000-item batch's
+            # are most of its read-back) only while someone subscribes.
+            with_payloads = bool(self._subscribers)
+            batch = await self._source.read_after(self.position, self.BATCH, payloads=with_payloads)
+            if batch and not with_payloads and self._subscribers:  # one subscribed meanwhile
+                batch = await self._source.read_after(self.position, self.BATCH)
+            if not batch:
+                record_feed_lag(0.0)  # caught up
+                self.checks += 1
+                return
+            self._apply(batch)
+            record_feed_lag((now() - batch[-1].at).total_seconds())
+            async with self._advanced:
+                self._advanced.notify_all()
+            if len(batch) < self.BATCH:
+                self.checks += 1
+                return
 
     async def wait_for(self, revision: Revision, timeout_s: float) -> bool:
         """True once this process has applied ``revision`` (reads from the database at once)."""
