@@ -13,6 +13,7 @@ the wait is classified as "unavailable" by :mod:`entitle.db.health`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -135,6 +136,8 @@ class Database:
         self._lookup_engine = (
             self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
+        self._feed_lock = asyncio.Lock()
+        self._feed_connection: AsyncConnection | None = None
         self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         # SQLite has one writer at a time: queue this process's write transactions here (FIFO, in
@@ -180,10 +183,24 @@ class Database:
 
     @asynccontextmanager
     async def feed_lookup(self) -> AsyncIterator[AsyncConnection]:
-        """Like ``lookup()``, for the change feed's short reads: on SQLite its statements run inline."""
-        engine = self._inline_read_engine if self._inline_read_engine is not None else self._lookup_engine
-        async with engine.connect() as connection:
-            yield connection
+        """Like ``lookup()``, for the change feed's short reads. On SQLite: one connection kept open
+        whose statements run inline, its read transaction ended after each use, so a read of the
+        feed does not wait for a single turn of the event loop."""
+        if self._inline_read_engine is None:
+            async with self._lookup_engine.connect() as connection:
+                yield connection
+            return
+        async with self._feed_lock:
+            if self._feed_connection is None or self._feed_connection.closed:
+                self._feed_connection = await self._inline_read_engine.connect()
+            connection = self._feed_connection
+            try:
+                yield connection
+            except BaseException:
+                self._feed_connection = None
+                await connection.close()
+                raise
+            await connection.rollback()
 
     async def ping(self) -> None:
         """One round trip (``SELECT 1``); raises what a real statement would when the database is down."""
@@ -194,6 +211,9 @@ class Database:
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
+        if self._feed_connection is not None:
+            await self._feed_connection.close()
+            self._feed_connection = None
         if self._inline_read_engine is not None:
             await self._inline_read_engine.dispose()
 
