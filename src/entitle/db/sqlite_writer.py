@@ -165,6 +165,7 @@ class GroupCommitWriter:
             self._queued -= 1
         group: _Group | None = None
         commit_here = False
+        body_failed = False
         try:
             group = self._group if self._group is not None else await self._begin(deadline)
             self._group = group
@@ -177,16 +178,21 @@ class GroupCommitWriter:
             )
             try:
                 yield session
-            except BaseException:
+            except BaseException as error:
+                body_failed = True
                 await session.close()
-                self._undo(group)
+                if not self._undo(group):  # its statements could not be taken back: nothing commits
+                    await self._fail(group, error)
                 raise
             await session.close()
             group.raw.execute(f"RELEASE {_SAVEPOINT}")
             group.writes += 1
         except BaseException as error:
-            if group is not None and group is self._group and not group.raw.in_transaction:
-                await self._fail(group, error)  # SQLite ended the whole transaction: the group is lost
+            # SAVEPOINT or RELEASE failed, or SQLite ended the whole transaction: the group is lost
+            # (none of its writes was acknowledged), rather than commit a write reported as failed.
+            lost = not body_failed or not group.raw.in_transaction if group is not None else False
+            if group is not None and group is self._group and lost:
+                await self._fail(group, error)
             raise
         finally:
             try:
@@ -223,15 +229,17 @@ class GroupCommitWriter:
             raise
         return _Group(connection, driver._connection, time.monotonic())
 
-    def _undo(self, group: _Group) -> None:
-        """Roll this write back to its savepoint; the group's earlier writes stay."""
-        if group.raw.in_transaction:
-            try:
-                group.raw.execute(f"ROLLBACK TO {_SAVEPOINT}")
-                group.raw.execute(f"RELEASE {_SAVEPOINT}")
-            except sqlite3.Error:
-                if group.raw.in_transaction:
-                    raise
+    def _undo(self, group: _Group) -> bool:
+        """Roll this write back to its savepoint (the group's earlier writes stay); False when that
+        failed or SQLite had already ended the whole transaction (the group is lost)."""
+        if not group.raw.in_transaction:
+            return False
+        try:
+            group.raw.execute(f"ROLLBACK TO {_SAVEPOINT}")
+            group.raw.execute(f"RELEASE {_SAVEPOINT}")
+        except sqlite3.Error:
+            return False
+        return True
 
     async def _commit(self, group: _Group) -> None:
         self._group = None
@@ -251,8 +259,9 @@ class GroupCommitWriter:
     async def _fail(self, group: _Group, error: BaseException) -> None:
         if self._group is group:
             self._group = None
-        if not group.committed.done():
-            group.committed.set_result(error)
+        if group.committed.done():
+            return
+        group.committed.set_result(error)
         try:
             await group.connection.rollback()
         finally:
