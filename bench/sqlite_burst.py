@@ -21,12 +21,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +88,59 @@ def request(kind: str, writer: int, n: int, usage_tenants: int) -> tuple[str, di
     return REPORT_USAGE, {"t": tenant, "k": f"burst-{writer}-{n}"}
 
 
-def classify(kind: str, response: httpx.Response) -> tuple[str | None, str]:
+@dataclass
+class RawResponse:
+    status_code: int
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class RawClient:
+    """A minimal HTTP/1.1 keep-alive client on one connection (``--client raw``): a request costs
+    the load generator a few µs of CPU instead of httpx's milliseconds, so on a small machine the
+    server, not the client, is what the burst measures."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        self._host, self._port, self._path = parsed.hostname or "", parsed.port or 80, parsed.path
+        self._head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, body: bytes) -> RawResponse:
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self._host, self._port)
+        reader, writer = self._streams
+        request = (
+            f"POST {self._path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{self._head}"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            writer.write(request.encode() + body)
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split()[1])
+            length = next(
+                int(v) for k, _, v in (x.partition(":") for x in lines[1:]) if k.lower() == "content-length"
+            )
+            content = await reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, StopIteration) as error:
+            await self.close()
+            raise ConnectionError(f"raw client: {type(error).__name__}") from error
+        return RawResponse(status, content)
+
+    async def close(self) -> None:
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
+
+
+def classify(kind: str, response: httpx.Response | RawResponse) -> tuple[str | None, str]:
     """``(None, "")`` for a write answered without error, else ``(code, text)``."""
     if response.status_code != 200:
         return f"HTTP {response.status_code}", response.text
@@ -101,7 +156,12 @@ def classify(kind: str, response: httpx.Response) -> tuple[str | None, str]:
 
 
 async def writer_loop(
-    client: httpx.AsyncClient, url: str, writer: int, deadline: float, usage_tenants: int, tally: Tally
+    client: httpx.AsyncClient | RawClient,
+    url: str,
+    writer: int,
+    deadline: float,
+    usage_tenants: int,
+    tally: Tally,
 ) -> None:
     for n in itertools.count():
         if time.monotonic() >= deadline:
@@ -110,8 +170,13 @@ async def writer_loop(
         query, variables = request(kind, writer, n, usage_tenants)
         start = time.monotonic()
         try:
-            response = await client.post(url, json={"query": query, "variables": variables})
-        except httpx.HTTPError as exc:
+            if isinstance(client, RawClient):
+                response: httpx.Response | RawResponse = await client.post(
+                    json.dumps({"query": query, "variables": variables}).encode()
+                )
+            else:
+                response = await client.post(url, json={"query": query, "variables": variables})
+        except (httpx.HTTPError, ConnectionError) as exc:
             tally.error(type(exc).__name__, str(exc))
             continue
         tally.latencies[kind].append(time.monotonic() - start)
@@ -123,9 +188,20 @@ async def writer_loop(
 
 
 async def drive(
-    url: str, writers: int, seconds: float, usage_tenants: int, request_timeout: float
+    url: str, writers: int, seconds: float, usage_tenants: int, request_timeout: float, client_kind: str
 ) -> tuple[Tally, float]:
     tally = Tally()
+    if client_kind == "raw":  # one connection per writer, like httpx's pool below
+        clients = [RawClient(url, admin_headers()) for _ in range(writers)]
+        start = time.monotonic()
+        deadline = start + seconds
+        await asyncio.gather(
+            *(writer_loop(clients[w], url, w, deadline, usage_tenants, tally) for w in range(writers))
+        )
+        elapsed = time.monotonic() - start
+        for client in clients:
+            await client.close()
+        return tally, elapsed
     limits = httpx.Limits(max_connections=writers, max_keepalive_connections=writers)
     async with httpx.AsyncClient(headers=admin_headers(), limits=limits, timeout=request_timeout) as client:
         start = time.monotonic()
@@ -164,6 +240,13 @@ def count_rows(path: Path, usage_tenants: int) -> dict[str, int]:
     }
 
 
+def start_py_spy(path: str, pid: int, seconds: float) -> subprocess.Popen[bytes]:
+    output_format = {".json": "speedscope", ".txt": "raw"}.get(Path(path).suffix, "flamegraph")
+    argv = ["py-spy", "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "200"]
+    argv += ["--format", output_format, "--output", path, "--nonblocking"]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -173,6 +256,18 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="entitle serve worker processes")
     parser.add_argument("--usage-tenants", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=60.0, help="client timeout per request (s)")
+    parser.add_argument(
+        "--client",
+        choices=["httpx", "raw"],
+        default="httpx",
+        help="httpx (as before), or a minimal HTTP/1.1 keep-alive client that leaves the CPU to the server",
+    )
+    parser.add_argument(
+        "--py-spy",
+        metavar="PATH",
+        help="record the serving process with py-spy (must be installed) during the burst, to PATH "
+        "(speedscope JSON if it ends in .json, collapsed stacks if .txt, else a flame graph SVG)",
+    )
     args = parser.parse_args()
     if args.seconds > 600:
         parser.error("--seconds is bounded to 600")
@@ -202,10 +297,22 @@ def main() -> int:
                 )
             pids = server.serving_pids()
             cpu_before = cpu_seconds(pids)
+            client_cpu_before = time.process_time()
+            spy = start_py_spy(args.py_spy, pids[0], args.seconds) if args.py_spy else None
             tally, elapsed = asyncio.run(
-                drive(server.graphql_url, args.writers, args.seconds, args.usage_tenants, args.timeout)
+                drive(
+                    server.graphql_url,
+                    args.writers,
+                    args.seconds,
+                    args.usage_tenants,
+                    args.timeout,
+                    args.client,
+                )
             )
             server_cpu = cpu_seconds(pids) - cpu_before
+            client_cpu = time.process_time() - client_cpu_before
+            if spy is not None:
+                spy.wait(timeout=60)
             alive = server.process.poll() is None
         finally:
             server.stop()
@@ -214,11 +321,18 @@ def main() -> int:
 
     everything = [x for values in tally.latencies.values() for x in values]
     answered_ok = sum(tally.ok.values())
-    print(f"SQLite write burst: {args.writers} writers, {elapsed:.1f} s, {args.workers} worker process(es)")
+    print(
+        f"SQLite write burst: {args.writers} writers ({args.client} client), {elapsed:.1f} s, "
+        f"{args.workers} worker process(es)"
+    )
     print(f"  writes answered without error: {answered_ok} ({answered_ok / elapsed:.0f}/s)")
     print(
         f"  server CPU: {server_cpu:.1f} s ({server_cpu / elapsed * 100:.0f} % of one core), "
         f"{server_cpu / max(answered_ok, 1) * 1000:.2f} ms per write; load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"  client CPU: {client_cpu:.1f} s ({client_cpu / elapsed * 100:.0f} % of one core), "
+        f"{client_cpu / max(answered_ok, 1) * 1000:.2f} ms per write"
     )
     print(
         f"  latency all: p50 {percentile(everything, 0.5) * 1000:.0f} ms, "

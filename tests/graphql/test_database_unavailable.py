@@ -4,6 +4,7 @@ busy timeout; PostgreSQL's statement timeout). Outages of a whole server: tests/
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -70,3 +71,38 @@ async def test_a_write_held_up_past_the_timeout_is_service_unavailable_and_succe
     assert released.json()["data"]["createFeature"]["key"] == "sso"
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
     assert [r.getMessage() for r in caplog.records if "unavailable" in r.getMessage()] != []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_writes_queued_behind_another_process_holding_the_sqlite_lock_all_answer_within_the_busy_timeout(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process holds SQLite's write lock past the busy timeout while this process has many
+    writes queued: each answers SERVICE_UNAVAILABLE within the timeout of its own arrival (not one
+    timeout per write queued ahead of it), nothing is logged with a traceback, and once the lock is
+    released writes succeed again."""
+    # given
+    caplog.set_level(logging.WARNING)
+    kinds = [
+        ("upsertTenants", 'mutation { upsertTenants(input: [{key: "t%d"}]) { errors { code } } }'),
+        (
+            "createFeature",
+            'mutation { createFeature(input: {key: "f%d", name: "F", type: BOOLEAN}) { key } }',
+        ),
+    ]
+    async with serving(database_url, entitle_sqlite_busy_timeout_s=TIMEOUT_S) as api:
+        async with features_locked(database_url):
+            # when: 10 writes at once while the lock is held
+            started = time.monotonic()
+            answers = await asyncio.gather(*(api.post(kinds[i % 2][1] % i) for i in range(10)))
+            took = time.monotonic() - started
+        released = await api.post(CREATE_FEATURE, SSO)
+    # then
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["retry-after"].isdigit()
+        assert answer.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert took < TIMEOUT_S + 2.0, took  # all of them within about one timeout, not ten
+    assert released.status_code == 200, released.text
+    assert released.json()["data"]["createFeature"]["key"] == "sso"
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]

@@ -60,6 +60,9 @@ def take(session: AsyncSession) -> list[NewChange]:
     return pending
 
 
+_APPEND = sa.insert(CHANGES).returning(CHANGES.c.id, sort_by_parameter_order=True)
+
+
 async def append(
     session: AsyncSession, changes: Sequence[NewChange], at: datetime, actor: str = "system"
 ) -> Revision | None:
@@ -84,8 +87,7 @@ async def append(
     ]
     # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues") from
     # one cached compiled statement; `.values(rows)` would compile a statement per chunk (0.3 s per 1,000).
-    statement = sa.insert(CHANGES).returning(CHANGES.c.id, sort_by_parameter_order=True)
-    ids: list[int] = list(await session.scalars(statement, rows))
+    ids: list[int] = list(await session.scalars(_APPEND, rows))
     session.info.setdefault(APPENDED, []).extend(Revision(txid, i) for i in ids)
     revision = Revision(txid, max(ids))
     if txid:

@@ -45,12 +45,14 @@ class StoredEntitlement:
         return cls(**row._mapping)
 
 
+_INSERT = sa.insert(ENTITLEMENTS).returning(ENTITLEMENTS, sort_by_parameter_order=True)
+
+
 async def insert_many(session: Session, rows: Sequence[ColumnValues]) -> list[StoredEntitlement]:
     """Insert ``rows`` (column values) with one multi-row statement per chunk; returned in input order."""
     inserted: list[StoredEntitlement] = []
-    statement = sa.insert(ENTITLEMENTS).returning(ENTITLEMENTS, sort_by_parameter_order=True)
     for offset in range(0, len(rows), _CHUNK):
-        result = await session.execute(statement, rows[offset : offset + _CHUNK])
+        result = await session.execute(_INSERT, rows[offset : offset + _CHUNK])
         inserted.extend(StoredEntitlement.of(row) for row in result)
     return inserted
 

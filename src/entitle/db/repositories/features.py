@@ -61,13 +61,24 @@ async def by_key(session: Session, key: str) -> FeatureRecord | None:
     return None if row is None else FeatureRecord.of(row)
 
 
+# Built once: building a statement with ``in_()`` costs more CPU than running it (SQLite writes).
+_BY_KEYS = sa.select(FEATURES).where(FEATURES.c.key.in_(sa.bindparam("keys", expanding=True)))
+_IDS_BY_KEYS = sa.select(FEATURES.c.key, FEATURES.c.id).where(
+    FEATURES.c.key.in_(sa.bindparam("keys", expanding=True))
+)
+
+
 async def by_keys(session: Session, keys: Collection[str]) -> dict[str, FeatureRecord]:
-    rows = await session.execute(sa.select(FEATURES).where(FEATURES.c.key.in_(keys)))
+    if not keys:
+        return {}
+    rows = await session.execute(_BY_KEYS, {"keys": list(keys)})
     return {row.key: FeatureRecord.of(row) for row in rows}
 
 
 async def ids_by_keys(session: Session, keys: Collection[str]) -> dict[str, int]:
-    rows = await session.execute(sa.select(FEATURES.c.key, FEATURES.c.id).where(FEATURES.c.key.in_(keys)))
+    if not keys:
+        return {}
+    rows = await session.execute(_IDS_BY_KEYS, {"keys": list(keys)})
     return {key: feature_id for key, feature_id in rows}
 
 

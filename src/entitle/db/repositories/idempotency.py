@@ -7,14 +7,16 @@ same key waits on the unique row until the first transaction commits, then finds
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeAlias
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from entitle.db.engine import upsert_statement
 from entitle.db.repositories import Session
 from entitle.db.tables import BATCH_RESULTS, USAGE_EVENTS, USAGE_RESERVATIONS
 from entitle.domain.model import JsonObject
@@ -39,19 +41,19 @@ class IdempotencyLedger:
         """Claim ``key`` in this transaction; False when an earlier call holds it. ``values`` are further
         columns of the claiming row (beside ``claimed_values``)."""
         keyed = dict(zip(self.key_columns, key, strict=True))
-        claim = upsert_statement(session, self.table).values(
-            **keyed, **self.claimed_values, **values, response={}, created_at=at
-        )
-        result = await session.execute(claim.on_conflict_do_nothing())
+        row = {**keyed, **self.claimed_values, **values, "response": {}, "created_at": at}
+        result = await session.execute(_claim_statement(self.table, session.get_bind().dialect.name), row)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def record(
         self, session: Session, key: IdempotencyKey, response: JsonObject, **values: object
     ) -> None:
         """Store the answer given under a claimed key (and what else the table keeps about it)."""
-        await session.execute(
-            sa.update(self.table).where(*self._where(key)).values(response=response, **values)
-        )
+        params: dict[str, object] = {
+            f"k_{name}": value for name, value in zip(self.key_columns, key, strict=True)
+        }
+        params.update({f"v_{name}": value for name, value in values.items()}, v_response=response)
+        await session.execute(_record_statement(self.table, self.key_columns, tuple(values)), params)
 
     async def recorded(self, session: Session, key: IdempotencyKey) -> JsonObject | None:
         """The answer recorded under ``key``, if any (``{}`` while its first call is still running)."""
@@ -59,6 +61,20 @@ class IdempotencyLedger:
             sa.select(self.table.c.response).where(*self._where(key))
         )
         return answer
+
+
+@functools.cache
+def _claim_statement(table: sa.Table, dialect: str) -> sa.Insert:
+    """Built once per table (building a statement costs more CPU than a small SQLite write)."""
+    insert = postgresql_dialect.insert if dialect == "postgresql" else sqlite_dialect.insert
+    return insert(table).on_conflict_do_nothing()
+
+
+@functools.cache
+def _record_statement(table: sa.Table, key_columns: tuple[str, ...], columns: tuple[str, ...]) -> sa.Update:
+    where = [table.c[name] == sa.bindparam(f"k_{name}", type_=table.c[name].type) for name in key_columns]
+    values = {name: sa.bindparam(f"v_{name}", type_=table.c[name].type) for name in ("response", *columns)}
+    return sa.update(table).where(*where).values(values)
 
 
 BATCHES = IdempotencyLedger(BATCH_RESULTS, ("operation", "idempotency_key"))

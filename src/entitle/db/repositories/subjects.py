@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from entitle.db.engine import Executor, upsert_statement
 from entitle.db.repositories import ResultRow, Session, changes
@@ -75,7 +78,7 @@ async def _upsert(
     writers are serialized: the rows found before the upsert are exactly those it updates.
     """
     keys = [item.key for item in items]
-    existing = {r.key: r for r in await session.execute(sa.select(table).where(table.c.key.in_(keys)))}
+    existing = {r.key: r for r in await session.execute(_existing(table), {"keys": keys})}
     rows = []
     for item in items:
         current = existing.get(item.key)
@@ -90,14 +93,8 @@ async def _upsert(
                     getattr(current, name) if current is not None else ({} if name == "metadata" else None)
                 )
         rows.append(row)
-    statement = upsert_statement(session, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.key],
-        set_={name: statement.excluded[name] for name in (*fields, "updated_at")},
-    )
     postgresql = session.get_bind().dialect.name == "postgresql"
-    inserted = sa.literal_column("xmax = 0") if postgresql else sa.literal(None)
-    statement = statement.returning(table.c.key, table.c.id, inserted)
+    statement = _upsert_statement(table, fields, postgresql=postgresql)
     ids: dict[str, int] = {}
     created: dict[str, int] = {}
     for offset in range(0, len(rows), _CHUNK):
@@ -107,6 +104,23 @@ async def _upsert(
                 created[key] = row_id
     changes.record(session, *(_upserted(kind, table, row, existing.get(row["key"])) for row in rows))
     return Upserted(ids, created)
+
+
+@functools.cache
+def _existing(table: sa.Table) -> sa.Select[Any]:
+    return sa.select(table).where(table.c.key.in_(sa.bindparam("keys", expanding=True)))
+
+
+@functools.cache
+def _upsert_statement(table: sa.Table, fields: tuple[str, ...], *, postgresql: bool) -> Any:
+    """Built once per table and dialect (building it costs more CPU than a small SQLite write)."""
+    statement = (postgresql_dialect.insert if postgresql else sqlite_dialect.insert)(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={name: statement.excluded[name] for name in (*fields, "updated_at")},
+    )
+    inserted = sa.literal_column("xmax = 0") if postgresql else sa.literal(None)
+    return statement.returning(table.c.key, table.c.id, inserted)
 
 
 def _upserted(kind: ChangeKind, table: sa.Table, row: dict[str, Any], before: Any) -> NewChange:
@@ -137,13 +151,22 @@ async def tenant_by_key(session: Session, key: str) -> TenantRecord | None:
     return None if row is None else TenantRecord.of(row)
 
 
+_KEYS: Any = sa.bindparam("keys", expanding=True)
+_TENANT_IDS = sa.select(TENANTS.c.key, TENANTS.c.id).where(TENANTS.c.key.in_(_KEYS))
+_USER_IDS = sa.select(USERS.c.key, USERS.c.id).where(USERS.c.key.in_(_KEYS))
+
+
 async def tenant_ids(executor: Executor, keys: Collection[str]) -> dict[str, int]:
-    rows = await executor.execute(sa.select(TENANTS.c.key, TENANTS.c.id).where(TENANTS.c.key.in_(keys)))
+    if not keys:
+        return {}
+    rows = await executor.execute(_TENANT_IDS, {"keys": list(keys)})
     return {key: tenant_id for key, tenant_id in rows}
 
 
 async def user_ids(executor: Executor, keys: Collection[str]) -> dict[str, int]:
-    rows = await executor.execute(sa.select(USERS.c.key, USERS.c.id).where(USERS.c.key.in_(keys)))
+    if not keys:
+        return {}
+    rows = await executor.execute(_USER_IDS, {"keys": list(keys)})
     return {key: user_id for key, user_id in rows}
 
 

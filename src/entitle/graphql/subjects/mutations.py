@@ -10,10 +10,17 @@ from entitle.graphql.subjects.types import Tenant, User
 from entitle.services import subjects
 
 
+async def _upserted_tenants(root: BatchTenantsPayload, info: Info) -> list[Tenant]:
+    """Read back only when asked for: a burst of upserts that select ``errors`` reads nothing."""
+    rows = await info.context.loaders.tenant_by_id.load_many(root.ids)
+    return [Tenant.from_row(r) for r in rows]
+
+
 @strawberry.type
 class BatchTenantsPayload:
-    tenants: list[Tenant]
+    tenants: list[Tenant] = strawberry.field(resolver=_upserted_tenants)
     errors: list[BatchItemError]
+    ids: strawberry.Private[list[int]]
 
 
 @strawberry.type
@@ -32,10 +39,7 @@ class SubjectsMutation:
     ) -> BatchTenantsPayload:
         command = subjects.UpsertTenants([i.to_command() for i in input], atomic=atomic is not False)
         outcome = await subjects.upsert_tenants(info.context.runtime, command)
-        rows = await info.context.loaders.tenant_by_id.load_many(outcome.ids)
-        return BatchTenantsPayload(
-            tenants=[Tenant.from_row(r) for r in rows], errors=[BatchItemError.of(e) for e in outcome.errors]
-        )
+        return BatchTenantsPayload(errors=[BatchItemError.of(e) for e in outcome.errors], ids=outcome.ids)
 
     @strawberry.mutation(
         extensions=writer(), description="Create or update users by key; tenantKeys adds memberships."

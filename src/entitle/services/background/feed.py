@@ -83,7 +83,11 @@ class ChangeFeed:
         self._subscribers: set[asyncio.Queue[Change | None]] = set()
         self._wake = asyncio.Event()
         self._advanced = asyncio.Condition()
-        self._lock = asyncio.Lock()
+        self._reading: asyncio.Future[BaseException | None] | None = None
+        """The read in progress, if any: resolves to None, or to the error that ended it."""
+        self._reads_begun = 0
+        self._read_done = 0
+        """The number of the last read (counted in ``_reads_begun``) that completed."""
         self._task: asyncio.Task[None] | None = None
         self._listening: contextlib.AsyncExitStack | None = None
         self._failing = False
@@ -139,26 +143,59 @@ class ChangeFeed:
         return self._poll_s
 
     async def catch_up(self) -> Revision:
-        """Apply every change committed after ``position``; returns the new position."""
-        async with self._lock:
-            while True:
-                # Eviction needs kinds and keys only; payloads (JSON to decode: a 10,000-item batch's
-                # are most of its read-back) only while someone subscribes.
-                with_payloads = bool(self._subscribers)
-                batch = await self._source.read_after(self.position, self.BATCH, payloads=with_payloads)
-                if batch and not with_payloads and self._subscribers:  # one subscribed meanwhile
-                    batch = await self._source.read_after(self.position, self.BATCH)
-                if not batch:
-                    record_feed_lag(0.0)  # caught up
-                    self.checks += 1
-                    return self.position
-                self._apply(batch)
-                record_feed_lag((now() - batch[-1].at).total_seconds())
-                async with self._advanced:
-                    self._advanced.notify_all()
-                if len(batch) < self.BATCH:
-                    self.checks += 1
-                    return self.position
+        """Apply every change committed after ``position`` (at least every change committed before
+        the call); returns the new position.
+
+        One read at a time, shared: a caller returns once a read that began after its call has
+        completed, waiting on that read's future with every other caller (not one after another
+        through a lock, which under a write burst costs a turn of the event loop per caller and made
+        ``reportUsage`` wait ~1 s for the feed). A read that fails raises in every caller waiting on it.
+        """
+        arrived = self._reads_begun
+        while self._read_done <= arrived:
+            reading = self._reading
+            if reading is not None:  # wait for it: enough if it began after this call, else read again
+                began = self._reads_begun
+                error = await asyncio.shield(reading)
+                if error is not None and began > arrived:
+                    raise error
+                continue
+            self._reads_begun += 1
+            began = self._reads_begun
+            done: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+            self._reading = done
+            try:
+                await self._read_all()
+            except BaseException as exc:
+                done.set_result(exc if isinstance(exc, Exception) else None)
+                raise
+            else:
+                self._read_done = began
+                done.set_result(None)
+            finally:
+                self._reading = None
+        return self.position
+
+    async def _read_all(self) -> None:
+        """Read and apply batches until none is full (one at a time: see ``catch_up``)."""
+        while True:
+            # Eviction needs kinds and keys only; payloads (JSON to decode: a 10,000-item batch's
+            # are most of its read-back) only while someone subscribes.
+            with_payloads = bool(self._subscribers)
+            batch = await self._source.read_after(self.position, self.BATCH, payloads=with_payloads)
+            if batch and not with_payloads and self._subscribers:  # one subscribed meanwhile
+                batch = await self._source.read_after(self.position, self.BATCH)
+            if not batch:
+                record_feed_lag(0.0)  # caught up
+                self.checks += 1
+                return
+            self._apply(batch)
+            record_feed_lag((now() - batch[-1].at).total_seconds())
+            async with self._advanced:
+                self._advanced.notify_all()
+            if len(batch) < self.BATCH:
+                self.checks += 1
+                return
 
     async def wait_for(self, revision: Revision, timeout_s: float) -> bool:
         """True once this process has applied ``revision`` (reads from the database at once)."""
