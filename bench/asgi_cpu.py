@@ -69,7 +69,7 @@ def bodies() -> list[bytes]:
     ]
 
 
-def scope_for(body: bytes) -> dict[str, Any]:
+def scope_for(body: bytes, key: str = KEY) -> dict[str, Any]:
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -83,7 +83,7 @@ def scope_for(body: bytes) -> dict[str, Any]:
         "headers": [
             (b"host", b"127.0.0.1:8000"),
             (b"content-type", b"application/json"),
-            (b"authorization", f"Bearer {KEY}".encode()),
+            (b"authorization", f"Bearer {key}".encode()),
             (b"content-length", str(len(body)).encode()),
         ],
         "client": ("127.0.0.1", 50000),

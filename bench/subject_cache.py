@@ -38,7 +38,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from asgi_cpu import call, lifespan
+from asgi_cpu import call, lifespan, scope_for
 from run import IS_ENTITLED, reset_database, start
 from seed import FEATURES, GraphQLClient, Population, seed, tenant_key, user_key
 
@@ -79,29 +79,6 @@ def do_seed(pg: str, database: str, database_url: str) -> None:
         f"{POPULATION.entitlements:,} entitlements: "
         + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
     )
-
-
-def scope_for(body: bytes, key: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"127.0.0.1:8000"),
-            (b"content-type", b"application/json"),
-            (b"authorization", f"Bearer {key}".encode()),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
 
 
 async def measure(args: argparse.Namespace, database_url: str) -> None:
