@@ -265,7 +265,12 @@ async def load_all(loader: DataLoader[int, Any], keys: Iterable[int | None]) -> 
 def resolved(future: Awaitable[R | None], build: Callable[[R], T]) -> T | Awaitable[T | None] | None:
     """``build(value)`` now when the loader already has the value (``Connection.load_ahead``), else an
     awaitable of it that graphql-core awaits."""
-    if isinstance(future, asyncio.Future) and future.done() and future.exception() is None:
+    if (
+        isinstance(future, asyncio.Future)
+        and future.done()
+        and not future.cancelled()
+        and future.exception() is None
+    ):
         value = future.result()
         return None if value is None else build(value)
 

@@ -83,11 +83,7 @@ class Entitlement(Node):
         snapshot = info.context.runtime.catalog.peek()
         if snapshot is not None:
             return rendered(snapshot).plan(self.row.plan_id)
-        return self._plan_later(info)  # type: ignore[return-value]
-
-    async def _plan_later(self, info: Info) -> Plan | None:
-        row = await info.context.loaders.plan_by_id.load(self.row.plan_id)
-        return None if row is None else Plan.from_row(row)
+        return resolved(info.context.loaders.plan_by_id.load(self.row.plan_id), Plan.from_row)  # type: ignore[return-value]
 
     @strawberry.field
     def feature(self, info: Info) -> Feature | None:
@@ -96,11 +92,7 @@ class Entitlement(Node):
         snapshot = info.context.runtime.catalog.peek()
         if snapshot is not None:
             return rendered(snapshot).feature(self.row.feature_id)
-        return self._feature_later(info)  # type: ignore[return-value]
-
-    async def _feature_later(self, info: Info) -> Feature | None:
-        row = await info.context.loaders.feature_by_id.load(self.row.feature_id)
-        return None if row is None else Feature.from_row(row)
+        return resolved(info.context.loaders.feature_by_id.load(self.row.feature_id), Feature.from_row)  # type: ignore[return-value]
 
     # Synchronous when the page loaded its tenants and users ahead (EntitlementConnection.load_ahead),
     # else an awaitable of the per-request loader (a nested or single entitlement).
