@@ -35,6 +35,9 @@ LAYER_RULES = (
             # The wiring hands the Database to the caches and the authenticator; no SQL goes with it.
             "entitle.services.runtime": ("entitle.db.engine:Database",),
             "entitle.services.caches": ("entitle.db.engine:Database",),
+            # The metering use cases open their reads on it (a session or a lookup); the SQL stays in
+            # the repositories.
+            "entitle.services.usage": ("entitle.db.engine:Database",),
             "entitle.services.background.webhooks": ("entitle.db.engine:Database",),
             "entitle.services.background.decision_log": ("entitle.db.engine:Database",),
         },

@@ -9,7 +9,7 @@ a metered feature, and returns the domain's ``Decision``; the rules are the pure
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,8 +30,7 @@ from entitle.metrics import record_decision
 from entitle.services.caches import CatalogCache, SubjectCache
 
 Clock = Callable[[], datetime]
-SubjectLoader = Callable[[str | None, str | None], Awaitable[Subject]]
-"""``AccessService.subject``, as the metering use cases take it."""
+"""The instant "now" (``entitle.clock.now`` in production; ``create_app(clock=...)`` injects it)."""
 
 
 @dataclass(frozen=True)

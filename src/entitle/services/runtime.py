@@ -21,6 +21,9 @@ from entitle.services.background.feed import ChangeFeed
 from entitle.services.background.scheduler import ChangeScheduler
 from entitle.services.background.webhooks import WebhookWorker
 from entitle.services.caches import CatalogCache, SubjectCache
+from entitle.services.reservations import ReservationService
+from entitle.services.usage import Metering, UsageService
+from entitle.services.usage_history import UsageHistoryService
 from entitle.services.writes import current_scope
 from entitle.settings import Settings
 
@@ -40,7 +43,8 @@ def _decision_log(settings: Settings, database: Database, health: DatabaseHealth
 
 class Runtime:
     def __init__(self, settings: Settings, clock: Clock = now) -> None:
-        """``clock`` decides the instant of a decision asked without ``at`` (tests inject a fixed one)."""
+        """``clock`` is "now" for the decisions and the metering (a decision or a usage report asked
+        without ``at``, a hold's expiry, a period boundary); tests inject a fixed one."""
         self.settings = settings
         self.database = Database(settings)
         self.health = DatabaseHealth()
@@ -63,6 +67,13 @@ class Runtime:
             on_stale=self.drop_caches,
             idle_poll_s=settings.entitle_cache_idle_poll_ms / 1000,
         )
+        metering = Metering(self.database, self.catalog, self.subjects, self.feed, self.write, clock)
+        self.usage = UsageService(metering)
+        """reportUsage."""
+        self.reservations = ReservationService(metering)
+        """reserveUsage, commitUsage, releaseUsage."""
+        self.usage_history = UsageHistoryService(metering)
+        """usage (a subject's periods)."""
         self.webhooks = (
             WebhookWorker(self.database, settings, self.health) if settings.entitle_webhooks else None
         )

@@ -1,5 +1,11 @@
 """``reportUsage``: check and consume metered units atomically, once per idempotency key.
 
+The metering use cases (``UsageService`` here, ``ReservationService`` and ``UsageHistoryService``) run
+on one ``Metering``, which ``Runtime`` builds at start-up like the ``AccessService``: the same catalog
+and subject caches, the change feed, the database for reads, ``Runtime.write`` for the transactions,
+and the injected clock (``create_app(clock=...)``; tests fix it). A resolver hands them a typed
+request; each validates it once, before anything is loaded, and reads the time only from that clock.
+
 The decision is evaluated first (subject, grant, period); the consumption is then one
 conditional UPDATE in the transaction that also claims the idempotency key and records the
 answer, so a retry returns exactly the first answer and concurrency never overshoots a BLOCK limit.
@@ -10,10 +16,12 @@ with the same key gets the same refusal.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from entitle.clock import now
+from entitle.db.engine import Database
 from entitle.db.repositories import Session
 from entitle.db.repositories import changes as change_log
 from entitle.db.repositories import usage as counters
@@ -33,14 +41,19 @@ from entitle.domain.model import (
     Subject,
     SubscriptionContext,
 )
-from entitle.services.access import SubjectLoader
-from entitle.services.runtime import Runtime
+from entitle.services.access import Clock
+from entitle.services.background.feed import ChangeFeed
+from entitle.services.caches import CatalogCache, SubjectCache
 
 MAX_COUNTER = 2**31 - 1
 """``used`` is a GraphQL Int: no period's counter may pass it, whatever the overage handling."""
 
 GRANT_GONE = frozenset({Justification.PLAN_EXPIRED, Justification.NOT_STARTED, Justification.MISSING_FEATURE})
 """Refusals of a known member for a known feature: a key it already applied keeps its answer."""
+
+
+Writer = Callable[[], AbstractAsyncContextManager[Session]]
+"""``Runtime.write``: a write transaction whose changes go to the feed and evict the caches."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,67 +63,8 @@ class UsageReport:
     feature_key: str
     amount: int
     idempotency_key: str
-    at: datetime
-
-
-async def report_usage(runtime: Runtime, load_subject: SubjectLoader, report: UsageReport) -> Decision:
-    if report.amount < 0:
-        raise BadUserInput("amount must not be negative", field="amount")
-    check_idempotency_key(report.idempotency_key)
-    request = AccessRequest(feature_key=report.feature_key, usage=report.amount)
-    validate_request(report.tenant_key, report.user_key, request)
-    target = await metered_target(
-        runtime, load_subject, report.tenant_key, report.user_key, request, report.at
-    )
-    evaluation, feature, who = target.evaluation, target.feature, target.who
-    grant = evaluation.grant
-    if grant is None or grant.period is None or who is None or evaluation.justification is not None:
-        if who is not None and feature is not None and evaluation.justification in GRANT_GONE:
-            # A key already applied keeps its answer, even if the grant has since ended.
-            async with runtime.database.read() as session:
-                recorded = await usage_events.recorded(session, (*who, feature.id, report.idempotency_key))
-            if recorded is not None:
-                return decision_from_json(recorded, feature)
-        return conclude(evaluation, None)  # nothing grants it: refuse, record nothing
-
-    async with runtime.write() as session:
-        event = (*who, grant.feature.id, report.idempotency_key)
-        if not await usage_events.claim(session, event, report.at):
-            recorded = await usage_events.recorded(session, event)
-            return decision_from_json(recorded or {}, grant.feature)
-        key = CounterKey(who, grant.feature.id, grant.period.start, grant.period.end)
-        blocking = blocks(grant)
-        applied, counter = await counters.consume(session, key, report.amount, cap(grant), now())
-        if not applied and not blocking:
-            raise BadUserInput(
-                f"amount: this period's counter would pass {MAX_COUNTER}, the largest value the API reports",
-                field="amount",
-            )
-        # Either way the counter's holds are live: the update required it, or swept the expired ones.
-        if applied:
-            decision = conclude(dataclasses.replace(evaluation, usage=None), counter.used, counter.held)
-        else:
-            decision = conclude(evaluation, counter.used, counter.held)
-        await announce(session, key, target, counter, applied=applied)
-        await usage_events.record(
-            session, event, decision_to_json(decision), amount=report.amount if applied else 0
-        )
-        await counters.record(
-            session,
-            tenant_key=report.tenant_key,
-            user_key=report.user_key,
-            feature_key=grant.feature.key,
-            amount=report.amount,
-            idempotency_key=report.idempotency_key,
-            at=report.at,
-            accepted=applied,
-        )
-    return decision
-
-
-def check_idempotency_key(key: str) -> None:
-    if not 0 < len(key) <= 200:
-        raise BadUserInput("idempotencyKey must be 1 to 200 characters", field="idempotencyKey")
+    at: datetime | None = None
+    """When the units were used; None: now, by the service's clock."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,27 +77,116 @@ class MeteredTarget:
     subject: Subject
 
 
-async def metered_target(
-    runtime: Runtime,
-    load_subject: SubjectLoader,
-    tenant_key: str | None,
-    user_key: str | None,
-    request: AccessRequest,
-    at: datetime,
-) -> MeteredTarget:
-    """Evaluate a request on a metered feature (a feature that is not metered is ``BAD_USER_INPUT``)."""
-    # A consumption must not use a limit another process has just lowered: catch up with the
-    # revision row now (one read) instead of waiting for the next poll.
-    await runtime.feed.catch_up()
-    snapshot = await runtime.catalog.get()
-    feature = snapshot.catalog.features_by_key.get(request.feature_key or "")
-    if feature is not None and not feature.metered:
-        raise BadUserInput(
-            f"feature '{feature.key}' is not metered (a LIMIT feature with a resetPeriod)", field="featureKey"
-        )
-    subject = await load_subject(tenant_key, user_key)
-    evaluation = evaluate(snapshot.catalog, subject, request, at)
-    return MeteredTarget(evaluation, feature, usage_subject(subject), subject)
+@dataclasses.dataclass(frozen=True, slots=True)
+class Metering:
+    """What the metering use cases run on; ``Runtime`` builds one at start-up."""
+
+    database: Database
+    """For reads (a session or a lookup connection); the SQL stays in the repositories."""
+    catalog: CatalogCache
+    subjects: SubjectCache
+    feed: ChangeFeed
+    write: Writer
+    clock: Clock
+    """The injected clock: every "now" of a metering use case is read from it."""
+
+    async def subject(self, tenant_key: str | None, user_key: str | None) -> Subject:
+        """A subject's context as the decisions take it: the process cache, else one shared load."""
+        cached = self.subjects.peek(tenant_key, user_key)
+        if cached is not None:
+            return cached
+        return await self.subjects.get(tenant_key, user_key)
+
+    async def target(
+        self, tenant_key: str | None, user_key: str | None, request: AccessRequest, at: datetime
+    ) -> MeteredTarget:
+        """Evaluate a request on a metered feature (a feature that is not metered is ``BAD_USER_INPUT``)."""
+        # A consumption must not use a limit another process has just lowered: catch up with the
+        # revision row now (one read) instead of waiting for the next poll.
+        await self.feed.catch_up()
+        snapshot = await self.catalog.get()
+        feature = snapshot.catalog.features_by_key.get(request.feature_key or "")
+        if feature is not None and not feature.metered:
+            raise BadUserInput(
+                f"feature '{feature.key}' is not metered (a LIMIT feature with a resetPeriod)",
+                field="featureKey",
+            )
+        subject = await self.subject(tenant_key, user_key)
+        evaluation = evaluate(snapshot.catalog, subject, request, at)
+        return MeteredTarget(evaluation, feature, usage_subject(subject), subject)
+
+
+class UsageService:
+    """``reportUsage``."""
+
+    __slots__ = ("_metering",)
+
+    def __init__(self, metering: Metering) -> None:
+        self._metering = metering
+
+    async def report(self, report: UsageReport) -> Decision:
+        """Consume ``report.amount`` units at ``report.at`` (default now), once per idempotency key."""
+        if report.amount < 0:
+            raise BadUserInput("amount must not be negative", field="amount")
+        check_idempotency_key(report.idempotency_key)
+        request = AccessRequest(feature_key=report.feature_key, usage=report.amount)
+        validate_request(report.tenant_key, report.user_key, request)
+        metering = self._metering
+        now = metering.clock()
+        at = now if report.at is None else report.at
+        target = await metering.target(report.tenant_key, report.user_key, request, at)
+        evaluation, feature, who = target.evaluation, target.feature, target.who
+        grant = evaluation.grant
+        if grant is None or grant.period is None or who is None or evaluation.justification is not None:
+            if who is not None and feature is not None and evaluation.justification in GRANT_GONE:
+                # A key already applied keeps its answer, even if the grant has since ended.
+                async with metering.database.read() as session:
+                    event = (*who, feature.id, report.idempotency_key)
+                    recorded = await usage_events.recorded(session, event)
+                if recorded is not None:
+                    return decision_from_json(recorded, feature)
+            return conclude(evaluation, None)  # nothing grants it: refuse, record nothing
+
+        async with metering.write() as session:
+            event = (*who, grant.feature.id, report.idempotency_key)
+            if not await usage_events.claim(session, event, at):
+                recorded = await usage_events.recorded(session, event)
+                return decision_from_json(recorded or {}, grant.feature)
+            key = CounterKey(who, grant.feature.id, grant.period.start, grant.period.end)
+            blocking = blocks(grant)
+            # Holds expire on the clock, not at the reported instant.
+            applied, counter = await counters.consume(session, key, report.amount, cap(grant), now)
+            if not applied and not blocking:
+                raise BadUserInput(
+                    f"amount: this period's counter would pass {MAX_COUNTER}, the largest value the API "
+                    "reports",
+                    field="amount",
+                )
+            # Either way the counter's holds are live: the update required it, or swept the expired ones.
+            if applied:
+                decision = conclude(dataclasses.replace(evaluation, usage=None), counter.used, counter.held)
+            else:
+                decision = conclude(evaluation, counter.used, counter.held)
+            await announce(session, key, target, counter, applied=applied)
+            await usage_events.record(
+                session, event, decision_to_json(decision), amount=report.amount if applied else 0
+            )
+            await counters.record(
+                session,
+                tenant_key=report.tenant_key,
+                user_key=report.user_key,
+                feature_key=grant.feature.key,
+                amount=report.amount,
+                idempotency_key=report.idempotency_key,
+                at=at,
+                accepted=applied,
+            )
+        return decision
+
+
+def check_idempotency_key(key: str) -> None:
+    if not 0 < len(key) <= 200:
+        raise BadUserInput("idempotencyKey must be 1 to 200 characters", field="idempotencyKey")
 
 
 def blocks(grant: FeatureGrant) -> bool:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -20,9 +18,9 @@ from entitle.domain.webhooks import (
     check_events,
     check_url_shape,
     new_secret,
-    refused_address,
     test_body,
 )
+from entitle.services.webhook_destinations import destination_refusal
 
 if TYPE_CHECKING:
     from entitle.services.runtime import Runtime
@@ -34,22 +32,6 @@ class EndpointInput:
     events: list[str]
     description: str | None = None
     enabled: bool | None = None
-
-
-async def destination_refusal(url: str, allow_private: bool) -> str | None:
-    """Why a request to ``url`` may not be sent now (resolved at this moment), or None."""
-    _, host = check_url_shape(url)
-    if allow_private:
-        return None
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return f"the host {host!r} does not resolve"
-    for info in infos:
-        reason = refused_address(str(info[4][0]))
-        if reason is not None:
-            return f"{host} resolves to {reason}; set ENTITLE_WEBHOOK_ALLOW_PRIVATE=true to allow it"
-    return None
 
 
 async def _checked(runtime: Runtime, data: EndpointInput) -> dict[str, object]:

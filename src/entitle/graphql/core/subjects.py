@@ -1,10 +1,9 @@
-"""The subject a request may ask about, and how a request loads subjects (decisions and usage)."""
+"""The subject a request may ask about."""
 
 from __future__ import annotations
 
 from entitle.domain.errors import Forbidden
-from entitle.graphql.core.context import Context, Info
-from entitle.services.access import SubjectLoader
+from entitle.graphql.core.context import Context
 
 
 def own_subject(
@@ -19,7 +18,3 @@ def own_subject(
     if user_key is not None and user_key != principal.user_key:
         raise Forbidden("a user token may only ask about its own user")
     return principal.tenant_key, principal.user_key
-
-
-def subject_loader(info: Info) -> SubjectLoader:
-    return info.context.runtime.access.subject

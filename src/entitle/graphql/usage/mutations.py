@@ -4,16 +4,15 @@ from datetime import datetime
 
 import strawberry
 
-from entitle.clock import now
 from entitle.domain.decision import AccessRequest
 from entitle.graphql.core.context import Info
 from entitle.graphql.core.permissions import writer
 from entitle.graphql.core.relay import pk_of
-from entitle.graphql.core.subjects import own_subject, subject_loader
+from entitle.graphql.core.subjects import own_subject
 from entitle.graphql.decisions.types import EntitlementDecision
 from entitle.graphql.usage.types import ReserveUsageInput, UsageReservation
-from entitle.services.reservations import ReservationRequest, commit_usage, release_usage, reserve_usage
-from entitle.services.usage import UsageReport, report_usage
+from entitle.services.reservations import ReservationRequest
+from entitle.services.usage import UsageReport
 
 
 @strawberry.input
@@ -50,9 +49,9 @@ class UsageMutation:
             feature_key=input.feature_key,
             amount=input.amount,
             idempotency_key=input.idempotency_key,
-            at=input.at or now(),
+            at=input.at,
         )
-        decision = await report_usage(info.context.runtime, subject_loader(info), report)
+        decision = await info.context.runtime.usage.report(report)
         return EntitlementDecision.from_domain(
             decision, AccessRequest(feature_key=input.feature_key, usage=input.amount)
         )
@@ -72,7 +71,7 @@ class UsageMutation:
             idempotency_key=input.idempotency_key,
             expires_in_seconds=input.expires_in_seconds,
         )
-        reservation = await reserve_usage(info.context.runtime, subject_loader(info), request)
+        reservation = await info.context.runtime.reservations.reserve(request)
         return UsageReservation.from_domain(reservation)
 
     @strawberry.mutation(
@@ -83,9 +82,7 @@ class UsageMutation:
     async def commit_usage(
         self, info: Info, reservation_id: strawberry.ID, amount: int | None = None
     ) -> UsageReservation:
-        reservation = await commit_usage(
-            info.context.runtime, subject_loader(info), _reservation_pk(reservation_id), amount
-        )
+        reservation = await info.context.runtime.reservations.commit(_reservation_pk(reservation_id), amount)
         return UsageReservation.from_domain(reservation)
 
     @strawberry.mutation(
@@ -93,5 +90,5 @@ class UsageMutation:
         description="Free the held units; CONFLICT when the reservation is already settled or expired.",
     )
     async def release_usage(self, info: Info, reservation_id: strawberry.ID) -> UsageReservation:
-        reservation = await release_usage(info.context.runtime, _reservation_pk(reservation_id))
+        reservation = await info.context.runtime.reservations.release(_reservation_pk(reservation_id))
         return UsageReservation.from_domain(reservation)

@@ -6,13 +6,12 @@ from datetime import datetime
 
 import strawberry
 
-from entitle.clock import now
 from entitle.graphql.core.context import Info
 from entitle.graphql.core.permissions import authenticated, management
-from entitle.graphql.core.subjects import own_subject, subject_loader
+from entitle.graphql.core.subjects import own_subject
 from entitle.graphql.usage.types import UsagePeriod, UsageRecordConnection, UsageRecordFilter
 from entitle.services import listings
-from entitle.services.usage_history import usage_history
+from entitle.services.usage_history import UsageHistoryRequest
 
 
 @strawberry.type
@@ -32,15 +31,9 @@ class UsageQuery:
         at: datetime | None = None,
     ) -> list[UsagePeriod]:
         tenant_key, user_key = own_subject(info.context, tenant_key, user_key)
-        views = await usage_history(
-            info.context.runtime,
-            subject_loader(info),
-            tenant_key,
-            user_key,
-            feature_key,
-            1 if periods is None else periods,
-            at or now(),
-        )
+        wanted = 1 if periods is None else periods
+        request = UsageHistoryRequest(tenant_key, user_key, feature_key, wanted, at)
+        views = await info.context.runtime.usage_history.periods(request)
         return [UsagePeriod.from_view(v) for v in views]
 
     @strawberry.field(

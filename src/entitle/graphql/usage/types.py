@@ -15,7 +15,7 @@ from entitle.graphql.core.enums import ReservationStatus
 from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.graphql.decisions.types import EntitlementDecision
 from entitle.services.lookups import ReservationRecord
-from entitle.services.reservations import Reservation, reservation_of_row
+from entitle.services.reservations import Reservation
 from entitle.services.usage_history import UsagePeriodView
 
 
@@ -65,7 +65,7 @@ class UsageReservation(Node):
 
     @classmethod
     async def from_stored(cls, info: Info, row: ReservationRecord) -> UsageReservation:
-        return cls.from_domain(await reservation_of_row(info.context.runtime, row))
+        return cls.from_domain(await info.context.runtime.reservations.shown(row))
 
 
 @strawberry.input

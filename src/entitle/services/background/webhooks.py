@@ -40,7 +40,7 @@ from entitle.db.repositories.webhooks import ClaimedDelivery, WebhookEndpointRec
 from entitle.domain.webhooks import DeliveryStatus, event_body, retry_delay, signature
 from entitle.metrics import record_webhook_delivery
 from entitle.services.outages import DatabaseHealth, unavailable_reason
-from entitle.services.webhooks import destination_refusal
+from entitle.services.webhook_destinations import destination_refusal
 from entitle.settings import Settings
 
 log = logging.getLogger(__name__)
