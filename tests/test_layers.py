@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_graphql_domains import _cycle
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 SQL = ("sqlalchemy", "sqlmodel", "entitle.db.tables", "entitle.db.engine")
 
@@ -127,3 +129,45 @@ def test_the_check_lets_repositories_and_the_wiring_through() -> None:
     assert _violations(rule, "entitle.services.catalog", "from entitle.db.repositories import features") == []
     assert _violations(rule, "entitle.services.runtime", "from entitle.db.engine import Database") == []
     assert _violations(rule, "entitle.services.runtime", "from entitle.db.engine import Executor") != []
+
+
+def _import_edges(sources: dict[str, str]) -> dict[str, set[str]]:
+    """Module -> the modules of ``sources`` it imports, counting every import (at module level, under
+    ``TYPE_CHECKING``, inside a function): ``from a import b`` imports ``a.b`` when that is a module."""
+    edges: dict[str, set[str]] = {}
+    for module, source in sources.items():
+        for imported, name in _imports(ast.parse(source)):
+            target = f"{imported}.{name}" if f"{imported}.{name}" in sources else imported
+            if target in sources and target != module:
+                edges.setdefault(module, set()).add(target)
+    return edges
+
+
+def test_no_import_cycle_among_the_services_modules_counting_deferred_imports() -> None:
+    # given every import of every entitle.services module, whenever it runs
+    sources = {module: path.read_text() for module, path in _modules("entitle.services")}
+    # when
+    cycle = _cycle(_import_edges(sources))
+    # then (Runtime builds the services it serves with; what they share sits below it)
+    assert cycle is None, " -> ".join(cycle or [])
+
+
+def test_the_cycle_check_sees_deferred_imports() -> None:
+    # given a cycle made only of an import inside a function and one under TYPE_CHECKING
+    sources = {
+        "entitle.services.a": "def f():\n    from entitle.services.b import g\n",
+        "entitle.services.b": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from entitle.services import a\n",
+        "entitle.services.c": "from entitle.services.a import f\n",
+    }
+    # when / then
+    assert _import_edges(sources) == {
+        "entitle.services.a": {"entitle.services.b"},
+        "entitle.services.b": {"entitle.services.a"},
+        "entitle.services.c": {"entitle.services.a"},
+    }
+    assert _cycle(_import_edges(sources)) == [
+        "entitle.services.a",
+        "entitle.services.b",
+        "entitle.services.a",
+    ]

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 from weakref import WeakKeyDictionary
 
 import strawberry
 
 from entitle.graphql.core.context import Info
+from entitle.graphql.core.entitlement_listing import (
+    ENTITLEMENT_CONNECTION,
+    EntitlementFilter,
+    EntitlementOrder,
+    list_entitlements,
+)
 from entitle.graphql.core.enums import FeatureType, OverageHandling, ResetPeriod
 from entitle.graphql.core.permissions import management
 from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.graphql.core.scalars import JSON
 from entitle.services.lookups import CatalogSnapshot, PlanFeatureRecord
-
-if TYPE_CHECKING:
-    from entitle.graphql.entitlements.types import EntitlementConnection, EntitlementFilter, EntitlementOrder
 
 
 @strawberry.type
@@ -148,7 +151,7 @@ class Plan(Node):
     async def _versions_later(self, info: Info) -> list[PlanVersion]:
         return rendered(await info.context.runtime.catalog.get()).plan_versions(self.pk)
 
-    @strawberry.field(extensions=management())
+    @strawberry.field(extensions=management(), graphql_type=ENTITLEMENT_CONNECTION)
     async def entitlements(
         self,
         info: Info,
@@ -156,13 +159,9 @@ class Plan(Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-        filter: Annotated[EntitlementFilter, strawberry.lazy("entitle.graphql.entitlements.types")]
-        | None = None,
-        order_by: Annotated[EntitlementOrder, strawberry.lazy("entitle.graphql.entitlements.types")]
-        | None = None,
-    ) -> Annotated[EntitlementConnection, strawberry.lazy("entitle.graphql.entitlements.types")]:
-        from entitle.graphql.entitlements.queries import list_entitlements
-
+        filter: EntitlementFilter | None = None,
+        order_by: EntitlementOrder | None = None,
+    ) -> Connection[Any]:
         return await list_entitlements(info, first, after, last, before, filter, order_by, plan_id=self.pk)
 
 

@@ -1,4 +1,5 @@
-"""GraphQL types of grants: Entitlement, its connection, filter and order."""
+"""GraphQL types of grants: Entitlement and its connection (the filter and order, shared with the plans' and
+tenants' ``entitlements`` fields, are in ``graphql/core/entitlement_listing.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from entitle.clock import now
 from entitle.domain.status import entitlement_status
 from entitle.graphql.catalog.types import Feature, Plan, rendered
 from entitle.graphql.core.context import Info
-from entitle.graphql.core.enums import AssignLevel, EntitlementOrderField, EntitlementStatus, OrderDirection
+from entitle.graphql.core.enums import AssignLevel, EntitlementStatus
 from entitle.graphql.core.relay import (
     Connection,
     Node,
@@ -122,28 +123,3 @@ class EntitlementConnection(Connection[Entitlement]):
         if "user" in wanted:
             loads.append(load_all(loaders.user_by_id, (row.user_id for row in rows)))
         await asyncio.gather(*loads)
-
-
-@strawberry.input
-class EntitlementFilter:
-    plan_keys: list[str] | None = None
-    feature_keys: list[str] | None = strawberry.field(
-        default=None,
-        description="Single-feature grants of these features, and grants of plans that include them.",
-    )
-    tenant_keys: list[str] | None = strawberry.field(
-        default=None, description="TENANT- and USER-level entitlements in these tenants."
-    )
-    user_keys: list[str] | None = strawberry.field(
-        default=None, description="USER- and INDIVIDUAL-level entitlements of these users."
-    )
-    assign_level: AssignLevel | None = None
-    status: list[EntitlementStatus] | None = strawberry.field(default=None, description="Status as of now.")
-    expires_before: datetime | None = strawberry.field(default=None, description="expirationDate < this.")
-    expires_after: datetime | None = strawberry.field(default=None, description="expirationDate >= this.")
-
-
-@strawberry.input
-class EntitlementOrder:
-    field: EntitlementOrderField
-    direction: OrderDirection

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import strawberry
 
 from entitle.graphql.core.context import Info
+from entitle.graphql.core.entitlement_listing import (
+    ENTITLEMENT_CONNECTION,
+    EntitlementFilter,
+    EntitlementOrder,
+    list_entitlements,
+)
 from entitle.graphql.core.permissions import management
 from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.graphql.core.scalars import JSON
 from entitle.services import listings
-
-if TYPE_CHECKING:
-    from entitle.graphql.entitlements.types import EntitlementConnection, EntitlementFilter, EntitlementOrder
-
-_LAZY = "entitle.graphql.entitlements.types"
 
 
 @strawberry.type
@@ -64,7 +65,7 @@ class Tenant(Node):
             before=before,
         )
 
-    @strawberry.field(extensions=management())
+    @strawberry.field(extensions=management(), graphql_type=ENTITLEMENT_CONNECTION)
     async def entitlements(
         self,
         info: Info,
@@ -72,11 +73,9 @@ class Tenant(Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-        filter: Annotated[EntitlementFilter, strawberry.lazy(_LAZY)] | None = None,
-        order_by: Annotated[EntitlementOrder, strawberry.lazy(_LAZY)] | None = None,
-    ) -> Annotated[EntitlementConnection, strawberry.lazy(_LAZY)]:
-        from entitle.graphql.entitlements.queries import list_entitlements
-
+        filter: EntitlementFilter | None = None,
+        order_by: EntitlementOrder | None = None,
+    ) -> Connection[Any]:
         return await list_entitlements(info, first, after, last, before, filter, order_by, tenant_id=self.pk)
 
 
