@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import sqlalchemy as sa
@@ -154,16 +154,13 @@ async def _rows(session: Executor, tenant_key: str | None, user_key: str | None)
     return rows
 
 
-_LOST = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
-"""Errors that leave a connection unusable (see ``engine._drop_connections_on_timeout``)."""
-
-
 async def _postgres_rows(
     connection: AsyncConnection, shape: tuple[bool, bool], args: tuple[str, ...]
 ) -> Sequence[Sequence[Any]]:
     """The statement straight on the asyncpg connection: a third of a miss's CPU is SQLAlchemy's
     execution and row machinery otherwise. SQLAlchemy's cursor listeners (statement logs and counts)
-    are told of it as of any statement; a lost connection is invalidated, not returned to the pool."""
+    are told of it as of any statement, and a failure goes through SQLAlchemy's own error handling
+    (``_as_sqlalchemy_fails``), as it would on ``connection.execute``."""
     sql = _postgres_sql(shape, connection)
     sync = connection.sync_connection
     if sync is not None and sync.dispatch.before_cursor_execute:
@@ -173,10 +170,30 @@ async def _postgres_rows(
     driver: asyncpg.Connection[Any] = raw.driver_connection
     try:
         rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *args)
-    except _LOST:
-        await connection.invalidate()
-        raise
+    except Exception as error:
+        await connection.run_sync(_as_sqlalchemy_fails, raw.dbapi_connection, error, sql, args)
+        raise  # not reached: the handling raises
     return rows
+
+
+def _as_sqlalchemy_fails(
+    sync: sa.Connection, adapted: Any, error: Exception, sql: str, args: tuple[str, ...]
+) -> NoReturn:
+    """Raise what ``connection.execute`` would have raised for ``error``, with the same effects.
+
+    The asyncpg error becomes the DBAPI error SQLAlchemy's asyncpg adapter makes of it, then goes
+    through ``Connection._handle_dbapi_exception``: the ``handle_error`` hooks run (the engine's
+    ``_drop_connections_on_timeout`` among them), a disconnect invalidates the connection AND the pool
+    (siblings opened before the outage are discarded at their next checkout), and the error raised
+    is SQLAlchemy's (``DBAPIError`` with ``connection_invalidated``), which ``db.health`` classifies
+    as it classifies every other statement's. Runs in SQLAlchemy's greenlet (``run_sync``), where
+    invalidating may close the connection.
+    """
+    try:
+        adapted._handle_exception(error)  # raises the adapter's DBAPI error (or ``error`` itself)
+    except Exception as translated:
+        sync._handle_dbapi_exception(translated, sql, args, None, None)
+    raise error  # pragma: no cover - both calls above raise
 
 
 # --------------------------------------------------------------------------- building the subject
