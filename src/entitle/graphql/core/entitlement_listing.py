@@ -9,6 +9,7 @@ import), and ``list_entitlements`` builds it from the class that reference resol
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any, Literal
 
@@ -31,14 +32,12 @@ ENTITLEMENT_CONNECTION: LazyType[Any, Any] = LazyType(
 )
 """The ``EntitlementConnection`` type, for a field's ``graphql_type`` (resolved when the schema is built)."""
 
-_CONNECTION: list[type[Connection[Any]]] = []
 
-
+@functools.cache
 def _connection() -> type[Connection[Any]]:
-    """The class ``ENTITLEMENT_CONNECTION`` names (resolved once)."""
-    if not _CONNECTION:
-        _CONNECTION.append(ENTITLEMENT_CONNECTION.resolve_type())
-    return _CONNECTION[0]
+    """The class ``ENTITLEMENT_CONNECTION`` names (resolved once, by the first listing)."""
+    connection: type[Connection[Any]] = ENTITLEMENT_CONNECTION.resolve_type()
+    return connection
 
 
 @strawberry.input
