@@ -16,7 +16,6 @@ from typing import Final, Literal, TypeAlias
 from entitle.domain.model import FeatureFlag, FlagAttribute, FlagOperator, FlagRule, JsonValue, Subject
 
 
-
 class _Missing(Enum):
     """A rule's attribute the subject does not have (JSON null at a metadata path counts as missing)."""
 

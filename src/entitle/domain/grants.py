@@ -35,7 +35,6 @@ from entitle.domain.status import effective_end, entitlement_status
 from entitle.domain.values import grants_something, merge_values
 
 
-
 class _Nothing(Enum):
     """What a source gives a feature it does not grant (``None`` is a JSON value: null)."""
 

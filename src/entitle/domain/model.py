@@ -38,6 +38,7 @@ def json_value(value: object) -> JsonValue:
         return value
     raise TypeError(f"not a JSON value: {type(value).__name__}")
 
+
 UNLIMITED = "unlimited"
 """The JSON value of an unlimited ``LIMIT`` feature."""
 
