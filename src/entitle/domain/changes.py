@@ -16,10 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING
 
 from entitle.domain.errors import BadUserInput
-from entitle.domain.model import JsonValue
+from entitle.domain.model import JsonValue, json_value
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class ChangeKind(StrEnum):
@@ -139,23 +142,25 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _json(value: Any) -> JsonValue:
+def _json(value: object) -> JsonValue:
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, dict):
         return {str(k): _json(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_json(v) for v in value]
-    return value
+    return json_value(value)
 
 
-def shown(values: Mapping[str, Any]) -> dict[str, JsonValue]:
+def shown(values: Mapping[str, object]) -> dict[str, JsonValue]:
     """Stored values as the API names and shows them: camelCase names, ISO-8601 UTC instants, internal
     ids left out."""
     return {_camel(name): _json(value) for name, value in values.items() if name not in _INTERNAL}
 
 
-def payload_of(record: Any, *, before: Any = None, **extra: JsonValue) -> dict[str, JsonValue]:
+def payload_of(
+    record: DataclassInstance, *, before: DataclassInstance | None = None, **extra: JsonValue
+) -> dict[str, JsonValue]:
     """A change's payload: a stored record's fields as the API shows them, plus ``extra`` (keys the API
     shows instead of ids), and for an update the previous state as ``before``."""
     payload = shown({f.name: getattr(record, f.name) for f in dataclasses.fields(record)})

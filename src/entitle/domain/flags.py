@@ -10,10 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from enum import Enum
+from typing import Final, Literal, TypeAlias
 
 from entitle.domain.model import FeatureFlag, FlagAttribute, FlagOperator, FlagRule, JsonValue, Subject
 
-_MISSING = object()
+
+class _Missing(Enum):
+    """A rule's attribute the subject does not have (JSON null at a metadata path counts as missing)."""
+
+    MISSING = "MISSING"
+
+
+_MISSING: Final = _Missing.MISSING
+_Attribute: TypeAlias = JsonValue | Literal[_Missing.MISSING]
 
 
 def bucket(flag_key: str, subject_key: str) -> int:
@@ -52,7 +62,7 @@ def rule_matches(rule: FlagRule, subject: Subject) -> bool:
     return matched != rule.negate
 
 
-def _attribute(rule: FlagRule, subject: Subject) -> JsonValue:
+def _attribute(rule: FlagRule, subject: Subject) -> _Attribute:
     kind = rule.attribute
     if kind is FlagAttribute.TENANT_KEY:
         return _MISSING if subject.tenant_key is None else subject.tenant_key
@@ -64,14 +74,17 @@ def _attribute(rule: FlagRule, subject: Subject) -> JsonValue:
     return _lookup(ref.metadata, rule.path)
 
 
-def _lookup(metadata: Mapping[str, JsonValue], path: str) -> JsonValue:
+def _lookup(metadata: Mapping[str, JsonValue], path: str) -> _Attribute:
     """``metadata`` at a dotted ``path``; JSON null counts as missing."""
-    current: JsonValue = metadata
-    for part in path.split("."):
-        if not isinstance(current, Mapping) or part not in current:
+    *parents, name = path.split(".")
+    current = metadata
+    for part in parents:
+        child = current.get(part)
+        if not isinstance(child, Mapping):
             return _MISSING
-        current = current[part]
-    return _MISSING if current is None else current
+        current = child
+    value = current.get(name)
+    return _MISSING if value is None else value
 
 
 def _text(value: JsonValue) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
+from typing import Final, Literal, TypeAlias
 
 from entitle.domain.catalog import Catalog
 from entitle.domain.flags import flag_applies
@@ -32,7 +34,15 @@ from entitle.domain.periods import Period, current_period
 from entitle.domain.status import effective_end, entitlement_status
 from entitle.domain.values import grants_something, merge_values
 
-_NOTHING: JsonValue = object()
+
+class _Nothing(Enum):
+    """What a source gives a feature it does not grant (``None`` is a JSON value: null)."""
+
+    NOTHING = "NOTHING"
+
+
+_NOTHING: Final = _Nothing.NOTHING
+_Given: TypeAlias = JsonValue | Literal[_Nothing.NOTHING]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +199,7 @@ class SourceVisit:
                 ids.add(feature_id)
         return ids
 
-    def _value(self, entitlement: EntitlementRecord, feature: Feature) -> JsonValue:
+    def _value(self, entitlement: EntitlementRecord, feature: Feature) -> _Given:
         if entitlement.plan_id is not None:
             plan_values = self.catalog.values_of_plan(entitlement.plan_id, entitlement.plan_version)
             if plan_values is None:

@@ -11,13 +11,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
-JsonValue: TypeAlias = Any
-"""A value decoded from JSON (None, bool, int, float, str, list, dict)."""
+JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"
+"""A value decoded from JSON (None, bool, int, float, str, list, dict); ``json_value`` narrows an
+``object`` (what strawberry's ``JSON`` scalar is typed as) to one."""
 
 JsonObject: TypeAlias = dict[str, JsonValue]
 """A JSON object: stored answers, metadata."""
+
+
+def json_value(value: object) -> JsonValue:
+    """``value`` itself, typed as the JSON it is (objects with string keys, lists, strings, numbers,
+    booleans, null, nested); TypeError for anything else. What a decoder returned always passes."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, list):
+        for item in value:
+            json_value(item)
+        return value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"a JSON object's keys are strings, not {type(key).__name__}")
+            json_value(item)
+        return value
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
 
 UNLIMITED = "unlimited"
 """The JSON value of an unlimited ``LIMIT`` feature."""

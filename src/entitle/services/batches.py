@@ -6,6 +6,7 @@ from collections.abc import Sized
 from dataclasses import dataclass, field
 
 from entitle.domain.errors import BadUserInput, EntitleError
+from entitle.domain.model import JsonObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,15 @@ class ItemError:
     def of(cls, index: int, error: EntitleError) -> ItemError:
         return cls(index=index, code=error.code, message=error.message, field=error.field)
 
-    def as_dict(self) -> dict[str, int | str | None]:
+    @classmethod
+    def from_json(cls, stored: JsonObject) -> ItemError:
+        """The error ``as_dict`` stored."""
+        index, code, message, field = (stored.get(name) for name in ("index", "code", "message", "field"))
+        if not isinstance(index, int) or not isinstance(code, str) or not isinstance(message, str):
+            raise ValueError(f"not a stored item error: {stored!r}")
+        return cls(index, code, message, field if isinstance(field, str) else None)
+
+    def as_dict(self) -> JsonObject:
         return {"index": self.index, "code": self.code, "message": self.message, "field": self.field}
 
 

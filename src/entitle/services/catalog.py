@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 from entitle.clock import now
 from entitle.db.repositories import Session
@@ -13,12 +13,12 @@ from entitle.db.repositories import changes as change_log
 from entitle.db.repositories import features as feature_rows
 from entitle.db.repositories import plans as plan_rows
 from entitle.db.repositories.catalog import feature_to_domain
-from entitle.db.repositories.features import FeatureRecord
-from entitle.db.repositories.plans import PlanFeatureValue, PlanRecord
+from entitle.db.repositories.features import FeatureChanges, FeatureFields, FeatureRecord
+from entitle.db.repositories.plans import PlanChanges, PlanFeatureValue, PlanFields, PlanRecord
 from entitle.domain.changes import ChangeKind, NewChange, payload_of
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.metering import validate_thresholds
-from entitle.domain.model import Feature, FeatureType, JsonValue, OverageHandling, ResetPeriod
+from entitle.domain.model import Feature, FeatureType, JsonObject, JsonValue, OverageHandling, ResetPeriod
 from entitle.domain.patch import UNSET, Omittable
 from entitle.domain.text import shown
 from entitle.domain.values import (
@@ -105,38 +105,10 @@ class PlanPatch:
     rank: Omittable[int | None] = UNSET
 
 
-def _given(command: NewFeature | FeaturePatch | NewPlan | PlanPatch) -> dict[str, Any]:
-    """The fields the caller gave (``UNSET`` ones left out), by name: what the checks below read."""
-    return {
-        name: value for name in command.__dataclass_fields__ if (value := getattr(command, name)) is not UNSET
-    }
-
-
 # --------------------------------------------------------------------------- features
 
 
-def _feature_values(data: dict[str, Any]) -> dict[str, Any]:
-    """Normalize the writable feature fields present in ``data`` (already validated)."""
-    out: dict[str, Any] = {}
-    for name in ("name", "description", "unit", "default_value"):
-        if name in data:
-            out[name] = data[name]
-    if "tiers" in data:
-        out["tiers"] = list(data["tiers"] or [])
-    if "permissions" in data:
-        out["permissions"] = list(dict.fromkeys(data["permissions"] or []))
-    if "reset_period" in data:
-        out["reset_period"] = data["reset_period"].value if data["reset_period"] else None
-    if "overage" in data:
-        out["overage"] = (data["overage"] or OverageHandling.BLOCK).value
-    if "metadata" in data:
-        out["metadata"] = _metadata(data["metadata"])
-    if "warning_thresholds" in data:
-        out["warning_thresholds"] = list(validate_thresholds(data["warning_thresholds"] or []))
-    return out
-
-
-def _metadata(value: Any, field: str = "metadata") -> dict[str, Any]:
+def _metadata(value: JsonValue, field: str = "metadata") -> JsonObject:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -144,36 +116,76 @@ def _metadata(value: Any, field: str = "metadata") -> dict[str, Any]:
     return value
 
 
-def _check_name(data: dict[str, Any]) -> None:
-    if "name" in data:
-        validate_text(data["name"], "name", NAME_MAX_LENGTH, required=True)
-    if "unit" in data:
-        validate_text(data["unit"], "unit", UNIT_MAX_LENGTH)
+def _checked_name(name: Omittable[str | None]) -> Omittable[str]:
+    """A patch's name, checked: given, it must not be empty."""
+    if name is UNSET:
+        return UNSET
+    validate_text(name, "name", NAME_MAX_LENGTH, required=True)
+    if name is None:  # refused just above; this tells mypy
+        raise BadUserInput("name must not be empty", field="name")
+    return name
+
+
+def _check_unit(unit: Omittable[str | None]) -> None:
+    if unit is not UNSET:
+        validate_text(unit, "unit", UNIT_MAX_LENGTH)
+
+
+def _feature_changes(
+    command: NewFeature | FeaturePatch, name: Omittable[str], at: datetime
+) -> FeatureChanges:
+    """The writable feature fields the caller gave, normalized (the definition already validated)."""
+    tiers, permissions = command.tiers, command.permissions
+    reset, overage = command.reset_period, command.overage
+    metadata, thresholds = command.metadata, command.warning_thresholds
+    return FeatureChanges(
+        updated_at=at,
+        name=name,
+        description=command.description,
+        unit=command.unit,
+        default_value=command.default_value,
+        tiers=UNSET if tiers is UNSET else list(tiers or []),
+        permissions=UNSET if permissions is UNSET else list(dict.fromkeys(permissions or [])),
+        reset_period=UNSET if reset is UNSET else reset or None,
+        overage=UNSET if overage is UNSET else overage or OverageHandling.BLOCK,
+        metadata=UNSET if metadata is UNSET else _metadata(metadata),
+        warning_thresholds=UNSET if thresholds is UNSET else validate_thresholds(thresholds or []),
+    )
 
 
 async def create_feature(runtime: Runtime, command: NewFeature) -> FeatureRecord:
-    data = _given(command)
-    validate_catalog_key(data["key"], "key")
-    _check_name(data)
-    ftype = FeatureType(data["type"])
-    reset = data.get("reset_period")
-    validate_feature_definition(
-        ftype, data.get("tiers") or [], data.get("default_value"), reset, data.get("permissions") or []
-    )
-    values = _feature_values(data)
-    _check_thresholds_fit(ftype, values.get("warning_thresholds") or [])
+    validate_catalog_key(command.key, "key")
+    validate_text(command.name, "name", NAME_MAX_LENGTH, required=True)
+    _check_unit(command.unit)
+    ftype = FeatureType(command.type)
+    reset = None if command.reset_period is UNSET else command.reset_period
+    tiers = None if command.tiers is UNSET else command.tiers
+    default_value = None if command.default_value is UNSET else command.default_value
+    permissions = None if command.permissions is UNSET else command.permissions
+    validate_feature_definition(ftype, tiers or [], default_value, reset, permissions or [])
     stamp = now()
+    given = _feature_changes(command, command.name, stamp)
+    thresholds = None if given.warning_thresholds is UNSET else given.warning_thresholds
+    _check_thresholds_fit(ftype, thresholds or [])
     async with runtime.write() as session:
-        if await feature_rows.key_exists(session, data["key"]):
-            raise Conflict(f"a feature with key {shown(data['key'])} already exists", field="key")
-        values.setdefault("overage", OverageHandling.BLOCK.value)
-        values.setdefault("metadata", {})
-        values.setdefault("tiers", [])
-        values.setdefault("permissions", [])
-        record = await feature_rows.insert(
-            session,
-            {"key": data["key"], "type": ftype.value, "created_at": stamp, "updated_at": stamp, **values},
+        if await feature_rows.key_exists(session, command.key):
+            raise Conflict(f"a feature with key {shown(command.key)} already exists", field="key")
+        fields = FeatureFields(
+            key=command.key,
+            name=command.name,
+            type=ftype,
+            description=None if given.description is UNSET else given.description,
+            unit=None if given.unit is UNSET else given.unit,
+            tiers=[] if given.tiers is UNSET else given.tiers,
+            permissions=[] if given.permissions is UNSET else given.permissions,
+            default_value=None if given.default_value is UNSET else given.default_value,
+            reset_period=None if given.reset_period is UNSET else given.reset_period,
+            overage=OverageHandling.BLOCK if given.overage is UNSET else given.overage,
+            metadata={} if given.metadata is UNSET else given.metadata,
+            warning_thresholds=thresholds,
+            at=stamp,
         )
+        record = await feature_rows.insert(session, fields)
         change_log.record(session, _feature_change(ChangeKind.FEATURE_CREATED, record))
     return record
 
@@ -191,25 +203,41 @@ def plan_change(
 
 
 async def update_feature(runtime: Runtime, key: str, patch: FeaturePatch) -> FeatureRecord:
-    changes = _given(patch)
-    _check_name(changes)
+    name = _checked_name(patch.name)
+    _check_unit(patch.unit)
     async with runtime.write() as session:
         current = found(await feature_rows.by_key(session, key), key, what="feature")
-        merged = dataclasses.replace(current, **_feature_values(changes))
-        ftype = FeatureType(current.type)
-        reset = ResetPeriod(merged.reset_period) if merged.reset_period else None
-        validate_feature_definition(ftype, merged.tiers, merged.default_value, reset, merged.permissions)
-        _check_thresholds_fit(ftype, merged.warning_thresholds)
-        if "tiers" in changes:
-            await _check_values_still_fit(session, current.id, feature_to_domain(merged))
-        values = _feature_values(changes)
-        values["updated_at"] = now()
-        record = await feature_rows.update(session, current.id, values)
+        changes = _feature_changes(patch, name, now())
+        merged = _merged(feature_to_domain(current), changes)
+        validate_feature_definition(
+            merged.type, merged.tiers, merged.default_value, merged.reset_period, merged.permissions
+        )
+        _check_thresholds_fit(merged.type, merged.warning_thresholds)
+        if changes.tiers is not UNSET:
+            await _check_values_still_fit(session, current.id, merged)
+        record = await feature_rows.update(session, current.id, changes)
         change_log.record(session, _feature_change(ChangeKind.FEATURE_UPDATED, record, current))
     return record
 
 
-def _check_thresholds_fit(ftype: FeatureType, thresholds: list[int]) -> None:
+def _merged(feature: Feature, changes: FeatureChanges) -> Feature:
+    """The feature as it will be once ``changes`` are written."""
+    tiers, permissions, thresholds = changes.tiers, changes.permissions, changes.warning_thresholds
+    return dataclasses.replace(
+        feature,
+        name=feature.name if changes.name is UNSET else changes.name,
+        description=feature.description if changes.description is UNSET else changes.description,
+        unit=feature.unit if changes.unit is UNSET else changes.unit,
+        tiers=feature.tiers if tiers is UNSET else tuple(tiers),
+        permissions=feature.permissions if permissions is UNSET else tuple(permissions),
+        default_value=feature.default_value if changes.default_value is UNSET else changes.default_value,
+        reset_period=feature.reset_period if changes.reset_period is UNSET else changes.reset_period,
+        overage=feature.overage if changes.overage is UNSET else changes.overage,
+        warning_thresholds=feature.warning_thresholds if thresholds is UNSET else tuple(thresholds),
+    )
+
+
+def _check_thresholds_fit(ftype: FeatureType, thresholds: Sequence[int]) -> None:
     if thresholds and ftype is not FeatureType.LIMIT:
         raise BadUserInput(
             f"warningThresholds: only LIMIT features have warning thresholds, not {ftype.value}",
@@ -225,7 +253,7 @@ async def _check_values_still_fit(session: Session, feature_id: int, feature: Fe
         _still_fits(feature, value, f"entitlement {entitlement_id}")
 
 
-def _still_fits(feature: Feature, value: Any, user: str) -> None:
+def _still_fits(feature: Feature, value: JsonValue, user: str) -> None:
     try:
         validate_value(feature, value, field="tiers")
     except BadUserInput:
@@ -273,9 +301,8 @@ async def plan_feature_values(
     return rows
 
 
-def _check_trial_days(data: dict[str, Any]) -> None:
-    days = data.get("default_time_limitation_days")
-    if days is not None and not 1 <= days <= MAX_TRIAL_DAYS:
+def _check_trial_days(days: Omittable[int | None]) -> None:
+    if days is not UNSET and days is not None and not 1 <= days <= MAX_TRIAL_DAYS:
         raise BadUserInput(
             f"defaultTimeLimitationDays must be between 1 and {MAX_TRIAL_DAYS}",
             field="defaultTimeLimitationDays",
@@ -283,34 +310,33 @@ def _check_trial_days(data: dict[str, Any]) -> None:
 
 
 async def create_plan(runtime: Runtime, command: NewPlan) -> PlanRecord:
-    data = _given(command)
-    validate_catalog_key(data["key"], "key")
-    _check_name(data)
-    _check_trial_days(data)
+    validate_catalog_key(command.key, "key")
+    validate_text(command.name, "name", NAME_MAX_LENGTH, required=True)
+    _check_trial_days(command.default_time_limitation_days)
+    features = None if command.features is UNSET else command.features
     stamp = now()
     async with runtime.write() as session:
-        if await plan_rows.key_exists(session, data["key"]):
-            raise Conflict(f"a plan with key {shown(data['key'])} already exists", field="key")
-        values = await plan_feature_values(session, data.get("features") or [])
-        record = await plan_rows.insert(
-            session,
-            {
-                "key": data["key"],
-                "name": data["name"],
-                "description": data.get("description"),
-                "default_time_limitation_days": data.get("default_time_limitation_days"),
-                "version": 1,
-                "auto_assign": bool(data.get("auto_assign")),
-                "rank": data.get("rank"),
-                "metadata": _metadata(data.get("metadata")),
-                "created_at": stamp,
-                "updated_at": stamp,
-            },
+        if await plan_rows.key_exists(session, command.key):
+            raise Conflict(f"a plan with key {shown(command.key)} already exists", field="key")
+        values = await plan_feature_values(session, features or [])
+        fields = PlanFields(
+            key=command.key,
+            name=command.name,
+            description=None if command.description is UNSET else command.description,
+            default_time_limitation_days=(
+                None
+                if command.default_time_limitation_days is UNSET
+                else command.default_time_limitation_days
+            ),
+            auto_assign=bool(command.auto_assign),
+            rank=None if command.rank is UNSET else command.rank,
+            metadata=_metadata(None if command.metadata is UNSET else command.metadata),
+            at=stamp,
         )
-        await plan_rows.add_version(session, record.id, 1, values, stamp)
+        record = await plan_rows.insert(session, fields)
+        await plan_rows.add_version(session, record.id, record.version, values, stamp)
         change_log.record(
-            session,
-            plan_change(ChangeKind.PLAN_CREATED, record, features=features_shown(data.get("features"))),
+            session, plan_change(ChangeKind.PLAN_CREATED, record, features=features_shown(features))
         )
     return record
 
@@ -321,26 +347,27 @@ def features_shown(features: Sequence[PlanFeature] | None) -> JsonValue:
 
 
 async def update_plan(runtime: Runtime, key: str, patch: PlanPatch) -> PlanRecord:
-    changes = _given(patch)
-    _check_name(changes)
-    _check_trial_days(changes)
+    name = _checked_name(patch.name)
+    _check_trial_days(patch.default_time_limitation_days)
     async with runtime.write() as session:
         current = found(await plan_rows.by_key(session, key), key, what="plan")
-        values: dict[str, Any] = {"updated_at": now()}
-        for name in ("name", "description", "default_time_limitation_days", "rank"):
-            if name in changes:
-                values[name] = changes[name]
-        if "auto_assign" in changes:
-            values["auto_assign"] = bool(changes["auto_assign"])
-        if "metadata" in changes:
-            values["metadata"] = _metadata(changes["metadata"])
+        auto_assign, metadata = patch.auto_assign, patch.metadata
+        changes = PlanChanges(
+            updated_at=now(),
+            name=name,
+            description=patch.description,
+            default_time_limitation_days=patch.default_time_limitation_days,
+            rank=patch.rank,
+            auto_assign=UNSET if auto_assign is UNSET else bool(auto_assign),
+            metadata=UNSET if metadata is UNSET else _metadata(metadata),
+        )
         extra: dict[str, JsonValue] = {}
-        if "features" in changes:
+        if patch.features is not UNSET:
             # The current version is edited in place: every entitlement on it sees the change.
-            feature_values = await plan_feature_values(session, changes["features"] or [])
+            feature_values = await plan_feature_values(session, patch.features or [])
             await plan_rows.replace_features(session, current.id, current.version, feature_values)
-            extra["features"] = features_shown(changes["features"])
-        record = await plan_rows.update(session, current.id, values)
+            extra["features"] = features_shown(patch.features)
+        record = await plan_rows.update(session, current.id, changes)
         change_log.record(session, plan_change(ChangeKind.PLAN_UPDATED, record, current, **extra))
     return record
 

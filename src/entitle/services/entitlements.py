@@ -12,7 +12,6 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import orjson
 
@@ -24,13 +23,19 @@ from entitle.db.repositories import features as feature_rows
 from entitle.db.repositories import plans as plan_rows
 from entitle.db.repositories import subjects as subject_rows
 from entitle.db.repositories.catalog import feature_to_domain
-from entitle.db.repositories.entitlements import GrantKeys, StoredEntitlement, grant_change
+from entitle.db.repositories.entitlements import (
+    EntitlementChanges,
+    EntitlementFields,
+    GrantKeys,
+    StoredEntitlement,
+    grant_change,
+)
 from entitle.db.repositories.features import FeatureRecord
 from entitle.db.repositories.idempotency import BATCHES
 from entitle.db.repositories.plans import PlanRecord
 from entitle.domain.changes import ChangeKind, NewChange
 from entitle.domain.errors import BadUserInput, Conflict, EntitleError, NotFound
-from entitle.domain.model import AssignLevel, JsonValue
+from entitle.domain.model import AssignLevel, JsonObject, JsonValue
 from entitle.domain.patch import UNSET, Omittable
 from entitle.domain.text import shown
 from entitle.domain.values import validate_value
@@ -102,8 +107,8 @@ async def _lookups(session: Session, items: Sequence[NewEntitlement]) -> _Lookup
     return _Lookups(plans, features, tenants, users, memberships)
 
 
-def _new_row(item: NewEntitlement, found: _Lookups, stamp: datetime) -> dict[str, Any]:
-    """The row to insert for one input item, or an EntitleError naming the offending field."""
+def _new_grant(item: NewEntitlement, found: _Lookups, stamp: datetime) -> EntitlementFields:
+    """The grant to insert for one input item, or an EntitleError naming the offending field."""
     plan_key, feature_key = item.plan_key, item.feature_key
     if (plan_key is None) == (feature_key is None):
         raise BadUserInput("give exactly one of planKey and featureKey", field="planKey")
@@ -111,13 +116,8 @@ def _new_row(item: NewEntitlement, found: _Lookups, stamp: datetime) -> dict[str
     if tenant_key is None and user_key is None:
         raise BadUserInput("give tenantKey, userKey or both: they decide the assign level", field="tenantKey")
 
-    row: dict[str, Any] = {
-        "plan_id": None,
-        "plan_version": None,
-        "feature_id": None,
-        "value": None,
-        "period_anchor": None,
-    }
+    plan_id = plan_version = feature_id = None
+    value: JsonValue = None
     trial_days = None
     if plan_key is not None:
         if item.value is not None:
@@ -125,17 +125,17 @@ def _new_row(item: NewEntitlement, found: _Lookups, stamp: datetime) -> dict[str
         plan = found.plans.get(plan_key)
         if plan is None:
             raise NotFound(f"no plan with key {shown(plan_key)}", field="planKey")
-        row["plan_id"] = plan.id
-        row["plan_version"] = plan.version  # new entitlements get the current version
+        plan_id = plan.id
+        plan_version = plan.version  # new entitlements get the current version
         trial_days = plan.default_time_limitation_days
     else:
         assert feature_key is not None
         feature = found.features.get(feature_key)
         if feature is None:
             raise NotFound(f"no feature with key {shown(feature_key)}", field="featureKey")
-        row["feature_id"] = feature.id
+        feature_id = feature.id
         if item.value is not None:
-            row["value"] = validate_value(feature_to_domain(feature), item.value, field="value")
+            value = validate_value(feature_to_domain(feature), item.value, field="value")
 
     tenant_id = found.tenants.get(tenant_key) if tenant_key is not None else None
     user_id = found.users.get(user_key) if user_key is not None else None
@@ -161,28 +161,32 @@ def _new_row(item: NewEntitlement, found: _Lookups, stamp: datetime) -> dict[str
         expiration = start + timedelta(days=trial_days)
     if expiration is not None and expiration <= start:
         raise BadUserInput("expirationDate must be after startDate", field="expirationDate")
-    metadata = item.metadata
-    if metadata is not None and not isinstance(metadata, dict):
-        raise BadUserInput("metadata must be a JSON object", field="metadata")
-    row.update(
-        assign_level=level.value,
+    return EntitlementFields(
+        assign_level=level,
+        plan_id=plan_id,
+        plan_version=plan_version,
+        feature_id=feature_id,
+        value=value,
         tenant_id=tenant_id,
         user_id=user_id,
         start_date=start,
         expiration_date=expiration,
-        revoked_at=None,
         reason=item.reason,
-        metadata=metadata or {},
-        created_at=stamp,
-        updated_at=stamp,
+        metadata=_metadata(item.metadata),
+        at=stamp,
     )
-    return row
+
+
+def _metadata(value: JsonValue) -> JsonObject:
+    if value is not None and not isinstance(value, dict):
+        raise BadUserInput("metadata must be a JSON object", field="metadata")
+    return value or {}
 
 
 async def create_entitlement(runtime: Runtime, item: NewEntitlement) -> StoredEntitlement:
     async with runtime.write() as session:
-        row = _new_row(item, await _lookups(session, [item]), now())
-        (inserted,) = await entitlement_rows.insert_many(session, [row])
+        grant = _new_grant(item, await _lookups(session, [item]), now())
+        (inserted,) = await entitlement_rows.insert_many(session, [grant])
         change_log.record(session, _granted(inserted, item))
     return inserted
 
@@ -218,18 +222,18 @@ async def batch_create(runtime: Runtime, command: CreateEntitlements) -> BatchCr
             replay = await _recorded(session, key, _fingerprint(items, atomic))
             return BatchCreated(rows=[], errors=replay[1], replayed_ids=replay[0])
         found = await _lookups(session, items)
-        rows: list[dict[str, Any]] = []
+        grants: list[EntitlementFields] = []
         granted: list[NewEntitlement] = []
         for index, item in enumerate(items):
             try:
-                rows.append(_new_row(item, found, stamp))
+                grants.append(_new_grant(item, found, stamp))
                 granted.append(item)
             except EntitleError as exc:
                 outcome.errors.append(ItemError.of(index, exc))
-        inserted = [] if (outcome.errors and atomic) else await entitlement_rows.insert_many(session, rows)
+        inserted = [] if (outcome.errors and atomic) else await entitlement_rows.insert_many(session, grants)
         change_log.record(session, *(_granted(r, i) for r, i in zip(inserted, granted, strict=False)))
         if key is not None:
-            response = {
+            response: JsonObject = {
                 "request": _fingerprint(items, atomic),
                 "ids": [r.id for r in inserted],
                 "errors": [e.as_dict() for e in outcome.errors],
@@ -260,7 +264,12 @@ async def _recorded(
         raise Conflict(
             "this idempotencyKey was used for a different batch; use a new key", field="idempotencyKey"
         )
-    return list(response.get("ids", [])), [ItemError(**e) for e in response.get("errors", [])]
+    ids = response.get("ids", [])
+    errors = response.get("errors", [])
+    return (
+        [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else [],
+        [ItemError.from_json(e) for e in errors if isinstance(e, dict)] if isinstance(errors, list) else [],
+    )
 
 
 async def update_entitlement(
@@ -278,24 +287,21 @@ async def update_entitlement(
             raise Conflict(
                 "a revoked entitlement keeps its dates (its reason and metadata may change)", field="id"
             )
-        values: dict[str, Any] = {"updated_at": now()}
-        if patch.start_date is not UNSET:
-            if patch.start_date is None:
-                raise BadUserInput("startDate cannot be null", field="startDate")
-            values["start_date"] = patch.start_date
-        if patch.expiration_date is not UNSET:
-            values["expiration_date"] = patch.expiration_date
-        if patch.reason is not UNSET:
-            values["reason"] = patch.reason
-        if patch.metadata is not UNSET:
-            if patch.metadata is not None and not isinstance(patch.metadata, dict):
-                raise BadUserInput("metadata must be a JSON object", field="metadata")
-            values["metadata"] = patch.metadata or {}
-        start = values.get("start_date", current.start_date)
-        expiration = values.get("expiration_date", current.expiration_date)
+        start_date, metadata = patch.start_date, patch.metadata
+        if start_date is None:
+            raise BadUserInput("startDate cannot be null", field="startDate")
+        changes = EntitlementChanges(
+            updated_at=now(),
+            start_date=start_date,
+            expiration_date=patch.expiration_date,
+            reason=patch.reason,
+            metadata=UNSET if metadata is UNSET else _metadata(metadata),
+        )
+        start = current.start_date if changes.start_date is UNSET else changes.start_date
+        expiration = current.expiration_date if changes.expiration_date is UNSET else changes.expiration_date
         if expiration is not None and expiration <= start:
             raise BadUserInput("expirationDate must be after startDate", field="expirationDate")
-        record = await entitlement_rows.update(session, current.id, values)
+        record = await entitlement_rows.update(session, current.id, changes)
         keys = (await entitlement_rows.keys_of(session, [record.id]))[record.id]
         change_log.record(session, grant_change(ChangeKind.ENTITLEMENT_UPDATED, record, keys, current))
     return record

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 from entitle.clock import now
 from entitle.db.repositories import Session
@@ -12,11 +12,11 @@ from entitle.db.repositories import changes as change_log
 from entitle.db.repositories import features as feature_rows
 from entitle.db.repositories import flags as flag_rows
 from entitle.db.repositories import routes as route_rows
-from entitle.db.repositories.flags import FlagRecord
-from entitle.db.repositories.routes import RouteRecord
+from entitle.db.repositories.flags import FlagFields, FlagRecord
+from entitle.db.repositories.routes import RouteFields, RouteRecord
 from entitle.domain.changes import ChangeKind, NewChange, payload_of
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
-from entitle.domain.model import FlagAttribute, FlagOperator, JsonValue, RoutePolicy
+from entitle.domain.model import FlagAttribute, FlagOperator, FlagRule, JsonValue, RoutePolicy
 from entitle.domain.routes import validate_route
 from entitle.domain.text import shown
 from entitle.domain.values import (
@@ -78,7 +78,8 @@ async def _feature_ids(session: Session, keys: list[str], field: str) -> list[in
     return [ids[k] for k in dict.fromkeys(keys)]
 
 
-def _flag_values(data: FlagDefinition) -> dict[str, Any]:
+def _checked_rules(data: FlagDefinition) -> list[FlagRule]:
+    """Validate the definition; its rules as the domain reads them."""
     validate_catalog_key(data.key, "key")
     validate_text(data.name, "name", NAME_MAX_LENGTH, required=True)
     percentage = data.percentage
@@ -98,39 +99,36 @@ def _flag_values(data: FlagDefinition) -> dict[str, Any]:
             )
         if attribute not in _METADATA and path:
             raise BadUserInput(f"{where}.path: only metadata rules take a path", field=f"{where}.path")
-        values = list(rule.values)
+        values = tuple(rule.values)
         if not values or (operator in _SINGLE_VALUE and len(values) != 1):
             expected = "exactly one value" if operator in _SINGLE_VALUE else "at least one value"
             raise BadUserInput(f"{where}.values: {operator.value} takes {expected}", field=f"{where}.values")
-        rules.append(
-            {
-                "attribute": attribute.value,
-                "operator": operator.value,
-                "values": values,
-                "path": path,
-                "negate": bool(rule.negate or False),
-            }
-        )
-    return {
-        "key": data.key,
-        "name": data.name,
-        "description": data.description,
-        "on": bool(data.on),
-        "tenant_keys": list(dict.fromkeys(data.tenant_keys or [])),
-        "user_keys": list(dict.fromkeys(data.user_keys or [])),
-        "rules": rules,
-        "percentage": percentage,
-    }
+        rules.append(FlagRule(attribute, operator, values, path, bool(rule.negate or False)))
+    return rules
+
+
+def _flag_fields(data: FlagDefinition, rules: list[FlagRule], at: datetime) -> FlagFields:
+    return FlagFields(
+        key=data.key,
+        name=data.name,
+        description=data.description,
+        on=bool(data.on),
+        tenant_keys=list(dict.fromkeys(data.tenant_keys or [])),
+        user_keys=list(dict.fromkeys(data.user_keys or [])),
+        rules=rules,
+        percentage=data.percentage,
+        at=at,
+    )
 
 
 async def create_flag(runtime: Runtime, data: FlagDefinition) -> FlagRecord:
-    values = _flag_values(data)
+    rules = _checked_rules(data)
     stamp = now()
     async with runtime.write() as session:
-        if await flag_rows.key_exists(session, values["key"]):
-            raise Conflict(f"a feature flag with key {shown(values['key'])} already exists", field="key")
+        if await flag_rows.key_exists(session, data.key):
+            raise Conflict(f"a feature flag with key {shown(data.key)} already exists", field="key")
         feature_ids = await _feature_ids(session, list(data.feature_keys or []), "featureKeys")
-        record = await flag_rows.insert(session, {**values, "created_at": stamp, "updated_at": stamp})
+        record = await flag_rows.insert(session, _flag_fields(data, rules, stamp))
         await flag_rows.set_features(session, record.id, feature_ids)
         change_log.record(session, _flag_change(ChangeKind.FLAG_CREATED, record, data))
     return record
@@ -144,13 +142,13 @@ def _flag_change(
 
 
 async def update_flag(runtime: Runtime, key: str, data: FlagDefinition) -> FlagRecord:
-    values = _flag_values(data)
+    rules = _checked_rules(data)
     async with runtime.write() as session:
         current = found(await flag_rows.by_key(session, key), key, what="feature flag")
-        if values["key"] != key and await flag_rows.key_exists(session, values["key"]):
-            raise Conflict(f"a feature flag with key {shown(values['key'])} already exists", field="key")
+        if data.key != key and await flag_rows.key_exists(session, data.key):
+            raise Conflict(f"a feature flag with key {shown(data.key)} already exists", field="key")
         feature_ids = await _feature_ids(session, list(data.feature_keys or []), "featureKeys")
-        record = await flag_rows.update(session, current.id, {**values, "updated_at": now()})
+        record = await flag_rows.update(session, current.id, _flag_fields(data, rules, now()))
         await flag_rows.set_features(session, record.id, feature_ids)
         change_log.record(session, _flag_change(ChangeKind.FLAG_UPDATED, record, data, current))
     return record
@@ -189,18 +187,16 @@ async def create_route(runtime: Runtime, data: NewRoute) -> RouteRecord:
         if feature_key:
             feature = await feature_rows.by_key(session, feature_key)
             feature_id = found(feature, feature_key, what="feature", field="featureKey").id
-        record = await route_rows.insert(
-            session,
-            {
-                "method": method,
-                "path_pattern": pattern,
-                "policy": policy.value,
-                "feature_id": feature_id,
-                "permission_key": permission_key,
-                "priority": data.priority or 0,
-                "created_at": now(),
-            },
+        fields = RouteFields(
+            method=method,
+            path_pattern=pattern,
+            policy=policy,
+            feature_id=feature_id,
+            permission_key=permission_key,
+            priority=data.priority or 0,
+            created_at=now(),
         )
+        record = await route_rows.insert(session, fields)
         change_log.record(session, _route_change(ChangeKind.ROUTE_CREATED, record, feature_key))
     return record
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from entitle.clock import now
 from entitle.db.repositories import Session
 from entitle.db.repositories import changes as change_log
 from entitle.db.repositories import entitlements as entitlement_rows
 from entitle.db.repositories import plans as plan_rows
-from entitle.db.repositories.entitlements import GrantKeys, StoredEntitlement, grant_change
+from entitle.db.repositories.entitlements import EntitlementFields, GrantKeys, StoredEntitlement, grant_change
 from entitle.db.repositories.plans import PlanRecord
 from entitle.domain.changes import ChangeKind
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
@@ -155,25 +154,21 @@ async def change_plan(
         (started,) = await entitlement_rows.insert_many(
             session,
             [
-                {
-                    "assign_level": current.assign_level,
-                    "plan_id": target.id,
-                    "plan_version": target.version,
-                    "feature_id": None,
-                    "value": None,
-                    "period_anchor": (current.period_anchor or current.start_date)
-                    if carry_over_usage
-                    else None,
-                    "tenant_id": current.tenant_id,
-                    "user_id": current.user_id,
-                    "start_date": at,
-                    "expiration_date": expiration,
-                    "revoked_at": None,
-                    "reason": current.reason,
-                    "metadata": current.metadata,
-                    "created_at": stamp,
-                    "updated_at": stamp,
-                }
+                EntitlementFields(
+                    assign_level=AssignLevel(current.assign_level),
+                    plan_id=target.id,
+                    plan_version=target.version,
+                    feature_id=None,
+                    value=None,
+                    period_anchor=(current.period_anchor or current.start_date) if carry_over_usage else None,
+                    tenant_id=current.tenant_id,
+                    user_id=current.user_id,
+                    start_date=at,
+                    expiration_date=expiration,
+                    reason=current.reason,
+                    metadata=current.metadata,
+                    at=stamp,
+                )
             ],
         )
         old_keys = (await entitlement_rows.keys_of(session, [current.id]))[current.id]
@@ -197,32 +192,29 @@ async def assign_to_new_tenants(session: Session, created: Mapping[str, int], at
     plans = await plan_rows.auto_assigned(session)
     if not plans:
         return
-    rows: list[dict[str, Any]] = []
+    grants: list[EntitlementFields] = []
     keys: list[GrantKeys] = []
     for tenant_key, tenant_id in created.items():
         for plan in plans:
             days = plan.default_time_limitation_days
-            rows.append(
-                {
-                    "assign_level": AssignLevel.TENANT.value,
-                    "plan_id": plan.id,
-                    "plan_version": plan.version,
-                    "feature_id": None,
-                    "value": None,
-                    "period_anchor": None,
-                    "tenant_id": tenant_id,
-                    "user_id": None,
-                    "start_date": at,
-                    "expiration_date": at + timedelta(days=days) if days else None,
-                    "revoked_at": None,
-                    "reason": AUTO_ASSIGNED,
-                    "metadata": {},
-                    "created_at": at,
-                    "updated_at": at,
-                }
+            grants.append(
+                EntitlementFields(
+                    assign_level=AssignLevel.TENANT,
+                    plan_id=plan.id,
+                    plan_version=plan.version,
+                    feature_id=None,
+                    value=None,
+                    tenant_id=tenant_id,
+                    user_id=None,
+                    start_date=at,
+                    expiration_date=at + timedelta(days=days) if days else None,
+                    reason=AUTO_ASSIGNED,
+                    metadata={},
+                    at=at,
+                )
             )
             keys.append(GrantKeys(plan.key, None, tenant_key, None))
-    inserted = await entitlement_rows.insert_many(session, rows)
+    inserted = await entitlement_rows.insert_many(session, grants)
     change_log.record(
         session,
         *(grant_change(ChangeKind.ENTITLEMENT_GRANTED, r, k) for r, k in zip(inserted, keys, strict=True)),

@@ -35,6 +35,7 @@ from entitle.domain.metering import SubjectId, new_thresholds, over_limit, usage
 from entitle.domain.model import (
     Feature,
     JsonObject,
+    JsonValue,
     Justification,
     OverageHandling,
     SourceKind,
@@ -288,29 +289,39 @@ def decision_to_json(decision: Decision) -> JsonObject:
 
 
 def decision_from_json(data: JsonObject, feature: Feature | None) -> Decision:
-    def source(s: dict[str, Any]) -> DecisionSource:
+    def source(s: JsonObject) -> DecisionSource:
         return DecisionSource(
-            kind=SourceKind(s["kind"]),
-            entitlement_id=s.get("entitlementId"),
-            plan_id=s.get("planId"),
-            flag_id=s.get("flagId"),
-            expires_at=_parse_time(s.get("expiresAt")),
+            kind=SourceKind(str(s["kind"])),
+            entitlement_id=_int(s.get("entitlementId")),
+            plan_id=_int(s.get("planId")),
+            flag_id=_int(s.get("flagId")),
+            expires_at=_parse_time(_str(s.get("expiresAt"))),
         )
 
+    justification, sources = _str(data.get("justification")), data.get("sources", [])
     return Decision(
         is_entitled=bool(data.get("isEntitled")),
-        justification=Justification(data["justification"]) if data.get("justification") else None,
-        context=SubscriptionContext(data.get("context", "ORGANIZATION")),
+        justification=Justification(justification) if justification else None,
+        context=SubscriptionContext(str(data.get("context", "ORGANIZATION"))),
         value=data.get("value"),
-        limit=data.get("limit"),
+        limit=_int(data.get("limit")),
         unlimited=bool(data.get("unlimited")),
-        used=data.get("used"),
-        remaining=data.get("remaining"),
-        resets_at=_parse_time(data.get("resetsAt")),
-        overage=data.get("overage"),
-        warning=data.get("warning"),
-        expires_at=_parse_time(data.get("expiresAt")),
-        sources=tuple(source(s) for s in data.get("sources", [])),
+        used=_int(data.get("used")),
+        remaining=_int(data.get("remaining")),
+        resets_at=_parse_time(_str(data.get("resetsAt"))),
+        overage=_int(data.get("overage")),
+        warning=_str(data.get("warning")),
+        expires_at=_parse_time(_str(data.get("expiresAt"))),
+        sources=tuple(source(s) for s in sources if isinstance(s, dict)) if isinstance(sources, list) else (),
         feature=feature,
-        held=data.get("held"),
+        held=_int(data.get("held")),
     )
+
+
+def _int(value: JsonValue) -> int | None:
+    """A stored number (the decision's own ints), or None."""
+    return value if isinstance(value, int) else None
+
+
+def _str(value: JsonValue) -> str | None:
+    return value if isinstance(value, str) else None

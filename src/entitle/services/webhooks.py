@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from entitle.clock import now
 from entitle.db.repositories import webhooks as repo
-from entitle.db.repositories.webhooks import WebhookDeliveryRecord, WebhookEndpointRecord
+from entitle.db.repositories.webhooks import EndpointSettings, WebhookDeliveryRecord, WebhookEndpointRecord
 from entitle.domain.errors import BadUserInput, Conflict, NotFound
 from entitle.domain.webhooks import (
     MAX_DESCRIPTION,
@@ -34,7 +34,7 @@ class EndpointInput:
     enabled: bool | None = None
 
 
-async def _checked(runtime: Runtime, data: EndpointInput) -> dict[str, object]:
+async def _checked(runtime: Runtime, data: EndpointInput) -> EndpointSettings:
     url = data.url.strip()
     check_url_shape(url)
     events = check_events(data.events)
@@ -45,31 +45,27 @@ async def _checked(runtime: Runtime, data: EndpointInput) -> dict[str, object]:
     refusal = await destination_refusal(url, runtime.settings.entitle_webhook_allow_private)
     if refusal is not None:
         raise BadUserInput(f"this URL may not receive webhooks: {refusal}", field="input.url")
-    return {
-        "url": url,
-        "events": events,
-        "description": data.description,
-        "enabled": True if data.enabled is None else data.enabled,
-    }
+    enabled = True if data.enabled is None else data.enabled
+    return EndpointSettings(url=url, events=events, description=data.description, enabled=enabled)
 
 
 async def create_endpoint(runtime: Runtime, data: EndpointInput) -> tuple[WebhookEndpointRecord, str]:
-    values = await _checked(runtime, data)
+    settings = await _checked(runtime, data)
     secret = new_secret()
     async with runtime.write() as session:
         await repo.start_cursor(session)
-        row = await repo.insert_endpoint(session, {**values, "secret": secret}, now())
+        row = await repo.insert_endpoint(session, settings, secret, now())
     return row, secret
 
 
 async def update_endpoint(
     runtime: Runtime, endpoint_id: int | None, data: EndpointInput
 ) -> WebhookEndpointRecord:
-    values = await _checked(runtime, data)
+    settings = await _checked(runtime, data)
     async with runtime.write() as session:
         row = None
         if endpoint_id is not None:
-            row = await repo.update_endpoint(session, endpoint_id, {**values, "updated_at": now()})
+            row = await repo.update_endpoint(session, endpoint_id, settings, now())
         if row is None:
             raise NotFound("no webhook endpoint with this id", field="id")
     return row
@@ -91,15 +87,8 @@ async def rotate_secret(runtime: Runtime, endpoint_id: int | None) -> tuple[Webh
         current = None if endpoint_id is None else await repo.endpoint_by_id(session, endpoint_id)
         if current is None or endpoint_id is None:
             raise NotFound("no webhook endpoint with this id", field="id")
-        row = await repo.update_endpoint(
-            session,
-            endpoint_id,
-            {
-                "secret": secret,
-                "previous_secret": current.secret,
-                "previous_secret_until": at + ROTATION_OVERLAP,
-                "updated_at": at,
-            },
+        row = await repo.rotate_secret(
+            session, endpoint_id, secret, current.secret, at + ROTATION_OVERLAP, at
         )
         if row is None:  # deleted meanwhile
             raise NotFound("no webhook endpoint with this id", field="id")

@@ -6,7 +6,6 @@ domain objects or small frozen read models, never SQLAlchemy rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, TypeAlias
 
 import sqlalchemy as sa
@@ -18,6 +17,3 @@ Session = AsyncSession
 ResultRow: TypeAlias = "sa.Row[*tuple[Any, ...]]"
 """A result row of any shape: SQLAlchemy types the columns of a whole-table ``select`` as ``Any``.
 Only repositories see one: the ``of(row)`` constructors turn it into a typed record."""
-
-ColumnValues: TypeAlias = Mapping[str, object]
-"""Column name -> value of one row to insert or update; the table's column types check the values."""

@@ -9,9 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from entitle.db.repositories import ColumnValues, ResultRow, Session
+from entitle.db.repositories import ResultRow, Session
 from entitle.db.tables import ENTITLEMENTS, FEATURES, PLANS, TENANTS, USERS
 from entitle.domain.changes import ChangeKind, NewChange, payload_of
+from entitle.domain.model import AssignLevel, JsonObject, JsonValue
+from entitle.domain.patch import UNSET, Omittable
 
 _CHUNK = 1000
 
@@ -45,14 +47,67 @@ class StoredEntitlement:
         return cls(**row._mapping)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntitlementFields:
+    """A new grant, validated: a plan (on ``plan_version``) or one feature with its ``value``, to a
+    tenant, a user or both (``assign_level`` says which); ``at`` is its creation and update time."""
+
+    assign_level: AssignLevel
+    plan_id: int | None
+    plan_version: int | None
+    feature_id: int | None
+    value: JsonValue
+    tenant_id: int | None
+    user_id: int | None
+    start_date: datetime
+    expiration_date: datetime | None
+    reason: str | None
+    metadata: JsonObject
+    at: datetime
+    period_anchor: datetime | None = None
+    """Where its usage periods are anchored (a plan change carrying usage over); None: at ``start_date``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntitlementChanges:
+    """What an update of a grant writes, validated: ``UNSET`` fields keep their stored value."""
+
+    updated_at: datetime
+    start_date: Omittable[datetime] = UNSET
+    expiration_date: Omittable[datetime | None] = UNSET
+    reason: Omittable[str | None] = UNSET
+    metadata: Omittable[JsonObject] = UNSET
+
+
 _INSERT = sa.insert(ENTITLEMENTS).returning(ENTITLEMENTS, sort_by_parameter_order=True)
 
 
-async def insert_many(session: Session, rows: Sequence[ColumnValues]) -> list[StoredEntitlement]:
-    """Insert ``rows`` (column values) with one multi-row statement per chunk; returned in input order."""
+def _columns(fields: EntitlementFields) -> dict[str, object]:
+    return {
+        "plan_id": fields.plan_id,
+        "plan_version": fields.plan_version,
+        "feature_id": fields.feature_id,
+        "value": fields.value,
+        "period_anchor": fields.period_anchor,
+        "assign_level": fields.assign_level.value,
+        "tenant_id": fields.tenant_id,
+        "user_id": fields.user_id,
+        "start_date": fields.start_date,
+        "expiration_date": fields.expiration_date,
+        "revoked_at": None,
+        "reason": fields.reason,
+        "metadata": fields.metadata,
+        "created_at": fields.at,
+        "updated_at": fields.at,
+    }
+
+
+async def insert_many(session: Session, grants: Sequence[EntitlementFields]) -> list[StoredEntitlement]:
+    """Insert ``grants`` with one multi-row statement per chunk; returned in input order."""
     inserted: list[StoredEntitlement] = []
-    for offset in range(0, len(rows), _CHUNK):
-        result = await session.execute(_INSERT, rows[offset : offset + _CHUNK])
+    for offset in range(0, len(grants), _CHUNK):
+        rows = [_columns(fields) for fields in grants[offset : offset + _CHUNK]]
+        result = await session.execute(_INSERT, rows)
         inserted.extend(StoredEntitlement.of(row) for row in result)
     return inserted
 
@@ -62,11 +117,20 @@ async def by_id(session: Session, entitlement_id: int) -> StoredEntitlement | No
     return None if row is None else StoredEntitlement.of(row)
 
 
-async def update(session: Session, entitlement_id: int, values: ColumnValues) -> StoredEntitlement:
+async def update(session: Session, entitlement_id: int, changes: EntitlementChanges) -> StoredEntitlement:
+    values: dict[str, object] = {"updated_at": changes.updated_at}
+    if changes.start_date is not UNSET:
+        values["start_date"] = changes.start_date
+    if changes.expiration_date is not UNSET:
+        values["expiration_date"] = changes.expiration_date
+    if changes.reason is not UNSET:
+        values["reason"] = changes.reason
+    if changes.metadata is not UNSET:
+        values["metadata"] = changes.metadata
     statement = (
         sa.update(ENTITLEMENTS)
         .where(ENTITLEMENTS.c.id == entitlement_id)
-        .values(**values)
+        .values(values)
         .returning(ENTITLEMENTS)
     )
     return StoredEntitlement.of((await session.execute(statement)).one())

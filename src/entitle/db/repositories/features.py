@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from entitle.db.repositories import ColumnValues, ResultRow, Session
+from entitle.db.repositories import ResultRow, Session
 from entitle.db.tables import (
     ENTITLEMENTS,
     FEATURES,
@@ -21,7 +21,8 @@ from entitle.db.tables import (
     USAGE_EVENTS,
     USAGE_RESERVATIONS,
 )
-from entitle.domain.model import JsonValue
+from entitle.domain.model import FeatureType, JsonObject, JsonValue, OverageHandling, ResetPeriod
+from entitle.domain.patch import UNSET, Omittable
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,14 +83,87 @@ async def ids_by_keys(session: Session, keys: Collection[str]) -> dict[str, int]
     return {key: feature_id for key, feature_id in rows}
 
 
-async def insert(session: Session, values: ColumnValues) -> FeatureRecord:
-    """Insert one feature; ``values`` are column values (``metadata`` included)."""
-    row = (await session.execute(sa.insert(FEATURES).values(**values).returning(FEATURES))).one()
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeatureFields:
+    """A new feature, validated: every field has its value (``at`` is its creation and update time)."""
+
+    key: str
+    name: str
+    type: FeatureType
+    description: str | None
+    unit: str | None
+    tiers: Sequence[str]
+    permissions: Sequence[str]
+    default_value: JsonValue
+    reset_period: ResetPeriod | None
+    overage: OverageHandling
+    metadata: JsonObject
+    warning_thresholds: Sequence[int] | None
+    """None: never set (stored as NULL, read as no thresholds)."""
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeatureChanges:
+    """What an update of a feature writes, validated: ``UNSET`` fields keep their stored value."""
+
+    updated_at: datetime
+    name: Omittable[str] = UNSET
+    description: Omittable[str | None] = UNSET
+    unit: Omittable[str | None] = UNSET
+    tiers: Omittable[Sequence[str]] = UNSET
+    permissions: Omittable[Sequence[str]] = UNSET
+    default_value: Omittable[JsonValue] = UNSET
+    reset_period: Omittable[ResetPeriod | None] = UNSET
+    overage: Omittable[OverageHandling] = UNSET
+    metadata: Omittable[JsonObject] = UNSET
+    warning_thresholds: Omittable[Sequence[int]] = UNSET
+
+
+async def insert(session: Session, fields: FeatureFields) -> FeatureRecord:
+    statement = sa.insert(FEATURES).values(
+        key=fields.key,
+        name=fields.name,
+        type=fields.type.value,
+        description=fields.description,
+        unit=fields.unit,
+        tiers=list(fields.tiers),
+        permissions=list(fields.permissions),
+        default_value=fields.default_value,
+        reset_period=None if fields.reset_period is None else fields.reset_period.value,
+        overage=fields.overage.value,
+        metadata=fields.metadata,
+        warning_thresholds=None if fields.warning_thresholds is None else list(fields.warning_thresholds),
+        created_at=fields.at,
+        updated_at=fields.at,
+    )
+    row = (await session.execute(statement.returning(FEATURES))).one()
     return FeatureRecord.of(row)
 
 
-async def update(session: Session, feature_id: int, values: ColumnValues) -> FeatureRecord:
-    statement = sa.update(FEATURES).where(FEATURES.c.id == feature_id).values(**values).returning(FEATURES)
+async def update(session: Session, feature_id: int, changes: FeatureChanges) -> FeatureRecord:
+    values: dict[str, object] = {"updated_at": changes.updated_at}
+    if changes.name is not UNSET:
+        values["name"] = changes.name
+    if changes.description is not UNSET:
+        values["description"] = changes.description
+    if changes.unit is not UNSET:
+        values["unit"] = changes.unit
+    if changes.tiers is not UNSET:
+        values["tiers"] = list(changes.tiers)
+    if changes.permissions is not UNSET:
+        values["permissions"] = list(changes.permissions)
+    if changes.default_value is not UNSET:
+        values["default_value"] = changes.default_value
+    if changes.reset_period is not UNSET:
+        values["reset_period"] = None if changes.reset_period is None else changes.reset_period.value
+    if changes.overage is not UNSET:
+        values["overage"] = changes.overage.value
+    if changes.metadata is not UNSET:
+        values["metadata"] = changes.metadata
+    if changes.warning_thresholds is not UNSET:
+        values["warning_thresholds"] = list(changes.warning_thresholds)
+    statement = sa.update(FEATURES).where(FEATURES.c.id == feature_id).values(values).returning(FEATURES)
     return FeatureRecord.of((await session.execute(statement)).one())
 
 

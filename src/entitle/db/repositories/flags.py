@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from entitle.db.repositories import ColumnValues, ResultRow, Session
+from entitle.db.repositories import ResultRow, Session
 from entitle.db.tables import FLAG_FEATURES, FLAGS
+from entitle.domain.model import FlagRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +45,51 @@ async def by_key(session: Session, key: str) -> FlagRecord | None:
     return None if row is None else FlagRecord.of(row)
 
 
-async def insert(session: Session, values: ColumnValues) -> FlagRecord:
-    """Insert one flag; ``values`` are column values."""
-    row = (await session.execute(sa.insert(FLAGS).values(**values).returning(FLAGS))).one()
-    return FlagRecord.of(row)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlagFields:
+    """A flag's whole definition, validated (an update replaces every field; ``at`` is when)."""
+
+    key: str
+    name: str
+    description: str | None
+    on: bool
+    tenant_keys: Sequence[str]
+    user_keys: Sequence[str]
+    rules: Sequence[FlagRule]
+    percentage: int | None
+    at: datetime
 
 
-async def update(session: Session, flag_id: int, values: ColumnValues) -> FlagRecord:
-    statement = sa.update(FLAGS).where(FLAGS.c.id == flag_id).values(**values).returning(FLAGS)
+def _columns(fields: FlagFields) -> dict[str, object]:
+    return {
+        "key": fields.key,
+        "name": fields.name,
+        "description": fields.description,
+        "on": fields.on,
+        "tenant_keys": list(fields.tenant_keys),
+        "user_keys": list(fields.user_keys),
+        "rules": [
+            {
+                "attribute": rule.attribute.value,
+                "operator": rule.operator.value,
+                "values": list(rule.values),
+                "path": rule.path,
+                "negate": rule.negate,
+            }
+            for rule in fields.rules
+        ],
+        "percentage": fields.percentage,
+        "updated_at": fields.at,
+    }
+
+
+async def insert(session: Session, fields: FlagFields) -> FlagRecord:
+    statement = sa.insert(FLAGS).values({**_columns(fields), "created_at": fields.at}).returning(FLAGS)
+    return FlagRecord.of((await session.execute(statement)).one())
+
+
+async def update(session: Session, flag_id: int, fields: FlagFields) -> FlagRecord:
+    statement = sa.update(FLAGS).where(FLAGS.c.id == flag_id).values(_columns(fields)).returning(FLAGS)
     return FlagRecord.of((await session.execute(statement)).one())
 
 

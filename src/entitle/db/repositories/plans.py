@@ -10,8 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from entitle.db.engine import Executor
-from entitle.db.repositories import ColumnValues, ResultRow, Session
+from entitle.db.repositories import ResultRow, Session
 from entitle.db.tables import ENTITLEMENTS, PLAN_FEATURES, PLAN_VERSIONS, PLANS
+from entitle.domain.model import JsonObject
+from entitle.domain.patch import UNSET, Omittable
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +91,65 @@ async def by_keys(session: Session, keys: Collection[str]) -> dict[str, PlanReco
     return {row.key: PlanRecord.of(row) for row in rows}
 
 
-async def insert(session: Session, values: ColumnValues) -> PlanRecord:
-    """Insert one plan; ``values`` are column values (``metadata`` included)."""
-    row = (await session.execute(sa.insert(PLANS).values(**values).returning(PLANS))).one()
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanFields:
+    """A new plan, validated (it starts at version 1; ``at`` is its creation and update time)."""
+
+    key: str
+    name: str
+    description: str | None
+    default_time_limitation_days: int | None
+    auto_assign: bool
+    rank: int | None
+    metadata: JsonObject
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanChanges:
+    """What an update of a plan writes, validated: ``UNSET`` fields keep their stored value."""
+
+    updated_at: datetime
+    name: Omittable[str] = UNSET
+    description: Omittable[str | None] = UNSET
+    default_time_limitation_days: Omittable[int | None] = UNSET
+    auto_assign: Omittable[bool] = UNSET
+    rank: Omittable[int | None] = UNSET
+    metadata: Omittable[JsonObject] = UNSET
+
+
+async def insert(session: Session, fields: PlanFields) -> PlanRecord:
+    statement = sa.insert(PLANS).values(
+        key=fields.key,
+        name=fields.name,
+        description=fields.description,
+        default_time_limitation_days=fields.default_time_limitation_days,
+        version=1,
+        auto_assign=fields.auto_assign,
+        rank=fields.rank,
+        metadata=fields.metadata,
+        created_at=fields.at,
+        updated_at=fields.at,
+    )
+    row = (await session.execute(statement.returning(PLANS))).one()
     return PlanRecord.of(row)
 
 
-async def update(session: Session, plan_id: int, values: ColumnValues) -> PlanRecord:
-    statement = sa.update(PLANS).where(PLANS.c.id == plan_id).values(**values).returning(PLANS)
+async def update(session: Session, plan_id: int, changes: PlanChanges) -> PlanRecord:
+    values: dict[str, object] = {"updated_at": changes.updated_at}
+    if changes.name is not UNSET:
+        values["name"] = changes.name
+    if changes.description is not UNSET:
+        values["description"] = changes.description
+    if changes.default_time_limitation_days is not UNSET:
+        values["default_time_limitation_days"] = changes.default_time_limitation_days
+    if changes.rank is not UNSET:
+        values["rank"] = changes.rank
+    if changes.auto_assign is not UNSET:
+        values["auto_assign"] = changes.auto_assign
+    if changes.metadata is not UNSET:
+        values["metadata"] = changes.metadata
+    statement = sa.update(PLANS).where(PLANS.c.id == plan_id).values(values).returning(PLANS)
     return PlanRecord.of((await session.execute(statement)).one())
 
 

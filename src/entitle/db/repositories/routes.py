@@ -7,8 +7,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from entitle.db.repositories import ColumnValues, ResultRow, Session
+from entitle.db.repositories import ResultRow, Session
 from entitle.db.tables import ROUTES
+from entitle.domain.model import RoutePolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +30,30 @@ class RouteRecord:
         return cls(**row._mapping)
 
 
-async def insert(session: Session, values: ColumnValues) -> RouteRecord:
-    """Insert one route; ``values`` are column values."""
-    row = (await session.execute(sa.insert(ROUTES).values(**values).returning(ROUTES))).one()
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteFields:
+    """A new route, validated: the feature (REQUIRE_FEATURE) by id, the permission (REQUIRE_PERMISSION)."""
+
+    method: str
+    path_pattern: str
+    policy: RoutePolicy
+    feature_id: int | None
+    permission_key: str | None
+    priority: int
+    created_at: datetime
+
+
+async def insert(session: Session, fields: RouteFields) -> RouteRecord:
+    statement = sa.insert(ROUTES).values(
+        method=fields.method,
+        path_pattern=fields.path_pattern,
+        policy=fields.policy.value,
+        feature_id=fields.feature_id,
+        permission_key=fields.permission_key,
+        priority=fields.priority,
+        created_at=fields.created_at,
+    )
+    row = (await session.execute(statement.returning(ROUTES))).one()
     return RouteRecord.of(row)
 
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from entitle.db.engine import Executor, upsert_statement
-from entitle.db.repositories import ColumnValues, ResultRow, changes
+from entitle.db.repositories import ResultRow, changes
 from entitle.db.tables import WEBHOOK_CURSOR, WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 from entitle.domain.changes import Change, Revision
 from entitle.domain.webhooks import DeliveryStatus, new_message_id, subscribes
@@ -117,15 +117,70 @@ async def endpoint_by_id(executor: Executor, endpoint_id: int) -> WebhookEndpoin
     return _endpoint((await executor.execute(sa.select(E).where(E.c.id == endpoint_id))).first())
 
 
-async def insert_endpoint(session: AsyncSession, values: ColumnValues, at: datetime) -> WebhookEndpointRecord:
-    statement = sa.insert(E).values(**values, created_at=at, updated_at=at).returning(E)
+@dataclass(frozen=True, slots=True)
+class EndpointSettings:
+    """What a caller sets of an endpoint, validated (an update replaces all of it)."""
+
+    url: str
+    events: list[str]
+    description: str | None
+    enabled: bool
+
+
+async def insert_endpoint(
+    session: AsyncSession, settings: EndpointSettings, secret: str, at: datetime
+) -> WebhookEndpointRecord:
+    statement = (
+        sa.insert(E)
+        .values(
+            url=settings.url,
+            events=settings.events,
+            description=settings.description,
+            enabled=settings.enabled,
+            secret=secret,
+            created_at=at,
+            updated_at=at,
+        )
+        .returning(E)
+    )
     return WebhookEndpointRecord.of((await session.execute(statement)).one())
 
 
 async def update_endpoint(
-    session: AsyncSession, endpoint_id: int, values: ColumnValues
+    session: AsyncSession, endpoint_id: int, settings: EndpointSettings, at: datetime
 ) -> WebhookEndpointRecord | None:
-    statement = sa.update(E).where(E.c.id == endpoint_id).values(**values).returning(E)
+    """None when there is no endpoint with this id."""
+    statement = (
+        sa.update(E)
+        .where(E.c.id == endpoint_id)
+        .values(
+            url=settings.url,
+            events=settings.events,
+            description=settings.description,
+            enabled=settings.enabled,
+            updated_at=at,
+        )
+        .returning(E)
+    )
+    return _endpoint((await session.execute(statement)).first())
+
+
+async def rotate_secret(
+    session: AsyncSession,
+    endpoint_id: int,
+    secret: str,
+    previous: str,
+    previous_until: datetime,
+    at: datetime,
+) -> WebhookEndpointRecord | None:
+    """Sign with ``secret`` from now on, and also with ``previous`` until ``previous_until``; None when
+    there is no endpoint with this id."""
+    statement = (
+        sa.update(E)
+        .where(E.c.id == endpoint_id)
+        .values(secret=secret, previous_secret=previous, previous_secret_until=previous_until, updated_at=at)
+        .returning(E)
+    )
     return _endpoint((await session.execute(statement)).first())
 
 

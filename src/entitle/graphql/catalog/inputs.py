@@ -4,7 +4,7 @@ import strawberry
 
 from entitle.domain.patch import UNSET, Omittable
 from entitle.graphql.core.enums import FeatureType, OverageHandling, ResetPeriod
-from entitle.graphql.core.inputs import omittable
+from entitle.graphql.core.inputs import json_field, omittable, omittable_json
 from entitle.graphql.core.scalars import JSON
 from entitle.services.catalog import FeaturePatch, NewFeature, NewPlan, PlanFeature, PlanPatch
 
@@ -33,10 +33,10 @@ class CreateFeatureInput:
             unit=omittable(self.unit),
             tiers=omittable(self.tiers),
             permissions=omittable(self.permissions),
-            default_value=omittable(self.default_value),
+            default_value=omittable_json(self.default_value),
             reset_period=omittable(self.reset_period),
             overage=omittable(self.overage),
-            metadata=omittable(self.metadata),
+            metadata=omittable_json(self.metadata),
             warning_thresholds=omittable(self.warning_thresholds),
         )
 
@@ -61,10 +61,10 @@ class UpdateFeatureInput:
             unit=omittable(self.unit),
             tiers=omittable(self.tiers),
             permissions=omittable(self.permissions),
-            default_value=omittable(self.default_value),
+            default_value=omittable_json(self.default_value),
             reset_period=omittable(self.reset_period),
             overage=omittable(self.overage),
-            metadata=omittable(self.metadata),
+            metadata=omittable_json(self.metadata),
             warning_thresholds=omittable(self.warning_thresholds),
         )
 
@@ -75,7 +75,7 @@ class PlanFeatureInput:
     value: JSON
 
     def to_command(self) -> PlanFeature:
-        return PlanFeature(self.feature_key, self.value)
+        return PlanFeature(self.feature_key, json_field(self.value))
 
 
 def _plan_features(features: list[PlanFeatureInput] | None) -> Omittable[list[PlanFeature] | None]:
@@ -101,7 +101,7 @@ class CreatePlanInput:
             features=_plan_features(self.features),
             description=omittable(self.description),
             default_time_limitation_days=omittable(self.default_time_limitation_days),
-            metadata=omittable(self.metadata),
+            metadata=omittable_json(self.metadata),
             auto_assign=omittable(self.auto_assign),
             rank=omittable(self.rank),
         )
@@ -123,7 +123,7 @@ class UpdatePlanInput:
             features=_plan_features(self.features),
             description=omittable(self.description),
             default_time_limitation_days=omittable(self.default_time_limitation_days),
-            metadata=omittable(self.metadata),
+            metadata=omittable_json(self.metadata),
             auto_assign=omittable(self.auto_assign),
             rank=omittable(self.rank),
         )

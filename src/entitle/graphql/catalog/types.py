@@ -146,7 +146,7 @@ class Plan(Node):
 
     async def _features_later(self, info: Info) -> list[PlanFeature]:
         pairs = await info.context.loaders.plan_features_by_plan_id.load(self.pk)
-        return [PlanFeature(feature=Feature.from_row(f), value=v) for f, v in pairs]
+        return [PlanFeature(feature=Feature.from_row(f), value=JSON(v)) for f, v in pairs]
 
     async def _versions_later(self, info: Info) -> list[PlanVersion]:
         return rendered(await info.context.runtime.catalog.get()).plan_versions(self.pk)

@@ -9,6 +9,8 @@ from strawberry.types.unset import UNSET
 
 from entitle.domain import patch
 from entitle.domain.errors import BadUserInput
+from entitle.domain.model import JsonValue, json_value
+from entitle.graphql.core.scalars import JSON
 from entitle.services import listings
 from entitle.services.listings import Listing
 
@@ -45,3 +47,13 @@ def omittable(value: T) -> patch.Omittable[T]:
     """A patch field of a command from an input field: strawberry's ``UNSET`` (not sent) becomes the
     services' ``UNSET``; anything else (``None`` included) is kept."""
     return patch.UNSET if value is UNSET else value
+
+
+def json_field(value: JSON | None) -> JsonValue:
+    """A ``JSON`` input field as the JSON value it holds (strawberry types the scalar as ``object``)."""
+    return json_value(value)
+
+
+def omittable_json(value: JSON | None) -> patch.Omittable[JsonValue]:
+    """``omittable`` for a ``JSON`` input field."""
+    return patch.UNSET if value is UNSET else json_value(value)

@@ -92,7 +92,7 @@ class EntitlementDecision:
             is_entitled=decision.is_entitled,
             justification=Justification(decision.justification) if decision.justification else None,
             context=SubscriptionContext(decision.context),
-            value=decision.value,
+            value=JSON(decision.value),
             limit=decision.limit,
             unlimited=decision.unlimited,
             used=decision.used,
@@ -144,7 +144,7 @@ class EffectiveFeature:
         grant = view.grant
         return cls(
             feature=Feature.from_row(feature_row),
-            value=grant.value,
+            value=JSON(grant.value),
             limit=grant.limit,
             unlimited=grant.unlimited,
             used=view.used,

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from entitle.graphql.core.inputs import omittable
+from entitle.graphql.core.inputs import json_field, omittable, omittable_json
 from entitle.graphql.core.scalars import JSON
 from entitle.services.entitlements import EntitlementPatch, NewEntitlement
 
@@ -27,13 +27,13 @@ class CreateEntitlementInput:
         return NewEntitlement(
             plan_key=self.plan_key,
             feature_key=self.feature_key,
-            value=self.value,
+            value=json_field(self.value),
             tenant_key=self.tenant_key,
             user_key=self.user_key,
             start_date=self.start_date,
             expiration_date=self.expiration_date,
             reason=self.reason,
-            metadata=self.metadata,
+            metadata=json_field(self.metadata),
         )
 
 
@@ -49,5 +49,5 @@ class UpdateEntitlementInput:
             start_date=omittable(self.start_date),
             expiration_date=omittable(self.expiration_date),
             reason=omittable(self.reason),
-            metadata=omittable(self.metadata),
+            metadata=omittable_json(self.metadata),
         )

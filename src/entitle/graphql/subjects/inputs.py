@@ -3,7 +3,7 @@ from __future__ import annotations
 import strawberry
 
 from entitle.domain.subjects import TenantFields, UserFields
-from entitle.graphql.core.inputs import omittable
+from entitle.graphql.core.inputs import omittable, omittable_json
 from entitle.graphql.core.scalars import JSON
 
 
@@ -14,7 +14,7 @@ class TenantInput:
     metadata: JSON | None = strawberry.UNSET
 
     def to_command(self) -> TenantFields:
-        return TenantFields(self.key, name=omittable(self.name), metadata=omittable(self.metadata))
+        return TenantFields(self.key, name=omittable(self.name), metadata=omittable_json(self.metadata))
 
 
 @strawberry.input
@@ -32,6 +32,6 @@ class UserInput:
             self.key,
             name=omittable(self.name),
             email=omittable(self.email),
-            metadata=omittable(self.metadata),
+            metadata=omittable_json(self.metadata),
             tenant_keys=omittable(self.tenant_keys),
         )
