@@ -45,21 +45,21 @@ class EntitlementSource:
         if self.entitlement_id is None:
             return None
         row = await info.context.loaders.entitlement_by_id.load(self.entitlement_id)
-        return None if row is None else Entitlement.from_row(row)
+        return None if row is None else Entitlement.from_record(row)
 
     @strawberry.field
     async def plan(self, info: Info) -> Plan | None:
         if self.plan_id is None:
             return None
         row = await info.context.loaders.plan_by_id.load(self.plan_id)
-        return None if row is None else Plan.from_row(row)
+        return None if row is None else Plan.from_record(row)
 
     @strawberry.field
     async def flag(self, info: Info) -> FeatureFlag | None:
         if self.flag_id is None:
             return None
         row = await info.context.loaders.flag_by_id.load(self.flag_id)
-        return None if row is None else FeatureFlag.from_row(row)
+        return None if row is None else FeatureFlag.from_record(row)
 
 
 @strawberry.type
@@ -143,7 +143,7 @@ class EffectiveFeature:
     def from_view(cls, view: EffectiveFeatureView, feature_row: Any) -> EffectiveFeature:
         grant = view.grant
         return cls(
-            feature=Feature.from_row(feature_row),
+            feature=Feature.from_record(feature_row),
             value=grant.value,
             limit=grant.limit,
             unlimited=grant.unlimited,
