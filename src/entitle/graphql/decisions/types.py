@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
@@ -18,6 +17,7 @@ from entitle.graphql.entitlements.types import Entitlement
 from entitle.graphql.flags.types import FeatureFlag
 from entitle.graphql.subjects.types import Tenant, User
 from entitle.services.access import EffectiveFeatureView
+from entitle.services.lookups import FeatureRecord
 
 
 @strawberry.type(
@@ -140,10 +140,10 @@ class EffectiveFeature:
     sources: list[EntitlementSource]
 
     @classmethod
-    def from_view(cls, view: EffectiveFeatureView, feature_row: Any) -> EffectiveFeature:
+    def from_view(cls, view: EffectiveFeatureView, feature: FeatureRecord) -> EffectiveFeature:
         grant = view.grant
         return cls(
-            feature=Feature.from_record(feature_row),
+            feature=Feature.from_record(feature),
             value=grant.value,
             limit=grant.limit,
             unlimited=grant.unlimited,
