@@ -205,9 +205,10 @@ class Connection(Generic[NodeT]):
 
     @classmethod
     async def load_ahead(cls, nodes: Sequence[NodeT], info: Info) -> None:
-        """Load what the page's nodes are asked for before they are completed, so their fields resolve
-        synchronously (``resolved``) instead of each awaiting its loader. The same batched statements run
-        as without it; a connection whose nodes relate to nothing loaded per row keeps this default."""
+        """Load what the page's nodes (built from their records, not yet completed) are asked for, so
+        their fields resolve synchronously (``resolved``) instead of each awaiting its loader. The same
+        batched statements run as without it; a connection whose nodes relate to nothing loaded per row
+        keeps this default."""
 
     @classmethod
     async def resolve_children(
