@@ -1,11 +1,14 @@
-"""No ``Any`` at a layer boundary: the public functions of ``services/`` and ``db/repositories/`` say
-what they take and return.
+"""No ``Any`` at a layer boundary: the public functions of ``services/``, ``db/repositories/`` and
+``db/pagination.py`` say what they take and return, and so do the GraphQL types' constructors.
 
 The AST of every module is walked; each public function and each public method of a public class
 (names without a leading ``_``) has its parameter and return annotations checked for ``Any``. No
-module may declare an alias of ``Any`` either (``Row = Any`` hid the boundary once). ``ALLOWED``
-lists the few exceptions, each with its reason; an entry that no longer matches fails the test, so
-the list only shrinks.
+module may declare an alias of ``Any`` either (``Row = Any`` hid the boundary once). In
+``db/pagination.py`` the fields of public classes are checked too (``Page.rows: list[Any]`` handed
+SQL rows to the GraphQL layer once). In ``graphql/`` only the constructors are: the public
+``from_*`` methods of public classes (``Tenant.from_record(record: TenantRecord)``), what a node is
+built from. ``ALLOWED`` lists the few exceptions, each with its reason; an entry that no longer
+matches fails the test, so the list only shrinks.
 
 Nor does a public function take a bag of columns or fields: a parameter typed ``Mapping[str, object]``,
 ``dict[str, Any]`` (and the like) or ``**values: object`` once carried column values from the services
@@ -22,7 +25,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-PACKAGES = ("entitle/services", "entitle/db/repositories")
+PACKAGES = ("entitle/services", "entitle/db/repositories", "entitle/db/pagination.py")
+"""Every public function and public method here is checked."""
+WITH_FIELDS = ("entitle/db/pagination.py",)
+"""The annotated fields of public classes here are checked too (a ``Page`` is what crosses the layers)."""
+CONSTRUCTORS = ("entitle/graphql",)
+"""Only the public ``from_*`` methods of public classes are checked here (the GraphQL types' constructors)."""
 
 SQLALCHEMY_GENERICS = {"Row", "Select", "ColumnElement", "Result"}
 """``sa.Row[Any]`` and friends: SQLAlchemy Core types a whole-table statement's columns as ``Any``;
@@ -158,7 +166,23 @@ def _column_bag_offenders(module: str, tree: ast.Module) -> list[str]:
     return found
 
 
-def _offenders(module: str, tree: ast.Module) -> list[str]:
+def _public_fields(tree: ast.Module) -> list[tuple[str, ast.expr]]:
+    """``(qualified name, annotation)`` of the annotated public fields of the module's public classes."""
+    found: list[tuple[str, ast.expr]] = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            fields = [item for item in node.body if isinstance(item, ast.AnnAssign)]
+            found.extend(
+                (f"{node.name}.{field.target.id}", field.annotation)
+                for field in fields
+                if isinstance(field.target, ast.Name) and not field.target.id.startswith("_")
+            )
+    return found
+
+
+def _offenders(
+    module: str, tree: ast.Module, *, fields: bool = False, constructors_only: bool = False
+) -> list[str]:
     found: list[str] = []
     for node in tree.body:
         value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
@@ -167,16 +191,37 @@ def _offenders(module: str, tree: ast.Module) -> list[str]:
             found.extend(f"{module}:{ast.unparse(t)} (an alias of Any)" for t in targets)
     order = {id(node): index for index, node in enumerate(ast.walk(tree))}
     functions = sorted(_public_functions(tree), key=lambda pair: order[id(pair[1])])
+    if constructors_only:
+        functions = [(name, f) for name, f in functions if "." in name and f.name.startswith("from_")]
     found.extend(f"{module}:{name}" for name, function in functions if _signature_mentions_any(function))
+    if fields:
+        found.extend(
+            f"{module}:{name}" for name, annotation in _public_fields(tree) if _mentions_any(annotation)
+        )
     return found
 
 
-def _all_offenders(check: Callable[[str, ast.Module], list[str]] = _offenders) -> list[str]:
+def _files(path: str) -> list[Path]:
+    """The module ``path`` names, or every module under the package it names."""
+    where = SRC / path
+    return [where] if where.suffix == ".py" else sorted(where.rglob("*.py"))
+
+
+def _any_offenders(scope: str, module: str, tree: ast.Module) -> list[str]:
+    return _offenders(module, tree, fields=scope in WITH_FIELDS, constructors_only=scope in CONSTRUCTORS)
+
+
+def _bag_offenders(scope: str, module: str, tree: ast.Module) -> list[str]:
+    return [] if scope in CONSTRUCTORS else _column_bag_offenders(module, tree)
+
+
+def _all_offenders(check: Callable[[str, str, ast.Module], list[str]] = _any_offenders) -> list[str]:
+    """What ``check(scope, module, tree)`` finds in every module of every scope."""
     found: list[str] = []
-    for package in PACKAGES:
-        for file in sorted((SRC / package).rglob("*.py")):
+    for scope in (*PACKAGES, *CONSTRUCTORS):
+        for file in _files(scope):
             module = ".".join(file.relative_to(SRC).with_suffix("").parts)
-            found.extend(check(module, ast.parse(file.read_text(), str(file))))
+            found.extend(check(scope, module, ast.parse(file.read_text(), str(file))))
     return found
 
 
@@ -211,7 +256,7 @@ def test_the_walk_sees_any_in_a_signature() -> None:
 
 def test_no_public_function_of_services_or_repositories_takes_a_bag_of_columns() -> None:
     # given / when
-    offenders = [o for o in _all_offenders(_column_bag_offenders) if o not in COLUMN_BAGS_ALLOWED]
+    offenders = [o for o in _all_offenders(_bag_offenders) if o not in COLUMN_BAGS_ALLOWED]
     # then
     assert offenders == [], (
         "column values by name at a layer boundary (take a typed dataclass, or add to COLUMN_BAGS_ALLOWED "
@@ -221,7 +266,7 @@ def test_no_public_function_of_services_or_repositories_takes_a_bag_of_columns()
 
 def test_every_allowed_column_bag_is_still_needed() -> None:
     # given
-    found = set(_all_offenders(_column_bag_offenders))
+    found = set(_all_offenders(_bag_offenders))
     # then
     assert [a for a in COLUMN_BAGS_ALLOWED if a not in found] == []
 
@@ -284,3 +329,38 @@ def test_json_value_is_a_json_type_not_any() -> None:
         "bool",
         "None",
     }
+
+
+def test_the_walk_sees_any_in_a_public_field_where_fields_are_checked() -> None:
+    # given
+    tree = ast.parse(
+        "class Page:\n    rows: list[Any]\n    cursors: list[str]\n    _cache: Any\n"
+        "    expression: sa.ColumnElement[Any]\n"
+        "class _Plan:\n    statement: Any\n"
+    )
+    # when / then
+    assert _offenders("m", tree, fields=True) == ["m:Page.rows"]
+    assert _offenders("m", tree) == []
+
+
+def test_the_walk_sees_any_in_a_graphql_types_constructor_only() -> None:
+    # given
+    tree = ast.parse(
+        "class Tenant:\n"
+        "    @classmethod\n    def from_row(cls, row: Any) -> Tenant: ...\n"
+        "    @classmethod\n    def from_record(cls, record: TenantRecord) -> Tenant: ...\n"
+        "    def resolve(self, value: Any) -> Any: ...\n"
+        "def from_anything(x: Any) -> None: ...\n"
+    )
+    # when / then
+    assert _offenders("m", tree, constructors_only=True) == ["m:Tenant.from_row"]
+
+
+def test_the_graphql_types_constructors_and_the_page_are_in_the_walk() -> None:
+    # given
+    scopes = [(scope, file) for scope in (*PACKAGES, *CONSTRUCTORS) for file in _files(scope)]
+    walked = {file.relative_to(SRC).as_posix() for _, file in scopes}
+    # then
+    assert "entitle/db/pagination.py" in walked
+    assert {"entitle/graphql/subjects/types.py", "entitle/graphql/decisions/log.py"} <= walked
+    assert all(scope in WITH_FIELDS for scope, file in scopes if file.name == "pagination.py")

@@ -67,7 +67,7 @@ def test_every_node_type_resolves_by_id_through_the_schema() -> None:
         assert resolve_node_type(info, not_a_node) is None, not_a_node
 
 
-def test_every_connection_makes_its_nodes_with_its_node_types_from_row() -> None:
+def test_every_connection_makes_its_nodes_with_its_node_types_from_record() -> None:
     # given
     connections = [
         definition.origin
@@ -81,7 +81,7 @@ def test_every_connection_makes_its_nodes_with_its_node_types_from_row() -> None
     for connection in connections:
         node_type = _node_type(connection)
         assert issubclass(node_type, Node), connection
-        assert callable(getattr(node_type, "from_row", None)), node_type
+        assert callable(getattr(node_type, "from_record", None)), node_type
 
 
 def test_ids_are_strawberry_relays_encoding_and_the_ones_clients_stored() -> None:

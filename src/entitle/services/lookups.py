@@ -19,12 +19,17 @@ from entitle.db.repositories.rows import (
     CHANGE_ROWS,
     DECISION_LOG_ROWS,
     ENTITLEMENT_ROWS,
+    FEATURE_ROWS,
+    FLAG_ROWS,
+    PLAN_ROWS,
+    ROUTE_ROWS,
     TENANT_ROWS,
     USAGE_RECORD_ROWS,
     USAGE_RESERVATION_ROWS,
     USER_ROWS,
     WEBHOOK_DELIVERY_ROWS,
     WEBHOOK_ENDPOINT_ROWS,
+    KeyedKind,
     StoredKind,
 )
 from entitle.db.repositories.subject_context import entitlement_record
@@ -37,6 +42,10 @@ __all__ = [
     "CHANGE_ROWS",
     "DECISION_LOG_ROWS",
     "ENTITLEMENT_ROWS",
+    "FEATURE_ROWS",
+    "FLAG_ROWS",
+    "PLAN_ROWS",
+    "ROUTE_ROWS",
     "TENANT_ROWS",
     "USAGE_RECORD_ROWS",
     "USAGE_RESERVATION_ROWS",
@@ -48,6 +57,7 @@ __all__ = [
     "DecisionLogRecord",
     "FeatureRecord",
     "FlagRecord",
+    "KeyedKind",
     "PlanFeatureRecord",
     "PlanRecord",
     "ReservationRecord",
@@ -75,7 +85,7 @@ async def rows_by_id(runtime: Runtime, kind: StoredKind[R], ids: Sequence[int]) 
     return [by_id.get(i) for i in ids]
 
 
-async def row_by_key(runtime: Runtime, kind: StoredKind[R], key: str) -> R | None:
+async def row_by_key(runtime: Runtime, kind: KeyedKind[R], key: str) -> R | None:
     """The record of a keyed kind (``TENANT_ROWS``, ``USER_ROWS``) with this key."""
     async with runtime.database.read() as session:
         return await rows.row_by_key(session, kind, key)

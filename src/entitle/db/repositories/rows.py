@@ -1,23 +1,26 @@
-"""Stored records by id or key, for the API's loaders and single-object fields.
+"""Stored records by id or key, for the API's loaders, single-object fields and listings.
 
 Each ``StoredKind`` names a table and the typed record its rows become, so a loader of tenants is a
-``DataLoader[int, TenantRecord | None]``, not of untyped rows.
+``DataLoader[int, TenantRecord | None]`` and a page of tenants a ``Page[TenantRecord]``, not untyped rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
 from entitle.db.engine import Executor
-from entitle.db.repositories import ResultRow
 from entitle.db.repositories.changes import ChangeRecord
 from entitle.db.repositories.decision_log import DecisionLogRecord
 from entitle.db.repositories.entitlements import StoredEntitlement
+from entitle.db.repositories.features import FeatureRecord
+from entitle.db.repositories.flags import FlagRecord
+from entitle.db.repositories.plans import PlanRecord
 from entitle.db.repositories.reservations import ReservationRecord
+from entitle.db.repositories.routes import RouteRecord
 from entitle.db.repositories.subjects import TenantRecord, UserRecord
 from entitle.db.repositories.usage import UsageRecordEntry
 from entitle.db.repositories.webhooks import WebhookDeliveryRecord, WebhookEndpointRecord
@@ -25,6 +28,10 @@ from entitle.db.tables import (
     CHANGES,
     DECISION_LOG,
     ENTITLEMENTS,
+    FEATURES,
+    FLAGS,
+    PLANS,
+    ROUTES,
     TENANTS,
     USAGE_RECORDS,
     USAGE_RESERVATIONS,
@@ -32,38 +39,70 @@ from entitle.db.tables import (
     WEBHOOK_DELIVERIES,
     WEBHOOK_ENDPOINTS,
 )
+from entitle.domain.metering import ReservationStatus
 
 R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
 class StoredKind(Generic[R]):
-    """A table whose rows the API loads by id, and the record each row becomes."""
+    """A table whose rows the API loads by id or lists, and the record each row becomes.
+
+    ``record`` takes the values of the table's columns positionally, in the table's column order
+    (``select(table)``): the record classes declare their fields in that order
+    (``tests/db/test_stored_kinds.py`` checks every kind), so a record costs its ``__init__``, not a
+    mapping of the row per record.
+    """
 
     table: sa.Table
-    record: Callable[[ResultRow], R]
+    record: Callable[..., R]
 
 
-TENANT_ROWS = StoredKind(TENANTS, TenantRecord.of)
-USER_ROWS = StoredKind(USERS, UserRecord.of)
-ENTITLEMENT_ROWS = StoredKind(ENTITLEMENTS, StoredEntitlement.of)
-CHANGE_ROWS = StoredKind(CHANGES, ChangeRecord.of)
-WEBHOOK_ENDPOINT_ROWS = StoredKind(WEBHOOK_ENDPOINTS, WebhookEndpointRecord.of)
-WEBHOOK_DELIVERY_ROWS = StoredKind(WEBHOOK_DELIVERIES, WebhookDeliveryRecord.of)
-USAGE_RESERVATION_ROWS = StoredKind(USAGE_RESERVATIONS, ReservationRecord.of)
-USAGE_RECORD_ROWS = StoredKind(USAGE_RECORDS, UsageRecordEntry.of)
-DECISION_LOG_ROWS = StoredKind(DECISION_LOG, DecisionLogRecord.of)
+@dataclass(frozen=True, slots=True)
+class KeyedKind(StoredKind[R]):
+    """A kind whose table has a unique ``key`` and a ``name`` (features, plans, flags, tenants, users)."""
+
+
+def _feature(*columns: Any) -> FeatureRecord:
+    """``warning_thresholds`` (the last column) is NULL when a feature has none."""
+    values = list(columns)
+    values[-1] = list(values[-1] or [])
+    return FeatureRecord(*values)
+
+
+_RESERVATION_STATUS = [column.name for column in USAGE_RESERVATIONS.columns].index("status")
+
+
+def _reservation(*columns: Any) -> ReservationRecord:
+    values = list(columns)
+    values[_RESERVATION_STATUS] = ReservationStatus(values[_RESERVATION_STATUS])
+    return ReservationRecord(*values)
+
+
+TENANT_ROWS = KeyedKind(TENANTS, TenantRecord)
+USER_ROWS = KeyedKind(USERS, UserRecord)
+FEATURE_ROWS = KeyedKind(FEATURES, _feature)
+PLAN_ROWS = KeyedKind(PLANS, PlanRecord)
+FLAG_ROWS = KeyedKind(FLAGS, FlagRecord)
+ROUTE_ROWS = StoredKind(ROUTES, RouteRecord)
+ENTITLEMENT_ROWS = StoredKind(ENTITLEMENTS, StoredEntitlement)
+CHANGE_ROWS = StoredKind(CHANGES, ChangeRecord)
+WEBHOOK_ENDPOINT_ROWS = StoredKind(WEBHOOK_ENDPOINTS, WebhookEndpointRecord)
+WEBHOOK_DELIVERY_ROWS = StoredKind(WEBHOOK_DELIVERIES, WebhookDeliveryRecord)
+USAGE_RESERVATION_ROWS = StoredKind(USAGE_RESERVATIONS, _reservation)
+USAGE_RECORD_ROWS = StoredKind(USAGE_RECORDS, UsageRecordEntry)
+DECISION_LOG_ROWS = StoredKind(DECISION_LOG, DecisionLogRecord)
 
 
 async def rows_by_id(session: Executor, kind: StoredKind[R], ids: Sequence[int]) -> dict[int, R]:
     """The records of ``kind`` with these ids, in one ``IN`` statement; missing ids are absent."""
-    table = kind.table
+    table, record = kind.table, kind.record
     rows = await session.execute(sa.select(table).where(table.c.id.in_(list(ids))))
-    return {row.id: kind.record(row) for row in rows}
+    return {row.id: record(*row) for row in rows}
 
 
-async def row_by_key(session: Executor, kind: StoredKind[R], key: str) -> R | None:
-    """The record of ``kind`` (a keyed table: tenants, users) with this key."""
+async def row_by_key(session: Executor, kind: KeyedKind[R], key: str) -> R | None:
+    """The record of ``kind`` (a keyed table: tenants, users, ...) with this key."""
     table = kind.table
     row = (await session.execute(sa.select(table).where(table.c.key == key))).first()
-    return None if row is None else kind.record(row)
+    return None if row is None else kind.record(*row)

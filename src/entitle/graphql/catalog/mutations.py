@@ -20,11 +20,13 @@ from entitle.services import catalog
 class CatalogMutation:
     @strawberry.mutation(extensions=writer())
     async def create_feature(self, info: Info, input: CreateFeatureInput) -> Feature:
-        return Feature.from_row(await catalog.create_feature(info.context.runtime, input.to_command()))
+        return Feature.from_record(await catalog.create_feature(info.context.runtime, input.to_command()))
 
     @strawberry.mutation(extensions=writer())
     async def update_feature(self, info: Info, key: str, input: UpdateFeatureInput) -> Feature:
-        return Feature.from_row(await catalog.update_feature(info.context.runtime, key, input.to_command()))
+        return Feature.from_record(
+            await catalog.update_feature(info.context.runtime, key, input.to_command())
+        )
 
     @strawberry.mutation(
         extensions=writer(), description="CONFLICT while a plan, entitlement, flag or route uses it."
@@ -36,11 +38,11 @@ class CatalogMutation:
 
     @strawberry.mutation(extensions=writer())
     async def create_plan(self, info: Info, input: CreatePlanInput) -> Plan:
-        return Plan.from_row(await catalog.create_plan(info.context.runtime, input.to_command()))
+        return Plan.from_record(await catalog.create_plan(info.context.runtime, input.to_command()))
 
     @strawberry.mutation(extensions=writer())
     async def update_plan(self, info: Info, key: str, input: UpdatePlanInput) -> Plan:
-        return Plan.from_row(await catalog.update_plan(info.context.runtime, key, input.to_command()))
+        return Plan.from_record(await catalog.update_plan(info.context.runtime, key, input.to_command()))
 
     @strawberry.mutation(extensions=writer(), description="CONFLICT while entitlements reference it.")
     async def delete_plan(self, info: Info, key: str) -> DeletePayload:

@@ -6,6 +6,7 @@ from entitle.graphql.catalog.types import Feature, FeatureConnection, Plan, Plan
 from entitle.graphql.core.context import Info
 from entitle.graphql.core.inputs import KeyFilter, keyed_rows
 from entitle.graphql.core.permissions import management
+from entitle.services.lookups import FEATURE_ROWS, PLAN_ROWS
 
 
 @strawberry.type
@@ -14,7 +15,7 @@ class CatalogQuery:
     async def feature(self, info: Info, key: str) -> Feature | None:
         snapshot = await info.context.runtime.catalog.get()
         feature_id = snapshot.feature_ids_by_key.get(key)
-        return None if feature_id is None else Feature.from_row(snapshot.features[feature_id])
+        return None if feature_id is None else Feature.from_record(snapshot.features[feature_id])
 
     @strawberry.field(extensions=management())
     async def features(
@@ -27,14 +28,14 @@ class CatalogQuery:
         filter: KeyFilter | None = None,
     ) -> FeatureConnection:
         return await FeatureConnection.resolve_connection(
-            keyed_rows("features", filter), info=info, first=first, after=after, last=last, before=before
+            keyed_rows(FEATURE_ROWS, filter), info=info, first=first, after=after, last=last, before=before
         )
 
     @strawberry.field(extensions=management())
     async def plan(self, info: Info, key: str) -> Plan | None:
         snapshot = await info.context.runtime.catalog.get()
         plan_id = snapshot.plan_ids_by_key.get(key)
-        return None if plan_id is None else Plan.from_row(snapshot.plans[plan_id])
+        return None if plan_id is None else Plan.from_record(snapshot.plans[plan_id])
 
     @strawberry.field(extensions=management())
     async def plans(
@@ -47,5 +48,5 @@ class CatalogQuery:
         filter: KeyFilter | None = None,
     ) -> PlanConnection:
         return await PlanConnection.resolve_connection(
-            keyed_rows("plans", filter), info=info, first=first, after=after, last=last, before=before
+            keyed_rows(PLAN_ROWS, filter), info=info, first=first, after=after, last=last, before=before
         )

@@ -20,7 +20,7 @@ from entitle.graphql.core.enums import FeatureType, OverageHandling, ResetPeriod
 from entitle.graphql.core.permissions import management
 from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.graphql.core.scalars import JSON
-from entitle.services.lookups import CatalogSnapshot, PlanFeatureRecord
+from entitle.services.lookups import CatalogSnapshot, FeatureRecord, PlanFeatureRecord, PlanRecord
 
 
 @strawberry.type
@@ -47,27 +47,27 @@ class Feature(Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[Feature | None]:
-        return await load_nodes(info.context.loaders.feature_by_id, node_ids, cls.from_row)
+        return await load_nodes(info.context.loaders.feature_by_id, node_ids, cls.from_record)
 
     @classmethod
-    def from_row(cls, row: Any) -> Feature:
+    def from_record(cls, record: FeatureRecord) -> Feature:
         return cls(
-            id=to_global_id("Feature", row.id),
-            pk=row.id,
-            key=row.key,
-            name=row.name,
-            description=row.description,
-            type=FeatureType(row.type),
-            unit=row.unit,
-            tiers=list(row.tiers),
-            permissions=list(row.permissions),
-            default_value=row.default_value,
-            reset_period=ResetPeriod(row.reset_period) if row.reset_period else None,
-            overage=OverageHandling(row.overage),
-            metadata=JSON(row.metadata or {}),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            warning_thresholds=list(getattr(row, "warning_thresholds", None) or []),
+            id=to_global_id("Feature", record.id),
+            pk=record.id,
+            key=record.key,
+            name=record.name,
+            description=record.description,
+            type=FeatureType(record.type),
+            unit=record.unit,
+            tiers=list(record.tiers),
+            permissions=list(record.permissions),
+            default_value=record.default_value,
+            reset_period=ResetPeriod(record.reset_period) if record.reset_period else None,
+            overage=OverageHandling(record.overage),
+            metadata=JSON(record.metadata or {}),
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            warning_thresholds=list(record.warning_thresholds),
         )
 
 
@@ -111,23 +111,23 @@ class Plan(Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[Plan | None]:
-        return await load_nodes(info.context.loaders.plan_by_id, node_ids, cls.from_row)
+        return await load_nodes(info.context.loaders.plan_by_id, node_ids, cls.from_record)
 
     @classmethod
-    def from_row(cls, row: Any) -> Plan:
+    def from_record(cls, record: PlanRecord) -> Plan:
         return cls(
-            id=to_global_id("Plan", row.id),
-            pk=row.id,
-            key=row.key,
-            name=row.name,
-            description=row.description,
-            default_time_limitation_days=row.default_time_limitation_days,
-            version=row.version,
-            auto_assign=bool(row.auto_assign),
-            rank=row.rank,
-            metadata=JSON(row.metadata or {}),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
+            id=to_global_id("Plan", record.id),
+            pk=record.id,
+            key=record.key,
+            name=record.name,
+            description=record.description,
+            default_time_limitation_days=record.default_time_limitation_days,
+            version=record.version,
+            auto_assign=bool(record.auto_assign),
+            rank=record.rank,
+            metadata=JSON(record.metadata or {}),
+            created_at=record.created_at,
+            updated_at=record.updated_at,
         )
 
     @strawberry.field(description="The current version's feature values.")
@@ -146,7 +146,7 @@ class Plan(Node):
 
     async def _features_later(self, info: Info) -> list[PlanFeature]:
         pairs = await info.context.loaders.plan_features_by_plan_id.load(self.pk)
-        return [PlanFeature(feature=Feature.from_row(f), value=JSON(v)) for f, v in pairs]
+        return [PlanFeature(feature=Feature.from_record(f), value=JSON(v)) for f, v in pairs]
 
     async def _versions_later(self, info: Info) -> list[PlanVersion]:
         return rendered(await info.context.runtime.catalog.get()).plan_versions(self.pk)
@@ -182,14 +182,14 @@ class RenderedCatalog:
 
     def feature(self, feature_id: int) -> Feature | None:
         if feature_id not in self._features:
-            row = self._snapshot.features.get(feature_id)
-            self._features[feature_id] = None if row is None else Feature.from_row(row)
+            record = self._snapshot.features.get(feature_id)
+            self._features[feature_id] = None if record is None else Feature.from_record(record)
         return self._features[feature_id]
 
     def plan(self, plan_id: int) -> Plan | None:
         if plan_id not in self._plans:
-            row = self._snapshot.plans.get(plan_id)
-            self._plans[plan_id] = None if row is None else Plan.from_row(row)
+            record = self._snapshot.plans.get(plan_id)
+            self._plans[plan_id] = None if record is None else Plan.from_record(record)
         return self._plans[plan_id]
 
     def plan_features(self, plan_id: int) -> list[PlanFeature]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -13,7 +13,7 @@ from entitle.graphql.core.context import Info
 from entitle.graphql.core.enums import ChangeKind
 from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.graphql.core.scalars import JSON
-from entitle.services.lookups import to_change
+from entitle.services.lookups import ChangeRecord, to_change
 
 if TYPE_CHECKING:
     from entitle.graphql.decisions.types import EffectiveEntitlements
@@ -52,11 +52,11 @@ class Change(Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[Change | None]:
-        return await load_nodes(info.context.loaders.change_by_id, node_ids, cls.from_row)
+        return await load_nodes(info.context.loaders.change_by_id, node_ids, cls.from_record)
 
     @classmethod
-    def from_row(cls, row: Any) -> Change:
-        return cls.from_domain(to_change(row))
+    def from_record(cls, record: ChangeRecord) -> Change:
+        return cls.from_domain(to_change(record))
 
     @strawberry.field(description="The entitlement the change is about (null once it no longer exists).")
     async def entitlement(
@@ -66,8 +66,8 @@ class Change(Node):
 
         if self.entitlement_id is None:
             return None
-        row = await info.context.loaders.entitlement_by_id.load(self.entitlement_id)
-        return None if row is None else Entitlement.from_row(row)
+        record = await info.context.loaders.entitlement_by_id.load(self.entitlement_id)
+        return None if record is None else Entitlement.from_record(record)
 
 
 @strawberry.input

@@ -14,6 +14,8 @@ from entitle.graphql.core.scalars import JSON
 from entitle.services import listings
 from entitle.services.listings import Listing
 
+R = TypeVar("R")
+
 
 @strawberry.input(description="Narrow a catalog or subject listing.")
 class KeyFilter:
@@ -32,8 +34,8 @@ def check_filter_size(values: list[str] | None, field: str) -> None:
         raise BadUserInput(f"{field} lists at most {MAX_FILTER_KEYS} keys", field=field)
 
 
-def keyed_rows(kind: listings.KeyedKind, filter: KeyFilter | None) -> Listing:
-    """The features, plans, tenants, users or flags matching ``filter``."""
+def keyed_rows(kind: listings.KeyedKind[R], filter: KeyFilter | None) -> Listing[R]:
+    """The features, plans, tenants, users or flags (``lookups.FEATURE_ROWS``, ...) matching ``filter``."""
     if filter is None:
         return listings.keyed(kind)
     check_filter_size(filter.keys, "filter.keys")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from functools import cached_property
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
 
@@ -156,21 +156,21 @@ class RouteByIdLoader(_CatalogLoader[RouteRecord | None]):
         return snapshot.routes.get(key)
 
 
-class ChildPages:
+class ChildPages(Generic[RecordT]):
     """One page (and the count) of a nested connection for many parents: one query per batch of parents.
 
     Created per request for one relation and one set of page arguments, so every parent in a list
     asking the same nested connection is answered by the same windowed statement.
     """
 
-    def __init__(self, runtime: Runtime, child: ChildListing, args: PageArgs) -> None:
-        async def load_pages(parent_ids: Sequence[int]) -> list[Page]:
+    def __init__(self, runtime: Runtime, child: ChildListing[RecordT], args: PageArgs) -> None:
+        async def load_pages(parent_ids: Sequence[int]) -> list[Page[RecordT]]:
             return await child_pages(runtime, child, parent_ids, args)
 
         async def load_counts(parent_ids: Sequence[int]) -> list[int]:
             return await child_counts(runtime, child, parent_ids)
 
-        self.pages: DataLoader[int, Page] = DataLoader(load_pages)
+        self.pages: DataLoader[int, Page[RecordT]] = DataLoader(load_pages)
         self.counts: DataLoader[int, int] = DataLoader(load_counts)
 
 
@@ -179,7 +179,7 @@ class Loaders:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._children: dict[Hashable, ChildPages] = {}
+        self._children: dict[Hashable, ChildPages[object]] = {}
 
     @cached_property
     def tenant_by_id(self) -> TenantByIdLoader:
@@ -245,9 +245,12 @@ class Loaders:
     def route_by_id(self) -> RouteByIdLoader:
         return RouteByIdLoader(self._runtime)
 
-    def children(self, key: Hashable, child: ChildListing, args: PageArgs) -> ChildPages:
-        """The loader of one nested connection; ``key`` names the relation, its filter and ``args``."""
+    def children(self, key: Hashable, child: ChildListing[RecordT], args: PageArgs) -> ChildPages[RecordT]:
+        """The loader of one nested connection; ``key`` names the relation, its filter and ``args`` (so
+        the loader under ``key`` pages ``child``'s records)."""
         loader = self._children.get(key)
         if loader is None:
-            loader = self._children[key] = ChildPages(self._runtime, child, args)
-        return loader
+            created = ChildPages(self._runtime, child, args)
+            self._children[key] = cast("ChildPages[object]", created)
+            return created
+        return cast("ChildPages[RecordT]", loader)

@@ -23,11 +23,12 @@ strawberry, and fails when it no longer holds):
 Connections
 -----------
 Resolved on strawberry.relay's protocol: a connection type answers the classmethod
-``resolve_connection(nodes, *, info, first, after, last, before)`` and turns each stored row into
-its node with ``resolve_node``. What ``nodes`` is here: a keyset ``Listing`` of ``services.listings``
-(``resolve_connection``) or a parent's ``ChildListing`` (``resolve_children``, one windowed
-statement for the parents of a page), so the cursors are the keyset's (opaque, stable under
-inserts) and a page costs the statements it did.
+``resolve_connection(nodes, *, info, first, after, last, before)`` and turns each stored record into
+its node with ``resolve_node`` (the node type's ``from_record``). What ``nodes`` is here: a keyset
+``Listing`` of ``services.listings`` (``resolve_connection``) or a parent's ``ChildListing``
+(``resolve_children``, one windowed statement for the parents of a page), so the cursors are the
+keyset's (opaque, stable under inserts) and a page costs the statements it did. A
+``Listing[TenantRecord]`` pages into a ``Page[TenantRecord]``: typed records, never SQL rows.
 
 The types are ours, not ``strawberry.relay.Connection`` / ``Edge`` / ``PageInfo`` or the
 ``relay.connection()`` field: those carry fixed descriptions on every type, field and paging
@@ -45,7 +46,7 @@ import binascii
 import contextlib
 from base64 import b64encode
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast, get_args, get_origin
 
 import strawberry
 from aiodataloader import DataLoader
@@ -85,12 +86,12 @@ class Node:
 
 
 async def load_nodes(
-    loader: DataLoader[int, Any], node_ids: Iterable[int], make: Callable[[Any], NodeT]
+    loader: DataLoader[int, R | None], node_ids: Iterable[int], make: Callable[[R], NodeT]
 ) -> list[NodeT | None]:
     """``resolve_nodes`` through a per-request loader: the ids of one type asked together (``nodes``)
     share one statement."""
-    rows = await loader.load_many(list(node_ids))
-    return [None if row is None else make(row) for row in rows]
+    records = await loader.load_many(list(node_ids))
+    return [None if record is None else make(record) for record in records]
 
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
@@ -150,27 +151,31 @@ class Connection(Generic[NodeT]):
     page_info: PageInfo
     count_rows: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    _node_from_row: ClassVar[Callable[[Any], Any] | None] = None
+    _node_from_record: ClassVar[Callable[..., object] | None] = None
+    """The node type's ``from_record``, found once per connection type (``resolve_node``)."""
 
     @strawberry.field(description="Rows matching the filter, across all pages (counted only when asked).")
     async def total_count(self) -> int:
         return await self.count_rows()
 
     @classmethod
-    def resolve_node(cls, row: Any) -> NodeT:
-        """The node of a stored row: ``NodeType.from_row`` of the connection's node type."""
-        make = cls._node_from_row
-        if make is None:
-            make = cls._node_from_row = _node_type(cls).from_row
-        node: NodeT = make(row)
-        return node
+    def resolve_node(cls, record: R) -> NodeT:
+        """The node of a stored record: ``NodeType.from_record`` of the connection's node type."""
+        return cls._node_maker()(record)
 
     @classmethod
-    def from_page(cls, page: Page, count_rows: Callable[[], Awaitable[int]]) -> Self:
-        make = cls._node_from_row or cls.resolve_node
+    def _node_maker(cls) -> Callable[[R], NodeT]:
+        make = cls._node_from_record
+        if make is None:
+            make = cls._node_from_record = _node_type(cls).from_record
+        return cast("Callable[[R], NodeT]", make)
+
+    @classmethod
+    def from_page(cls, page: Page[R], count_rows: Callable[[], Awaitable[int]]) -> Self:
+        make: Callable[[R], NodeT] = cls._node_maker()
         cursors = page.cursors
         return cls(
-            edges=[Edge(cursor=c, node=make(r)) for r, c in zip(page.rows, cursors, strict=True)],
+            edges=[Edge(cursor=c, node=make(r)) for r, c in zip(page.records, cursors, strict=True)],
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 has_previous_page=page.has_previous_page,
@@ -183,7 +188,7 @@ class Connection(Generic[NodeT]):
     @classmethod
     async def resolve_connection(
         cls,
-        nodes: Listing,
+        nodes: Listing[R],
         *,
         info: Info,
         first: int | None = None,
@@ -194,19 +199,21 @@ class Connection(Generic[NodeT]):
         """One keyset page of ``nodes`` as a connection: the one path every list field takes."""
         args = PageArgs.parse(first, after, last, before)
         page, count = await list_page(info.context.runtime, nodes, args)
-        await cls.load_ahead(page.rows, info)
-        return cls.from_page(page, count)
+        connection = cls.from_page(page, count)
+        await cls.load_ahead([edge.node for edge in connection.edges], info)
+        return connection
 
     @classmethod
-    async def load_ahead(cls, rows: Sequence[Any], info: Info) -> None:
-        """Load what the page's nodes are asked for before they are completed, so their fields resolve
-        synchronously (``resolved``) instead of each awaiting its loader. The same batched statements run
-        as without it; a connection whose nodes relate to nothing loaded per row keeps this default."""
+    async def load_ahead(cls, nodes: Sequence[NodeT], info: Info) -> None:
+        """Load what the page's nodes (built from their records, not yet completed) are asked for, so
+        their fields resolve synchronously (``resolved``) instead of each awaiting its loader. The same
+        batched statements run as without it; a connection whose nodes relate to nothing loaded per row
+        keeps this default."""
 
     @classmethod
     async def resolve_children(
         cls,
-        nodes: ChildListing,
+        nodes: ChildListing[R],
         *,
         info: Info,
         relation: Hashable,
@@ -254,12 +261,21 @@ def node_fields(info: Info) -> set[str]:
     }
 
 
-async def load_all(loader: DataLoader[int, Any], keys: Iterable[int | None]) -> None:
+async def load_all(loader: DataLoader[int, T], keys: Iterable[int | None]) -> None:
     """Load ``keys`` in one batch; a failure is left for the fields to raise where they ask."""
     wanted = list({key for key in keys if key is not None})
     if wanted:
         with contextlib.suppress(Exception):
             await loader.load_many(wanted)
+
+
+def present(record: R | None) -> R:
+    """A record that must exist (an id just written, the target of a foreign key): its absence is an
+    internal error (a concurrent delete), as it was when an untyped ``None`` row failed on its first
+    attribute."""
+    if record is None:
+        raise LookupError("a stored record that must exist is missing")
+    return record
 
 
 def resolved(future: Awaitable[R | None], build: Callable[[R], T]) -> T | Awaitable[T | None] | None:

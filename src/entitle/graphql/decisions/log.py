@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
@@ -18,6 +17,7 @@ from entitle.graphql.core.enums import Justification
 from entitle.graphql.core.permissions import management
 from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.services import listings
+from entitle.services.lookups import DecisionLogRecord
 
 
 def record_decision(
@@ -51,25 +51,25 @@ class DecisionLogEntry(Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[DecisionLogEntry | None]:
-        return await load_nodes(info.context.loaders.decision_log_entry_by_id, node_ids, cls.from_row)
+        return await load_nodes(info.context.loaders.decision_log_entry_by_id, node_ids, cls.from_record)
 
     @classmethod
-    def from_row(cls, row: Any) -> DecisionLogEntry:
+    def from_record(cls, record: DecisionLogRecord) -> DecisionLogEntry:
         route = None
-        if row.route_method is not None and row.route_path is not None:
-            route = RequestedRoute(method=row.route_method, path=row.route_path)
+        if record.route_method is not None and record.route_path is not None:
+            route = RequestedRoute(method=record.route_method, path=record.route_path)
         return cls(
-            id=to_global_id("DecisionLogEntry", row.id),
-            at=row.at,
-            tenant_key=row.tenant_key,
-            user_key=row.user_key,
-            feature_key=row.feature_key,
-            permission_key=row.permission_key,
+            id=to_global_id("DecisionLogEntry", record.id),
+            at=record.at,
+            tenant_key=record.tenant_key,
+            user_key=record.user_key,
+            feature_key=record.feature_key,
+            permission_key=record.permission_key,
             route=route,
-            is_entitled=row.is_entitled,
-            justification=Justification(row.justification) if row.justification else None,
-            usage=row.usage,
-            actor=row.actor,
+            is_entitled=record.is_entitled,
+            justification=Justification(record.justification) if record.justification else None,
+            usage=record.usage,
+            actor=record.actor,
         )
 
 

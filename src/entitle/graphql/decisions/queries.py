@@ -92,8 +92,8 @@ async def render_effective(
     snapshot = view.snapshot
     return EffectiveEntitlements(
         context=SubscriptionContext(subject.context),
-        tenant=Tenant.from_row(tenant) if tenant is not None else None,
-        user=User.from_row(user) if user is not None else None,
+        tenant=Tenant.from_record(tenant) if tenant is not None else None,
+        user=User.from_record(user) if user is not None else None,
         features=[
             EffectiveFeature.from_view(f, snapshot.features[f.grant.feature.id]) for f in view.features
         ],

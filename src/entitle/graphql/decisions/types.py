@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
@@ -18,6 +17,7 @@ from entitle.graphql.entitlements.types import Entitlement
 from entitle.graphql.flags.types import FeatureFlag
 from entitle.graphql.subjects.types import Tenant, User
 from entitle.services.access import EffectiveFeatureView
+from entitle.services.lookups import FeatureRecord
 
 
 @strawberry.type(
@@ -45,21 +45,21 @@ class EntitlementSource:
         if self.entitlement_id is None:
             return None
         row = await info.context.loaders.entitlement_by_id.load(self.entitlement_id)
-        return None if row is None else Entitlement.from_row(row)
+        return None if row is None else Entitlement.from_record(row)
 
     @strawberry.field
     async def plan(self, info: Info) -> Plan | None:
         if self.plan_id is None:
             return None
         row = await info.context.loaders.plan_by_id.load(self.plan_id)
-        return None if row is None else Plan.from_row(row)
+        return None if row is None else Plan.from_record(row)
 
     @strawberry.field
     async def flag(self, info: Info) -> FeatureFlag | None:
         if self.flag_id is None:
             return None
         row = await info.context.loaders.flag_by_id.load(self.flag_id)
-        return None if row is None else FeatureFlag.from_row(row)
+        return None if row is None else FeatureFlag.from_record(row)
 
 
 @strawberry.type
@@ -140,10 +140,10 @@ class EffectiveFeature:
     sources: list[EntitlementSource]
 
     @classmethod
-    def from_view(cls, view: EffectiveFeatureView, feature_row: Any) -> EffectiveFeature:
+    def from_view(cls, view: EffectiveFeatureView, feature: FeatureRecord) -> EffectiveFeature:
         grant = view.grant
         return cls(
-            feature=Feature.from_row(feature_row),
+            feature=Feature.from_record(feature),
             value=JSON(grant.value),
             limit=grant.limit,
             unlimited=grant.unlimited,

@@ -36,7 +36,7 @@ def _entitlement_pk(global_id: str) -> int | None:
 class EntitlementsMutation:
     @strawberry.mutation(extensions=writer())
     async def create_entitlement(self, info: Info, input: CreateEntitlementInput) -> Entitlement:
-        return Entitlement.from_row(
+        return Entitlement.from_record(
             await entitlements.create_entitlement(info.context.runtime, input.to_command())
         )
 
@@ -62,7 +62,7 @@ class EntitlementsMutation:
                 r for r in await info.context.loaders.entitlement_by_id.load_many(created.replayed_ids) if r
             ]
         return BatchEntitlementsPayload(
-            entitlements=[Entitlement.from_row(r) for r in rows],
+            entitlements=[Entitlement.from_record(r) for r in rows],
             errors=[BatchItemError.of(e) for e in created.errors],
         )
 
@@ -73,7 +73,7 @@ class EntitlementsMutation:
         row = await entitlements.update_entitlement(
             info.context.runtime, _entitlement_pk(id), input.to_command()
         )
-        return Entitlement.from_row(row)
+        return Entitlement.from_record(row)
 
     @strawberry.mutation(
         extensions=writer(),

@@ -15,11 +15,13 @@ from entitle.services import flags_routes
 class FlagsMutation:
     @strawberry.mutation(extensions=writer())
     async def create_feature_flag(self, info: Info, input: FeatureFlagInput) -> FeatureFlag:
-        return FeatureFlag.from_row(await flags_routes.create_flag(info.context.runtime, input.to_command()))
+        return FeatureFlag.from_record(
+            await flags_routes.create_flag(info.context.runtime, input.to_command())
+        )
 
     @strawberry.mutation(extensions=writer(), description="Replaces the flag's whole definition.")
     async def update_feature_flag(self, info: Info, key: str, input: FeatureFlagInput) -> FeatureFlag:
-        return FeatureFlag.from_row(
+        return FeatureFlag.from_record(
             await flags_routes.update_flag(info.context.runtime, key, input.to_command())
         )
 

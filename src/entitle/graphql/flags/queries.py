@@ -6,6 +6,7 @@ from entitle.graphql.core.context import Info
 from entitle.graphql.core.inputs import KeyFilter, keyed_rows
 from entitle.graphql.core.permissions import management
 from entitle.graphql.flags.types import FeatureFlag, FeatureFlagConnection
+from entitle.services.lookups import FLAG_ROWS
 
 
 @strawberry.type
@@ -14,7 +15,7 @@ class FlagsQuery:
     async def feature_flag(self, info: Info, key: str) -> FeatureFlag | None:
         snapshot = await info.context.runtime.catalog.get()
         flag_id = snapshot.flag_ids_by_key.get(key)
-        return None if flag_id is None else FeatureFlag.from_row(snapshot.flags[flag_id])
+        return None if flag_id is None else FeatureFlag.from_record(snapshot.flags[flag_id])
 
     @strawberry.field(extensions=management())
     async def feature_flags(
@@ -27,5 +28,5 @@ class FlagsQuery:
         filter: KeyFilter | None = None,
     ) -> FeatureFlagConnection:
         return await FeatureFlagConnection.resolve_connection(
-            keyed_rows("flags", filter), info=info, first=first, after=after, last=last, before=before
+            keyed_rows(FLAG_ROWS, filter), info=info, first=first, after=after, last=last, before=before
         )

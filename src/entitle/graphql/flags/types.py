@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
@@ -13,6 +12,7 @@ from entitle.graphql.core.context import Info
 from entitle.graphql.core.enums import FlagAttribute, FlagOperator
 from entitle.graphql.core.permissions import management
 from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
+from entitle.services.lookups import FlagRecord
 
 
 @strawberry.type
@@ -41,19 +41,19 @@ class FeatureFlag(Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[FeatureFlag | None]:
-        return await load_nodes(info.context.loaders.flag_by_id, node_ids, cls.from_row)
+        return await load_nodes(info.context.loaders.flag_by_id, node_ids, cls.from_record)
 
     @classmethod
-    def from_row(cls, row: Any) -> FeatureFlag:
+    def from_record(cls, record: FlagRecord) -> FeatureFlag:
         return cls(
-            id=to_global_id("FeatureFlag", row.id),
-            pk=row.id,
-            key=row.key,
-            name=row.name,
-            description=row.description,
-            on=row.on,
-            targeted_tenant_keys=list(row.tenant_keys),
-            targeted_user_keys=list(row.user_keys),
+            id=to_global_id("FeatureFlag", record.id),
+            pk=record.id,
+            key=record.key,
+            name=record.name,
+            description=record.description,
+            on=record.on,
+            targeted_tenant_keys=list(record.tenant_keys),
+            targeted_user_keys=list(record.user_keys),
             targeting_rules=[
                 FlagRule(
                     attribute=FlagAttribute(r["attribute"]),
@@ -62,11 +62,11 @@ class FeatureFlag(Node):
                     values=list(r["values"]),
                     negate=bool(r.get("negate", False)),
                 )
-                for r in row.rules
+                for r in record.rules
             ],
-            rollout_percentage=row.percentage,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
+            rollout_percentage=record.percentage,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
         )
 
     # Targeting names other tenants and users: management keys only (a user token reaches a
@@ -90,8 +90,8 @@ class FeatureFlag(Node):
 
     @strawberry.field
     async def features(self, info: Info) -> list[Feature]:
-        rows = await info.context.loaders.flag_features_by_flag_id.load(self.pk)
-        return [Feature.from_row(r) for r in rows]
+        records = await info.context.loaders.flag_features_by_flag_id.load(self.pk)
+        return [Feature.from_record(r) for r in records]
 
 
 @strawberry.type

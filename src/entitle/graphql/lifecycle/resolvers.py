@@ -29,7 +29,7 @@ class LifecycleMutation:
         record = await plan_lifecycle.publish_plan_version(
             info.context.runtime, key, [f.to_command() for f in features]
         )
-        return Plan.from_row(record)
+        return Plan.from_record(record)
 
     @strawberry.mutation(
         extensions=writer(),
@@ -69,5 +69,5 @@ class LifecycleMutation:
             carry_over_usage=carry_over_usage is not False,
         )
         return PlanChangePayload(
-            ended=Entitlement.from_row(change.ended), started=Entitlement.from_row(change.started)
+            ended=Entitlement.from_record(change.ended), started=Entitlement.from_record(change.started)
         )

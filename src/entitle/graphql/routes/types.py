@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import strawberry
 
@@ -15,6 +14,7 @@ from entitle.graphql.core.permissions import management, writer
 from entitle.graphql.core.relay import Connection, Node, load_nodes, pk_of, to_global_id
 from entitle.services import flags_routes, listings
 from entitle.services.flags_routes import NewRoute
+from entitle.services.lookups import RouteRecord
 
 
 @strawberry.type
@@ -29,26 +29,26 @@ class ApiRoute(Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[ApiRoute | None]:
-        return await load_nodes(info.context.loaders.route_by_id, node_ids, cls.from_row)
+        return await load_nodes(info.context.loaders.route_by_id, node_ids, cls.from_record)
 
     @classmethod
-    def from_row(cls, row: Any) -> ApiRoute:
+    def from_record(cls, record: RouteRecord) -> ApiRoute:
         return cls(
-            id=to_global_id("ApiRoute", row.id),
-            method=row.method,
-            path_pattern=row.path_pattern,
-            policy=RoutePolicy(row.policy),
-            permission_key=row.permission_key,
-            priority=row.priority,
-            feature_id=row.feature_id,
+            id=to_global_id("ApiRoute", record.id),
+            method=record.method,
+            path_pattern=record.path_pattern,
+            policy=RoutePolicy(record.policy),
+            permission_key=record.permission_key,
+            priority=record.priority,
+            feature_id=record.feature_id,
         )
 
     @strawberry.field
     async def feature(self, info: Info) -> Feature | None:
         if self.feature_id is None:
             return None
-        row = await info.context.loaders.feature_by_id.load(self.feature_id)
-        return None if row is None else Feature.from_row(row)
+        record = await info.context.loaders.feature_by_id.load(self.feature_id)
+        return None if record is None else Feature.from_record(record)
 
 
 @strawberry.type
@@ -96,7 +96,7 @@ class RoutesQuery:
 class RoutesMutation:
     @strawberry.mutation(extensions=writer())
     async def create_api_route(self, info: Info, input: ApiRouteInput) -> ApiRoute:
-        return ApiRoute.from_row(await flags_routes.create_route(info.context.runtime, input.to_command()))
+        return ApiRoute.from_record(await flags_routes.create_route(info.context.runtime, input.to_command()))
 
     @strawberry.mutation(extensions=writer())
     async def delete_api_route(self, info: Info, id: strawberry.ID) -> DeletePayload:

@@ -5,6 +5,7 @@ import strawberry
 from entitle.graphql.core.batches import BatchItemError
 from entitle.graphql.core.context import Info
 from entitle.graphql.core.permissions import writer
+from entitle.graphql.core.relay import present
 from entitle.graphql.subjects.inputs import TenantInput, UserInput
 from entitle.graphql.subjects.types import Tenant, User
 from entitle.services import subjects
@@ -12,8 +13,8 @@ from entitle.services import subjects
 
 async def _upserted_tenants(root: BatchTenantsPayload, info: Info) -> list[Tenant]:
     """Read back only when asked for: a burst of upserts that select ``errors`` reads nothing."""
-    rows = await info.context.loaders.tenant_by_id.load_many(root.ids)
-    return [Tenant.from_row(r) for r in rows]
+    records = await info.context.loaders.tenant_by_id.load_many(root.ids)
+    return [Tenant.from_record(present(r)) for r in records]
 
 
 @strawberry.type
@@ -49,15 +50,16 @@ class SubjectsMutation:
     ) -> BatchUsersPayload:
         command = subjects.UpsertUsers([i.to_command() for i in input], atomic=atomic is not False)
         outcome = await subjects.upsert_users(info.context.runtime, command)
-        rows = await info.context.loaders.user_by_id.load_many(outcome.ids)
+        records = await info.context.loaders.user_by_id.load_many(outcome.ids)
         return BatchUsersPayload(
-            users=[User.from_row(r) for r in rows], errors=[BatchItemError.of(e) for e in outcome.errors]
+            users=[User.from_record(present(r)) for r in records],
+            errors=[BatchItemError.of(e) for e in outcome.errors],
         )
 
     @strawberry.mutation(extensions=writer())
     async def add_members(self, info: Info, tenant_key: str, user_keys: list[str]) -> Tenant:
-        return Tenant.from_row(await subjects.add_members(info.context.runtime, tenant_key, user_keys))
+        return Tenant.from_record(await subjects.add_members(info.context.runtime, tenant_key, user_keys))
 
     @strawberry.mutation(extensions=writer())
     async def remove_members(self, info: Info, tenant_key: str, user_keys: list[str]) -> Tenant:
-        return Tenant.from_row(await subjects.remove_members(info.context.runtime, tenant_key, user_keys))
+        return Tenant.from_record(await subjects.remove_members(info.context.runtime, tenant_key, user_keys))

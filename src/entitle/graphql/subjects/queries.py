@@ -14,7 +14,7 @@ class SubjectsQuery:
     @strawberry.field(extensions=management())
     async def tenant(self, info: Info, key: str) -> Tenant | None:
         row = await row_by_key(info.context.runtime, TENANT_ROWS, key)
-        return None if row is None else Tenant.from_row(row)
+        return None if row is None else Tenant.from_record(row)
 
     @strawberry.field(extensions=management())
     async def tenants(
@@ -27,13 +27,13 @@ class SubjectsQuery:
         filter: KeyFilter | None = None,
     ) -> TenantConnection:
         return await TenantConnection.resolve_connection(
-            keyed_rows("tenants", filter), info=info, first=first, after=after, last=last, before=before
+            keyed_rows(TENANT_ROWS, filter), info=info, first=first, after=after, last=last, before=before
         )
 
     @strawberry.field(extensions=management())
     async def user(self, info: Info, key: str) -> User | None:
         row = await row_by_key(info.context.runtime, USER_ROWS, key)
-        return None if row is None else User.from_row(row)
+        return None if row is None else User.from_record(row)
 
     @strawberry.field(extensions=management())
     async def users(
@@ -46,5 +46,5 @@ class SubjectsQuery:
         filter: KeyFilter | None = None,
     ) -> UserConnection:
         return await UserConnection.resolve_connection(
-            keyed_rows("users", filter), info=info, first=first, after=after, last=last, before=before
+            keyed_rows(USER_ROWS, filter), info=info, first=first, after=after, last=last, before=before
         )

@@ -19,6 +19,7 @@ from entitle.graphql.core.permissions import management
 from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.graphql.core.scalars import JSON
 from entitle.services import listings
+from entitle.services.lookups import TenantRecord, UserRecord
 
 
 @strawberry.type
@@ -32,17 +33,17 @@ class Tenant(Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[Tenant | None]:
-        return await load_nodes(info.context.loaders.tenant_by_id, node_ids, cls.from_row)
+        return await load_nodes(info.context.loaders.tenant_by_id, node_ids, cls.from_record)
 
     @classmethod
-    def from_row(cls, row: Any) -> Tenant:
+    def from_record(cls, record: TenantRecord) -> Tenant:
         return cls(
-            id=to_global_id("Tenant", row.id),
-            pk=row.id,
-            key=row.key,
-            name=row.name,
-            metadata=JSON(row.metadata or {}),
-            created_at=row.created_at,
+            id=to_global_id("Tenant", record.id),
+            pk=record.id,
+            key=record.key,
+            name=record.name,
+            metadata=JSON(record.metadata or {}),
+            created_at=record.created_at,
         )
 
     @strawberry.field(extensions=management())
@@ -91,18 +92,18 @@ class User(Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[User | None]:
-        return await load_nodes(info.context.loaders.user_by_id, node_ids, cls.from_row)
+        return await load_nodes(info.context.loaders.user_by_id, node_ids, cls.from_record)
 
     @classmethod
-    def from_row(cls, row: Any) -> User:
+    def from_record(cls, record: UserRecord) -> User:
         return cls(
-            id=to_global_id("User", row.id),
-            pk=row.id,
-            key=row.key,
-            name=row.name,
-            email=row.email,
-            metadata=JSON(row.metadata or {}),
-            created_at=row.created_at,
+            id=to_global_id("User", record.id),
+            pk=record.id,
+            key=record.key,
+            name=record.name,
+            email=record.email,
+            metadata=JSON(record.metadata or {}),
+            created_at=record.created_at,
         )
 
     @strawberry.field(extensions=management())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
@@ -14,7 +13,7 @@ from entitle.graphql.core.context import Info
 from entitle.graphql.core.enums import ReservationStatus
 from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
 from entitle.graphql.decisions.types import EntitlementDecision
-from entitle.services.lookups import ReservationRecord
+from entitle.services.lookups import ReservationRecord, UsageRecordEntry
 from entitle.services.reservations import Reservation
 from entitle.services.usage_history import UsagePeriodView
 
@@ -104,19 +103,19 @@ class UsageRecord(Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[UsageRecord | None]:
-        return await load_nodes(info.context.loaders.usage_record_by_id, node_ids, cls.from_row)
+        return await load_nodes(info.context.loaders.usage_record_by_id, node_ids, cls.from_record)
 
     @classmethod
-    def from_row(cls, row: Any) -> UsageRecord:
+    def from_record(cls, record: UsageRecordEntry) -> UsageRecord:
         return cls(
-            id=to_global_id("UsageRecord", row.id),
-            tenant_key=row.tenant_key,
-            user_key=row.user_key,
-            feature_key=row.feature_key,
-            amount=int(row.amount),
-            idempotency_key=row.idempotency_key,
-            at=row.at,
-            accepted=bool(row.accepted),
+            id=to_global_id("UsageRecord", record.id),
+            tenant_key=record.tenant_key,
+            user_key=record.user_key,
+            feature_key=record.feature_key,
+            amount=int(record.amount),
+            idempotency_key=record.idempotency_key,
+            at=record.at,
+            accepted=bool(record.accepted),
         )
 
 

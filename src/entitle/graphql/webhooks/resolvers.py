@@ -46,7 +46,7 @@ class WebhooksMutation:
     @strawberry.mutation(extensions=writer())
     async def create_webhook_endpoint(self, info: Info, input: WebhookEndpointInput) -> WebhookSecretPayload:
         row, secret = await webhooks.create_endpoint(info.context.runtime, _input(input))
-        return WebhookSecretPayload(endpoint=WebhookEndpoint.from_row(row), secret=secret)
+        return WebhookSecretPayload(endpoint=WebhookEndpoint.from_record(row), secret=secret)
 
     @strawberry.mutation(extensions=writer())
     async def update_webhook_endpoint(
@@ -55,7 +55,7 @@ class WebhooksMutation:
         row = await webhooks.update_endpoint(
             info.context.runtime, pk_of(id, "WebhookEndpoint"), _input(input)
         )
-        return WebhookEndpoint.from_row(row)
+        return WebhookEndpoint.from_record(row)
 
     @strawberry.mutation(extensions=writer())
     async def delete_webhook_endpoint(self, info: Info, id: strawberry.ID) -> DeletePayload:
@@ -65,21 +65,21 @@ class WebhooksMutation:
     @strawberry.mutation(extensions=writer())
     async def rotate_webhook_secret(self, info: Info, id: strawberry.ID) -> WebhookSecretPayload:
         row, secret = await webhooks.rotate_secret(info.context.runtime, pk_of(id, "WebhookEndpoint"))
-        return WebhookSecretPayload(endpoint=WebhookEndpoint.from_row(row), secret=secret)
+        return WebhookSecretPayload(endpoint=WebhookEndpoint.from_record(row), secret=secret)
 
     @strawberry.mutation(extensions=writer())
     async def redeliver_webhook(self, info: Info, delivery_id: strawberry.ID) -> WebhookDelivery:
         pk = pk_of(delivery_id, "WebhookDelivery", field="deliveryId")
         row = await webhooks.redeliver(info.context.runtime, pk)
         _wake(info)
-        return WebhookDelivery.from_row(row)
+        return WebhookDelivery.from_record(row)
 
     @strawberry.mutation(extensions=writer())
     async def send_test_webhook(self, info: Info, endpoint_id: strawberry.ID) -> WebhookDelivery:
         pk = pk_of(endpoint_id, "WebhookEndpoint", field="endpointId")
         row = await webhooks.send_test(info.context.runtime, pk, endpoint_id)
         _wake(info)
-        return WebhookDelivery.from_row(row)
+        return WebhookDelivery.from_record(row)
 
 
 def _wake(info: Info) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 import strawberry
 
 from entitle.graphql.changes.types import Change
 from entitle.graphql.core.context import Info
 from entitle.graphql.core.permissions import management
-from entitle.graphql.core.relay import Connection, Node, load_nodes, to_global_id
+from entitle.graphql.core.relay import Connection, Node, load_nodes, present, to_global_id
 from entitle.services import listings
+from entitle.services.lookups import WebhookDeliveryRecord, WebhookEndpointRecord
 
 
 @strawberry.enum
@@ -36,19 +36,19 @@ class WebhookEndpoint(Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[WebhookEndpoint | None]:
-        return await load_nodes(info.context.loaders.webhook_endpoint_by_id, node_ids, cls.from_row)
+        return await load_nodes(info.context.loaders.webhook_endpoint_by_id, node_ids, cls.from_record)
 
     @classmethod
-    def from_row(cls, row: Any) -> WebhookEndpoint:
+    def from_record(cls, record: WebhookEndpointRecord) -> WebhookEndpoint:
         return cls(
-            id=to_global_id("WebhookEndpoint", row.id),
-            url=row.url,
-            description=row.description,
-            events=list(row.events or []),
-            enabled=bool(row.enabled),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            pk=int(row.id),
+            id=to_global_id("WebhookEndpoint", record.id),
+            url=record.url,
+            description=record.description,
+            events=list(record.events or []),
+            enabled=bool(record.enabled),
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            pk=int(record.id),
         )
 
     @strawberry.field(extensions=management())
@@ -74,15 +74,15 @@ class WebhookEndpoint(Node):
 
 
 async def _delivery_endpoint(root: WebhookDelivery, info: Info) -> WebhookEndpoint:
-    row = await info.context.loaders.webhook_endpoint_by_id.load(root.endpoint_id)
-    return WebhookEndpoint.from_row(row)
+    record = await info.context.loaders.webhook_endpoint_by_id.load(root.endpoint_id)
+    return WebhookEndpoint.from_record(present(record))
 
 
 async def _delivery_change(root: WebhookDelivery, info: Info) -> Change | None:
     if root.change_id is None:
         return None
-    row = await info.context.loaders.change_by_id.load(root.change_id)
-    return None if row is None else Change.from_row(row)
+    record = await info.context.loaders.change_by_id.load(root.change_id)
+    return None if record is None else Change.from_record(record)
 
 
 @strawberry.type
@@ -103,23 +103,23 @@ class WebhookDelivery(Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[int]) -> Sequence[WebhookDelivery | None]:
-        return await load_nodes(info.context.loaders.webhook_delivery_by_id, node_ids, cls.from_row)
+        return await load_nodes(info.context.loaders.webhook_delivery_by_id, node_ids, cls.from_record)
 
     @classmethod
-    def from_row(cls, row: Any) -> WebhookDelivery:
-        status = DeliveryStatus(row.status)
+    def from_record(cls, record: WebhookDeliveryRecord) -> WebhookDelivery:
+        status = DeliveryStatus(record.status)
         return cls(
-            id=to_global_id("WebhookDelivery", row.id),
-            event_type=row.event_type,
+            id=to_global_id("WebhookDelivery", record.id),
+            event_type=record.event_type,
             status=status,
-            attempts=int(row.attempts),
-            last_status_code=row.last_status_code,
-            last_error=row.last_error,
-            next_attempt_at=row.next_attempt_at if status is DeliveryStatus.PENDING else None,
-            created_at=row.created_at,
-            delivered_at=row.delivered_at,
-            endpoint_id=int(row.endpoint_id),
-            change_id=row.change_id,
+            attempts=int(record.attempts),
+            last_status_code=record.last_status_code,
+            last_error=record.last_error,
+            next_attempt_at=record.next_attempt_at if status is DeliveryStatus.PENDING else None,
+            created_at=record.created_at,
+            delivered_at=record.delivered_at,
+            endpoint_id=int(record.endpoint_id),
+            change_id=record.change_id,
         )
 
 
