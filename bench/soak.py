@@ -236,17 +236,25 @@ def drop_postgres_database(name: str) -> None:
     asyncio.run(drop())
 
 
-def trace_env(trace_dir: str | None, backend: str, minutes: float) -> dict[str, str]:
-    """Environment that turns bench/soak_trace/sitecustomize.py on in the server (``--trace``)."""
-    if trace_dir is None:
-        return {}
-    out = Path(trace_dir) / backend
-    out.mkdir(parents=True, exist_ok=True)
-    hook = Path(__file__).resolve().parent / "soak_trace"
-    path = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH", "")) if p)
-    # Snapshot times count from the server's start; seeding takes a few seconds before the load starts.
-    at = ",".join(str(round(minutes * 60 * f)) for f in (1 / 3, 5 / 6))
-    return {"PYTHONPATH": path, "SOAK_TRACE_DIR": str(out.resolve()), "SOAK_TRACE_AT": at}
+def trace_env(
+    trace_dir: str | None, backend: str, minutes: float, gc_dir: str | None = None
+) -> dict[str, str]:
+    """Environment that turns bench/soak_trace/sitecustomize.py on in the server (``--trace``,
+    ``--gc-log``)."""
+    env = {}
+    if trace_dir is not None:
+        out = Path(trace_dir) / backend
+        out.mkdir(parents=True, exist_ok=True)
+        # Snapshot times count from the server's start; seeding takes a few seconds before the load.
+        at = ",".join(str(round(minutes * 60 * f)) for f in (1 / 3, 5 / 6))
+        env.update({"SOAK_TRACE_DIR": str(out.resolve()), "SOAK_TRACE_AT": at})
+    if gc_dir is not None:
+        Path(gc_dir).mkdir(parents=True, exist_ok=True)
+        env["SOAK_GC_LOG"] = str((Path(gc_dir) / f"{backend}-gc.txt").resolve())
+    if env:
+        hook = Path(__file__).resolve().parent / "soak_trace"
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def main() -> int:
@@ -264,6 +272,12 @@ def main() -> int:
         "snapshots, gc type counts and their diff at 1/3 and 5/6 of the run to DIR/<backend>/ "
         "(slows the server; do not compare its RSS with an untraced run)",
     )
+    parser.add_argument(
+        "--gc-log",
+        metavar="DIR",
+        help="debug: each server writes DIR/<backend>-gc.txt every 30 s (RSS, gc counts and collections, "
+        "generation-2 size); cheap, no tracing",
+    )
     args = parser.parse_args()
     if not 0 < args.minutes <= 240:
         parser.error("--minutes must be in (0, 240]")
@@ -280,7 +294,7 @@ def main() -> int:
             if pg_name is not None:
                 urls["postgres"] = f"{PG_BASE}/{pg_name}"
             for name, url in urls.items():
-                trace = trace_env(args.trace, name, args.minutes)
+                trace = trace_env(args.trace, name, args.minutes, args.gc_log)
                 server = EntitleServer.start(url, workdir, extra_env=trace)
                 runs.append(Run(name, server, server.serving_pids()[0]))
                 seed(server.graphql_url)

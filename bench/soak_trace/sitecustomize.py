@@ -8,6 +8,9 @@ snapshot at each of those times: ``snap-<t>.tracemalloc`` (for ``tracemalloc.Sna
 ``objects-<t>.txt`` (``gc.get_objects()`` counts by type, traced and RSS totals). From the second snapshot
 on it also writes ``diff-<t0>-<t>.txt``: the allocations that grew most between the first snapshot and this
 one, by line and by traceback.
+
+``soak.py --gc-log DIR`` sets ``SOAK_GC_LOG`` instead: no tracing, just a line every 30 s with the RSS, the
+garbage collector's counts and collections, and the number of objects in generation 2.
 """
 
 from __future__ import annotations
@@ -71,6 +74,29 @@ def _run(directory: str, times: list[float], frames: int) -> None:
                 out.write(f"\n{stat.size_diff / 1024:+.1f} KiB, {stat.count_diff:+d} blocks\n")
                 out.write("\n".join(stat.traceback.format(limit=frames)) + "\n")
 
+
+def _gc_log(path: str, every_s: float) -> None:
+    """One line per ``every_s``: RSS, the collector's counts, collections so far and gen-2 size."""
+    import gc
+    import time
+
+    start = time.monotonic()
+    with open(path, "a", buffering=1) as out:
+        out.write("t_s rss_mib count0 count1 count2 collections(gen0,gen1,gen2) gen2_objects\n")
+        while True:
+            time.sleep(every_s)
+            stats = [s["collections"] for s in gc.get_stats()]
+            out.write(
+                f"{time.monotonic() - start:.0f} {_rss_mb():.1f} {' '.join(map(str, gc.get_count()))} "
+                f"{tuple(stats)} {len(gc.get_objects(2))}\n"
+            )
+
+
+_GC_LOG = os.environ.get("SOAK_GC_LOG")
+if _GC_LOG:  # cheap: no tracing, one pass over generation 2 per line
+    import threading
+
+    threading.Thread(target=_gc_log, args=(_GC_LOG, 30.0), name="soak-gc-log", daemon=True).start()
 
 if _DIR:
     import threading
