@@ -1,6 +1,7 @@
 """Memory soak: does a serving process's RSS level off under a steady mixed load?
 
-``.venv/bin/python bench/soak.py --minutes 30 [--clients 2] [--backends sqlite,postgres] [--trace DIR]``
+``.venv/bin/python bench/soak.py --minutes 30 [--clients 2] [--backends sqlite,postgres] [--gc-log DIR]
+[--trace DIR]``
 
 For each backend (SQLite on a temp file; PostgreSQL on a fresh database ``entitle_soak_<pid>`` when
 127.0.0.1:5432 answers, dropped afterwards) it starts ``entitle serve`` (one worker) on a free
@@ -22,9 +23,12 @@ and listings ask about the same 600 subjects and the same first pages throughout
 ``createEntitlement`` grants to the write-only tenants (``w0``..``w199``), which no read asks about.
 (Granting to the tenants the decisions ask about, as this script did before, grows every cached
 subject context by one entitlement record per grant: that is the cache holding more data, bounded
-by ``ENTITLE_SUBJECT_CACHE_MB``, not a leak.) So a process whose RSS still climbs in the second half
-keeps something per request or per new key: ``--trace DIR`` runs each server under tracemalloc
-(``bench/soak_trace/``) and writes what grew between 1/3 and 5/6 of the run, by line.
+by ``ENTITLE_SUBJECT_CACHE_MB``, not a leak.) One exception on SQLite: each connection's page cache
+(SQLite's default ``cache_size``, 2,000 KiB per connection) fills as the file grows, so a small
+SQLite slope that shrinks as those caches reach their bound is data, not a leak. Otherwise a process
+whose RSS still climbs in the second half keeps something per request or per new key: ``--gc-log DIR``
+logs the garbage collector's generations every 30 s (cheap), ``--trace DIR`` runs each server under
+tracemalloc (``bench/soak_trace/``; slow) and writes what grew between 1/3 and 5/6 of the run, by line.
 """
 
 from __future__ import annotations
