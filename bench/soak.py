@@ -1,18 +1,34 @@
 """Memory soak: does a serving process's RSS level off under a steady mixed load?
 
-``.venv/bin/python bench/soak.py --minutes 30 [--clients 2] [--backends sqlite,postgres]``
+``.venv/bin/python bench/soak.py --minutes 30 [--clients 2] [--backends sqlite,postgres] [--gc-log DIR]
+[--trace DIR]``
 
 For each backend (SQLite on a temp file; PostgreSQL on a fresh database ``entitle_soak_<pid>`` when
 127.0.0.1:5432 answers, dropped afterwards) it starts ``entitle serve`` (one worker) on a free
-127.0.0.1 port, seeds a small catalog (3 features, 2 plans, 200 tenants, 400 users), then runs
-``--clients`` concurrent clients per backend for ``--minutes``: a steady mix of ``isEntitledTo``
-(6 in 10, a different subject each time), listings (``entitlements(first: 20)`` with nested fields,
-``tenants(first: 20)``; 2 in 10) and small writes (``upsertTenants`` of 1, ``createEntitlement``,
-``reportUsage``; 2 in 10), each client pausing ``--pause-ms`` between requests so the machine stays
+127.0.0.1 port, seeds a small catalog (3 features, 2 plans, 200 tenants with 400 users that the reads
+ask about, 200 more tenants that only writes touch), then runs ``--clients`` concurrent clients per
+backend for ``--minutes``: a steady mix of ``isEntitledTo`` (6 in 10, a different subject each time),
+listings (``entitlements(first: 20)`` with nested fields, ``tenants(first: 20)``; 2 in 10) and small
+writes (``upsertTenants`` of 1 new tenant, ``createEntitlement``, ``reportUsage`` with a new
+idempotency key; 2 in 10), each client pausing ``--pause-ms`` between requests so the machine stays
 usable. Every 10 s it samples the server's RSS from /proc. At the end it prints the samples, the
 requests and errors, and the least-squares slope of RSS (MiB/min) over the second half of the run
 (the first half is warm-up: caches filling, the allocator reaching its working set).
 Both backends run at the same time, so ``--minutes`` is the whole duration.
+
+The load is steady-state in what the process may keep: it measures leaks, not data growth. The
+writes grow the database (new tenants, entitlements, usage events and idempotency keys, change-feed
+rows), but the data a process legitimately holds in memory does not grow with them: the decisions
+and listings ask about the same 600 subjects and the same first pages throughout, and
+``createEntitlement`` grants to the write-only tenants (``w0``..``w199``), which no read asks about.
+(Granting to the tenants the decisions ask about, as this script did before, grows every cached
+subject context by one entitlement record per grant: that is the cache holding more data, bounded
+by ``ENTITLE_SUBJECT_CACHE_MB``, not a leak.) One exception on SQLite: each connection's page cache
+(SQLite's default ``cache_size``, 2,000 KiB per connection) fills as the file grows, so a small
+SQLite slope that shrinks as those caches reach their bound is data, not a leak. Otherwise a process
+whose RSS still climbs in the second half keeps something per request or per new key: ``--gc-log DIR``
+logs the garbage collector's generations every 30 s (cheap), ``--trace DIR`` runs each server under
+tracemalloc (``bench/soak_trace/``; slow) and writes what grew between 1/3 and 5/6 of the run, by line.
 """
 
 from __future__ import annotations
@@ -37,6 +53,8 @@ PG_BASE = os.environ.get("ENTITLE_SOAK_POSTGRES_URL", "postgresql+asyncpg://post
 SAMPLE_EVERY_S = 10.0
 TENANTS = 200
 USERS = 400
+WRITE_TENANTS = 200
+"""Tenants ``w0``.. that only ``createEntitlement`` touches (no read asks about them)."""
 
 SEED = [
     'mutation { createFeature(input: {key: "seats", name: "Seats", type: LIMIT}) { key } }',
@@ -84,6 +102,7 @@ def seed(url: str) -> None:
         for query in SEED:
             gql_sync(client, url, query)
         tenants = [{"key": f"t{i}"} for i in range(TENANTS)]
+        tenants += [{"key": f"w{i}"} for i in range(WRITE_TENANTS)]
         gql_sync(
             client,
             url,
@@ -123,7 +142,7 @@ def pick(rng: random.Random, client_id: int, n: int) -> tuple[str, str, dict[str
     if roll < 0.87:
         return "upsertTenants", UPSERT_TENANT, {"k": f"soak-{client_id}-{n}"}
     if roll < 0.93:
-        return "createEntitlement", CREATE_ENTITLEMENT, {"t": tenant}
+        return "createEntitlement", CREATE_ENTITLEMENT, {"t": f"w{rng.randrange(WRITE_TENANTS)}"}
     return "reportUsage", REPORT_USAGE, {"t": tenant, "k": f"soak-{client_id}-{n}"}
 
 
@@ -221,6 +240,27 @@ def drop_postgres_database(name: str) -> None:
     asyncio.run(drop())
 
 
+def trace_env(
+    trace_dir: str | None, backend: str, minutes: float, gc_dir: str | None = None
+) -> dict[str, str]:
+    """Environment that turns bench/soak_trace/sitecustomize.py on in the server (``--trace``,
+    ``--gc-log``)."""
+    env = {}
+    if trace_dir is not None:
+        out = Path(trace_dir) / backend
+        out.mkdir(parents=True, exist_ok=True)
+        # Snapshot times count from the server's start; seeding takes a few seconds before the load.
+        at = ",".join(str(round(minutes * 60 * f)) for f in (1 / 3, 5 / 6))
+        env.update({"SOAK_TRACE_DIR": str(out.resolve()), "SOAK_TRACE_AT": at})
+    if gc_dir is not None:
+        Path(gc_dir).mkdir(parents=True, exist_ok=True)
+        env["SOAK_GC_LOG"] = str((Path(gc_dir) / f"{backend}-gc.txt").resolve())
+    if env:
+        hook = Path(__file__).resolve().parent / "soak_trace"
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH", "")) if p)
+    return env
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -229,6 +269,19 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=2, help="concurrent clients per backend")
     parser.add_argument("--pause-ms", type=float, default=5.0, help="pause after each request, per client")
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument(
+        "--trace",
+        metavar="DIR",
+        help="debug: run each server under tracemalloc (bench/soak_trace/sitecustomize.py) and write "
+        "snapshots, gc type counts and their diff at 1/3 and 5/6 of the run to DIR/<backend>/ "
+        "(slows the server; do not compare its RSS with an untraced run)",
+    )
+    parser.add_argument(
+        "--gc-log",
+        metavar="DIR",
+        help="debug: each server writes DIR/<backend>-gc.txt every 30 s (RSS, gc counts and collections, "
+        "generation-2 size); cheap, no tracing",
+    )
     args = parser.parse_args()
     if not 0 < args.minutes <= 240:
         parser.error("--minutes must be in (0, 240]")
@@ -245,7 +298,8 @@ def main() -> int:
             if pg_name is not None:
                 urls["postgres"] = f"{PG_BASE}/{pg_name}"
             for name, url in urls.items():
-                server = EntitleServer.start(url, workdir)
+                trace = trace_env(args.trace, name, args.minutes, args.gc_log)
+                server = EntitleServer.start(url, workdir, extra_env=trace)
                 runs.append(Run(name, server, server.serving_pids()[0]))
                 seed(server.graphql_url)
             print(f"soak: {', '.join(r.name for r in runs)}; {args.clients} clients each; {args.minutes} min")

@@ -69,6 +69,7 @@ class Authenticator:
     """Turns an ``Authorization`` header into a :class:`Principal` or raises ``Unauthenticated``."""
 
     _MAX_CACHED_TOKENS = 50_000
+    _MAX_CACHED_KEYS = 10_000
 
     def __init__(self, settings: Settings, database: Database) -> None:
         self._database = database
@@ -109,6 +110,8 @@ class Authenticator:
         if stored is None:
             raise Unauthenticated("invalid API key")
         principal = Principal(kind="MANAGEMENT", name=stored.name, read_only=stored.read_only)
+        if len(self._keys) >= self._MAX_CACHED_KEYS:  # only keys found are kept, but bounded all the same
+            self._keys.clear()
         self._keys[digest] = principal
         return principal
 

@@ -10,6 +10,12 @@ Hot path: label children are bound once and kept in dicts; a request costs one d
 counter increment and one histogram observation; a decision and a cache lookup one increment each.
 The ``operation`` label is the request's root field names (checked against the schema, so clients
 cannot create label values), computed once per distinct query text.
+
+Bounded whatever clients send: the labels memoised per query text stop at ``_MAX_LABELLED_QUERIES``
+texts and ``_MAX_LABELLED_CHARS`` characters (a text longer than ``_LARGEST_LABELLED_QUERY`` is labelled
+on every request, never kept), and past ``_MAX_OPERATION_LABELS`` distinct labels a new combination of
+root fields is labelled ``other`` (a client could otherwise create one label, with its counters and
+histogram, per combination of up to three root fields: tens of thousands).
 """
 
 from __future__ import annotations
@@ -68,13 +74,21 @@ labelling = True
 _OPERATION = "entitle.operation"
 _ERRORS = "entitle.errors"
 _MAX_LABELLED_QUERIES = 10_000
+_MAX_LABELLED_CHARS = 1_000_000
+_LARGEST_LABELLED_QUERY = 64_000
 _MAX_ROOT_FIELDS = 3
+_MAX_OPERATION_LABELS = 1_000
+OTHER = "other"
+"""The label of a combination of root fields first seen once ``_MAX_OPERATION_LABELS`` are in use."""
 
 _decisions: dict[str | None, Any] = {}
 _requests: dict[tuple[str, str], tuple[Any, Any]] = {}
 _cache_hits: dict[str, Any] = {}
 _cache_misses: dict[str, Any] = {}
 _operations: dict[str, str] = {}
+_operation_chars = 0
+_labels: set[str] = {"none", "batch", "invalid", "multiple", OTHER}
+"""Every operation label handed out so far (bounded by ``_MAX_OPERATION_LABELS``)."""
 _deliveries: dict[str, Any] = {}
 
 
@@ -149,7 +163,12 @@ def _label(schema: GraphQLSchema, query: str) -> str:
         return "invalid"
     if len(names) > _MAX_ROOT_FIELDS:
         return "multiple"
-    return "+".join(sorted(names))
+    label = "+".join(sorted(names))
+    if label not in _labels:
+        if len(_labels) >= _MAX_OPERATION_LABELS:
+            return OTHER
+        _labels.add(label)
+    return label
 
 
 def note_operation(scope: Scope, schema: GraphQLSchema, query: str | None) -> None:
@@ -159,11 +178,17 @@ def note_operation(scope: Scope, schema: GraphQLSchema, query: str | None) -> No
     if query is None:
         scope[_OPERATION] = "batch"
         return
+    global _operation_chars
     label = _operations.get(query)
     if label is None:
         label = _label(schema, query)
-        if len(_operations) < _MAX_LABELLED_QUERIES:
+        if (
+            len(_operations) < _MAX_LABELLED_QUERIES
+            and len(query) <= _LARGEST_LABELLED_QUERY
+            and _operation_chars + len(query) <= _MAX_LABELLED_CHARS
+        ):
             _operations[query] = label
+            _operation_chars += len(query)
     scope[_OPERATION] = label
 
 
