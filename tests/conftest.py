@@ -245,7 +245,8 @@ async def serving(
         if "FROM changes" not in statement:
             statements.append(statement)
 
-    sa.event.listen(app.runtime.database.engine.sync_engine, "before_cursor_execute", record)
+    for engine in app.runtime.database.read_engines:  # SQLite's lookups run on an inline engine of their own
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://entitle.test") as client:

@@ -3,7 +3,8 @@
 SQLite (the embedded default) runs in WAL mode. Write transactions start with ``BEGIN IMMEDIATE``
 so concurrent writers queue instead of failing on lock upgrade: a process's own writers queue on an
 asyncio lock in ``Database.write()``, other processes are waited for by the writer connection
-(``sqlite_writer``); reads use their own pool of connections with a 30 s busy timeout.
+(``sqlite_writer``); ``lookup()`` reads run inline on connections of their own, ``read()`` sessions
+on a pool of threaded connections with SQLite's busy timeout.
 PostgreSQL uses asyncpg with a pool. Nothing connects at import time.
 
 Nothing waits unbounded on the database: connecting, a statement, a pool checkout and SQLite's
@@ -13,7 +14,6 @@ the wait is classified as "unavailable" by :mod:`entitle.db.health`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -71,6 +71,10 @@ def _sqlite_engine(settings: Settings, *, immediate: bool, inline: bool = False)
     return engine
 
 
+IDLE_INLINE_LOOKUPS = 4
+"""SQLite: inline read connections kept open between ``lookup()`` uses (an inline lookup does not
+yield to the event loop, so more than one is in use only when its caller awaits something else)."""
+
 STATEMENT_TIMEOUT_SLACK_S = 1.0
 """The client stops waiting this long after the server's ``statement_timeout``: the server cancels
 a slow statement first (the connection stays usable); only a server that does not answer at all
@@ -120,11 +124,12 @@ class Database:
         if self.is_sqlite:
             self.engine = _sqlite_engine(settings, immediate=False)
             self.write_engine = _sqlite_engine(settings, immediate=True)
-            # The change feed's reads run inline too (``feed_lookup``): in WAL mode a reader never
-            # waits for the writer and reading the newest changes takes microseconds of SQLite time,
-            # while each hand-off to a connection's thread waits for a turn of the event loop: under
-            # a write burst a read of the feed (8 hand-offs) took 300-800 ms of wall time, and every
-            # reportUsage waits for one. Other reads keep their threads.
+            # Independent reads (``lookup()``, the change feed's included) run inline too: in WAL mode
+            # a reader never waits for the writer, and a small read takes microseconds of SQLite
+            # time, while each hand-off to a connection's thread waits for a turn of the event loop
+            # (and for the GIL): under a write burst a read of the feed (8 hand-offs) took 300-800 ms
+            # of wall time, a subject's load for reportUsage as long. ``read()`` sessions keep their
+            # threads.
             self._inline_read_engine: AsyncEngine | None = _sqlite_engine(
                 settings, immediate=False, inline=True
             )
@@ -136,8 +141,7 @@ class Database:
         self._lookup_engine = (
             self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
-        self._feed_lock = asyncio.Lock()
-        self._feed_connection: AsyncConnection | None = None
+        self._idle_lookups: list[AsyncConnection] = []
         self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         # SQLite has one writer at a time: queue this process's write transactions here (FIFO, in
@@ -150,6 +154,13 @@ class Database:
             else None
         )
 
+    @property
+    def read_engines(self) -> tuple[AsyncEngine, ...]:
+        """The engines reads run on (``read()``'s first): what a statement counter listens on."""
+        if self._inline_read_engine is None:
+            return (self.engine,)
+        return (self.engine, self._inline_read_engine)
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._read() as session, session.begin():
@@ -157,9 +168,27 @@ class Database:
 
     @asynccontextmanager
     async def lookup(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for independent reads (each statement sees the latest committed data)."""
-        async with self._lookup_engine.connect() as connection:
+        """A connection for independent reads (each statement sees the latest committed data).
+
+        On SQLite its statements run inline (in the event loop's thread): one of a few connections
+        kept open, its read transaction ended after each use (so the next use sees newer commits)."""
+        if self._inline_read_engine is None:
+            async with self._lookup_engine.connect() as connection:
+                yield connection
+            return
+        idle = self._idle_lookups
+        connection = idle.pop() if idle else await self._inline_read_engine.connect()
+        try:
             yield connection
+        except BaseException:
+            await connection.close()
+            raise
+        if connection.in_transaction():
+            await connection.rollback()
+        if len(idle) < IDLE_INLINE_LOOKUPS and not connection.closed:
+            idle.append(connection)
+        else:
+            await connection.close()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -183,24 +212,9 @@ class Database:
 
     @asynccontextmanager
     async def feed_lookup(self) -> AsyncIterator[AsyncConnection]:
-        """Like ``lookup()``, for the change feed's short reads. On SQLite: one connection kept open
-        whose statements run inline, its read transaction ended after each use, so a read of the
-        feed does not wait for a single turn of the event loop."""
-        if self._inline_read_engine is None:
-            async with self._lookup_engine.connect() as connection:
-                yield connection
-            return
-        async with self._feed_lock:
-            if self._feed_connection is None or self._feed_connection.closed:
-                self._feed_connection = await self._inline_read_engine.connect()
-            connection = self._feed_connection
-            try:
-                yield connection
-            except BaseException:
-                self._feed_connection = None
-                await connection.close()
-                raise
-            await connection.rollback()
+        """``lookup()``, for the change feed's short reads (inline on SQLite, like every lookup)."""
+        async with self.lookup() as connection:
+            yield connection
 
     async def ping(self) -> None:
         """One round trip (``SELECT 1``); raises what a real statement would when the database is down."""
@@ -211,9 +225,8 @@ class Database:
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
-        if self._feed_connection is not None:
-            await self._feed_connection.close()
-            self._feed_connection = None
+        while self._idle_lookups:
+            await self._idle_lookups.pop().close()
         if self._inline_read_engine is not None:
             await self._inline_read_engine.dispose()
 
