@@ -245,8 +245,7 @@ async def serving(
         if "FROM changes" not in statement:
             statements.append(statement)
 
-    for engine in app.runtime.database.read_engines:  # SQLite's lookups run on an inline engine of their own
-        sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
+    sa.event.listen(app.runtime.database.engine.sync_engine, "before_cursor_execute", record)
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://entitle.test") as client:

@@ -3,8 +3,9 @@
 SQLite (the embedded default) runs in WAL mode. Write transactions start with ``BEGIN IMMEDIATE``
 so concurrent writers queue instead of failing on lock upgrade: a process's own writers queue on an
 asyncio lock in ``Database.write()``, other processes are waited for by the writer connection
-(``sqlite_writer``); ``lookup()`` reads run inline on connections of their own, ``read()`` sessions
-on a pool of threaded connections with SQLite's busy timeout.
+(``sqlite_writer``). Reads run inline as well, on connections of their own: in WAL mode a reader
+never waits for the writer; another process's lock on the file (rare for a reader) is waited for
+in asyncio, up to the busy timeout.
 PostgreSQL uses asyncpg with a pool. Nothing connects at import time.
 
 Nothing waits unbounded on the database: connecting, a statement, a pool checkout and SQLite's
@@ -38,20 +39,19 @@ Executor = AsyncConnection | AsyncSession
 """Anything repositories can run statements on."""
 
 
-def _sqlite_engine(settings: Settings, *, immediate: bool, inline: bool = False) -> AsyncEngine:
+def _sqlite_engine(settings: Settings, *, immediate: bool) -> AsyncEngine:
+    """Statements run inline (``sqlite_writer.InlineConnection``); another process's lock is waited
+    for in asyncio (busy timeout 0 in SQLite), up to ``ENTITLE_SQLITE_BUSY_TIMEOUT_S``."""
     url = settings.database_url
-    busy_timeout_s = settings.entitle_sqlite_busy_timeout_s
-    options: dict[str, Any] = {
-        "pool_timeout": settings.entitle_db_pool_timeout_s,
-        "hide_parameters": True,  # a database error's message (and so the log) never quotes input
-    }
-    if immediate or inline:  # statements run inline; another process's lock is waited for in asyncio
-        engine = create_async_engine(
-            url, async_creator=inline_connector(url, busy_timeout_s=busy_timeout_s), **options
-        )
-    else:
-        engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s}, **options)
-    busy_timeout_ms = 0 if immediate or inline else int(busy_timeout_s * 1000)
+    connector = inline_connector(
+        url, busy_timeout_s=settings.entitle_sqlite_busy_timeout_s, reads_only=not immediate
+    )
+    engine = create_async_engine(
+        url,
+        async_creator=connector,
+        pool_timeout=settings.entitle_db_pool_timeout_s,
+        hide_parameters=True,  # a database error's message (and so the log) never quotes input
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -61,7 +61,7 @@ def _sqlite_engine(settings: Settings, *, immediate: bool, inline: bool = False)
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -122,21 +122,16 @@ class Database:
         self.url = settings.database_url
         self.is_sqlite = settings.is_sqlite
         if self.is_sqlite:
+            # Reads run inline too (``inline_connector``): in WAL mode a reader never waits for the
+            # writer, and a small read takes microseconds of SQLite time, while each hand-off to a
+            # connection's thread (3-4 per statement) waits for a turn of the event loop and for the
+            # GIL: under a write burst a read of the change feed took 300-800 ms of wall time, and
+            # the catalog's reload after a change (every reportUsage waits for it) up to 20 s.
             self.engine = _sqlite_engine(settings, immediate=False)
             self.write_engine = _sqlite_engine(settings, immediate=True)
-            # Independent reads (``lookup()``, the change feed's included) run inline too: in WAL mode
-            # a reader never waits for the writer, and a small read takes microseconds of SQLite
-            # time, while each hand-off to a connection's thread waits for a turn of the event loop
-            # (and for the GIL): under a write burst a read of the feed (8 hand-offs) took 300-800 ms
-            # of wall time, a subject's load for reportUsage as long. ``read()`` sessions keep their
-            # threads.
-            self._inline_read_engine: AsyncEngine | None = _sqlite_engine(
-                settings, immediate=False, inline=True
-            )
         else:
             self.engine = _postgres_engine(settings)
             self.write_engine = self.engine
-            self._inline_read_engine = None
         # Single-statement reads on the hot path: no BEGIN/COMMIT round trips on PostgreSQL.
         self._lookup_engine = (
             self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -154,13 +149,6 @@ class Database:
             else None
         )
 
-    @property
-    def read_engines(self) -> tuple[AsyncEngine, ...]:
-        """The engines reads run on (``read()``'s first): what a statement counter listens on."""
-        if self._inline_read_engine is None:
-            return (self.engine,)
-        return (self.engine, self._inline_read_engine)
-
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._read() as session, session.begin():
@@ -172,12 +160,12 @@ class Database:
 
         On SQLite its statements run inline (in the event loop's thread): one of a few connections
         kept open, its read transaction ended after each use (so the next use sees newer commits)."""
-        if self._inline_read_engine is None:
+        if not self.is_sqlite:
             async with self._lookup_engine.connect() as connection:
                 yield connection
             return
         idle = self._idle_lookups
-        connection = idle.pop() if idle else await self._inline_read_engine.connect()
+        connection = idle.pop() if idle else await self.engine.connect()
         try:
             yield connection
         except BaseException:
@@ -222,13 +210,11 @@ class Database:
             await connection.execute(sa.text("SELECT 1"))
 
     async def dispose(self) -> None:
+        while self._idle_lookups:
+            await self._idle_lookups.pop().close()
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
-        while self._idle_lookups:
-            await self._idle_lookups.pop().close()
-        if self._inline_read_engine is not None:
-            await self._inline_read_engine.dispose()
 
 
 def upsert_statement(session: AsyncSession, table: sa.Table) -> Any:
