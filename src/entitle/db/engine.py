@@ -3,7 +3,9 @@
 SQLite (the embedded default) runs in WAL mode. Write transactions start with ``BEGIN IMMEDIATE``
 so concurrent writers queue instead of failing on lock upgrade: a process's own writers queue on an
 asyncio lock in ``Database.write()``, other processes are waited for by the writer connection
-(``sqlite_writer``); reads use their own pool of connections with a 30 s busy timeout.
+(``sqlite_writer``). Reads run inline as well, on connections of their own: in WAL mode a reader
+never waits for the writer; another process's lock on the file (rare for a reader) is waited for
+in asyncio, up to the busy timeout.
 PostgreSQL uses asyncpg with a pool. Nothing connects at import time.
 
 Nothing waits unbounded on the database: connecting, a statement, a pool checkout and SQLite's
@@ -13,7 +15,6 @@ the wait is classified as "unavailable" by :mod:`entitle.db.health`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -38,20 +39,19 @@ Executor = AsyncConnection | AsyncSession
 """Anything repositories can run statements on."""
 
 
-def _sqlite_engine(settings: Settings, *, immediate: bool, inline: bool = False) -> AsyncEngine:
+def _sqlite_engine(settings: Settings, *, immediate: bool) -> AsyncEngine:
+    """Statements run inline (``sqlite_writer.InlineConnection``); another process's lock is waited
+    for in asyncio (busy timeout 0 in SQLite), up to ``ENTITLE_SQLITE_BUSY_TIMEOUT_S``."""
     url = settings.database_url
-    busy_timeout_s = settings.entitle_sqlite_busy_timeout_s
-    options: dict[str, Any] = {
-        "pool_timeout": settings.entitle_db_pool_timeout_s,
-        "hide_parameters": True,  # a database error's message (and so the log) never quotes input
-    }
-    if immediate or inline:  # statements run inline; another process's lock is waited for in asyncio
-        engine = create_async_engine(
-            url, async_creator=inline_connector(url, busy_timeout_s=busy_timeout_s), **options
-        )
-    else:
-        engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s}, **options)
-    busy_timeout_ms = 0 if immediate or inline else int(busy_timeout_s * 1000)
+    connector = inline_connector(
+        url, busy_timeout_s=settings.entitle_sqlite_busy_timeout_s, reads_only=not immediate
+    )
+    engine = create_async_engine(
+        url,
+        async_creator=connector,
+        pool_timeout=settings.entitle_db_pool_timeout_s,
+        hide_parameters=True,  # a database error's message (and so the log) never quotes input
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -61,7 +61,7 @@ def _sqlite_engine(settings: Settings, *, immediate: bool, inline: bool = False)
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -70,6 +70,10 @@ def _sqlite_engine(settings: Settings, *, immediate: bool, inline: bool = False)
 
     return engine
 
+
+IDLE_INLINE_LOOKUPS = 4
+"""SQLite: inline read connections kept open between ``lookup()`` uses (an inline lookup does not
+yield to the event loop, so more than one is in use only when its caller awaits something else)."""
 
 STATEMENT_TIMEOUT_SLACK_S = 1.0
 """The client stops waiting this long after the server's ``statement_timeout``: the server cancels
@@ -118,26 +122,21 @@ class Database:
         self.url = settings.database_url
         self.is_sqlite = settings.is_sqlite
         if self.is_sqlite:
+            # Reads run inline too (``inline_connector``): in WAL mode a reader never waits for the
+            # writer, and a small read takes microseconds of SQLite time, while each hand-off to a
+            # connection's thread (3-4 per statement) waits for a turn of the event loop and for the
+            # GIL: under a write burst a read of the change feed took 300-800 ms of wall time, and
+            # the catalog's reload after a change (every reportUsage waits for it) up to 20 s.
             self.engine = _sqlite_engine(settings, immediate=False)
             self.write_engine = _sqlite_engine(settings, immediate=True)
-            # The change feed's reads run inline too (``feed_lookup``): in WAL mode a reader never
-            # waits for the writer and reading the newest changes takes microseconds of SQLite time,
-            # while each hand-off to a connection's thread waits for a turn of the event loop: under
-            # a write burst a read of the feed (8 hand-offs) took 300-800 ms of wall time, and every
-            # reportUsage waits for one. Other reads keep their threads.
-            self._inline_read_engine: AsyncEngine | None = _sqlite_engine(
-                settings, immediate=False, inline=True
-            )
         else:
             self.engine = _postgres_engine(settings)
             self.write_engine = self.engine
-            self._inline_read_engine = None
         # Single-statement reads on the hot path: no BEGIN/COMMIT round trips on PostgreSQL.
         self._lookup_engine = (
             self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
-        self._feed_lock = asyncio.Lock()
-        self._feed_connection: AsyncConnection | None = None
+        self._idle_lookups: list[AsyncConnection] = []
         self._read = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         # SQLite has one writer at a time: queue this process's write transactions here (FIFO, in
@@ -157,9 +156,27 @@ class Database:
 
     @asynccontextmanager
     async def lookup(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for independent reads (each statement sees the latest committed data)."""
-        async with self._lookup_engine.connect() as connection:
+        """A connection for independent reads (each statement sees the latest committed data).
+
+        On SQLite its statements run inline (in the event loop's thread): one of a few connections
+        kept open, its read transaction ended after each use (so the next use sees newer commits)."""
+        if not self.is_sqlite:
+            async with self._lookup_engine.connect() as connection:
+                yield connection
+            return
+        idle = self._idle_lookups
+        connection = idle.pop() if idle else await self.engine.connect()
+        try:
             yield connection
+        except BaseException:
+            await connection.close()
+            raise
+        if connection.in_transaction():
+            await connection.rollback()
+        if len(idle) < IDLE_INLINE_LOOKUPS and not connection.closed:
+            idle.append(connection)
+        else:
+            await connection.close()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -183,24 +200,9 @@ class Database:
 
     @asynccontextmanager
     async def feed_lookup(self) -> AsyncIterator[AsyncConnection]:
-        """Like ``lookup()``, for the change feed's short reads. On SQLite: one connection kept open
-        whose statements run inline, its read transaction ended after each use, so a read of the
-        feed does not wait for a single turn of the event loop."""
-        if self._inline_read_engine is None:
-            async with self._lookup_engine.connect() as connection:
-                yield connection
-            return
-        async with self._feed_lock:
-            if self._feed_connection is None or self._feed_connection.closed:
-                self._feed_connection = await self._inline_read_engine.connect()
-            connection = self._feed_connection
-            try:
-                yield connection
-            except BaseException:
-                self._feed_connection = None
-                await connection.close()
-                raise
-            await connection.rollback()
+        """``lookup()``, for the change feed's short reads (inline on SQLite, like every lookup)."""
+        async with self.lookup() as connection:
+            yield connection
 
     async def ping(self) -> None:
         """One round trip (``SELECT 1``); raises what a real statement would when the database is down."""
@@ -208,14 +210,11 @@ class Database:
             await connection.execute(sa.text("SELECT 1"))
 
     async def dispose(self) -> None:
+        while self._idle_lookups:
+            await self._idle_lookups.pop().close()
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
-        if self._feed_connection is not None:
-            await self._feed_connection.close()
-            self._feed_connection = None
-        if self._inline_read_engine is not None:
-            await self._inline_read_engine.dispose()
 
 
 def upsert_statement(session: AsyncSession, table: sa.Table) -> Any:

@@ -63,6 +63,10 @@ class InlineConnection(aiosqlite.Connection):
     """
 
     busy_timeout_s: float = 30.0
+    reads_only: bool = False
+    """A connection that only reads (``Database.engine``): any statement that meets SQLITE_BUSY (in
+    WAL mode only while another connection recovers or resets the WAL) is retried, as SQLite's own
+    busy handler would; a writer retries only what is safe to retry (below)."""
     deadline: float | None = None
     """When set, waiting for another process's lock ends then (instead of ``busy_timeout_s`` after
     the first SQLITE_BUSY): ``GroupCommitWriter`` sets it so a write's wait counts from its arrival."""
@@ -80,7 +84,7 @@ class InlineConnection(aiosqlite.Connection):
             except sqlite3.OperationalError as error:
                 # Retry only what SQLite says is safe to retry: a statement that failed to start the
                 # transaction (BEGIN IMMEDIATE), or the COMMIT of one.
-                retryable = not began or fn == connection.commit
+                retryable = self.reads_only or not began or fn == connection.commit
                 if not _busy(error) or not retryable:
                     raise
                 now = time.monotonic()
@@ -92,7 +96,9 @@ class InlineConnection(aiosqlite.Connection):
             pause = min(pause * 2, _LONGEST_PAUSE_S)
 
 
-def inline_connector(url: str, busy_timeout_s: float) -> Callable[[], Awaitable[InlineConnection]]:
+def inline_connector(
+    url: str, busy_timeout_s: float, *, reads_only: bool = False
+) -> Callable[[], Awaitable[InlineConnection]]:
     """An ``async_creator`` for ``create_async_engine``: opens an ``InlineConnection`` on ``url``'s file."""
     database = make_url(url).database or ""
 
@@ -103,6 +109,7 @@ def inline_connector(url: str, busy_timeout_s: float) -> Callable[[], Awaitable[
     async def create() -> InlineConnection:
         connection = InlineConnection(connect, iter_chunk_size=64)
         connection.busy_timeout_s = busy_timeout_s
+        connection.reads_only = reads_only
         connection._thread.daemon = True
         await connection
         return connection
