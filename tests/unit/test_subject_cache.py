@@ -22,6 +22,9 @@ class FakeDatabase:
         self.loads: list[tuple[str | None, str | None]] = []
         self.gate: asyncio.Event | None = None
         self.entitlements = 1
+        self.is_sqlite = False
+        """SQLite's reads run inline: the cache then loads in the caller's task."""
+        self.loading_tasks: list[asyncio.Task[Any] | None] = []
 
     @asynccontextmanager
     async def lookup(self) -> AsyncIterator[FakeDatabase]:
@@ -30,6 +33,7 @@ class FakeDatabase:
 
 async def fake_load(database: FakeDatabase, tenant_key: str | None, user_key: str | None) -> Subject:
     database.loads.append((tenant_key, user_key))
+    database.loading_tasks.append(asyncio.current_task())
     if database.gate is not None:
         await database.gate.wait()
     records = tuple(
@@ -157,3 +161,21 @@ async def test_a_load_that_raced_an_eviction_is_not_stored_nor_joined(database: 
     await asyncio.gather(before, after)
     assert database.loads == [("acme", "alice"), ("acme", "alice")]
     assert subjects.peek("acme", "alice") is not None  # the load begun after the eviction was stored
+
+
+async def test_on_sqlite_a_miss_loads_in_the_callers_task(database: FakeDatabase) -> None:
+    # given: inline reads (SQLite), where a load never suspends and a task would only cost loop turns
+    database.is_sqlite = True
+    subjects = cache(database)
+    # when
+    first = await subjects.get("acme", "alice")
+    # then: loaded by this task, and stored like any other load
+    assert database.loading_tasks == [asyncio.current_task()]
+    assert subjects.peek("acme", "alice") is first
+
+
+async def test_elsewhere_a_miss_loads_in_a_shared_task(database: FakeDatabase) -> None:
+    # given / when
+    await cache(database).get("acme", "alice")
+    # then
+    assert database.loading_tasks != [asyncio.current_task()]

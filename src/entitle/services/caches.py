@@ -138,6 +138,10 @@ class SubjectCache:
         entry = self._entries.get(key)
         if entry is not None and not self._stale(tenant_key, user_key, entry[1]):
             return entry[0]  # stored by a concurrent request since that peek
+        if self._database.is_sqlite:
+            # SQLite reads run inline: the load never suspends, so there is nothing to share and a
+            # task would only cost the caller turns of a busy loop (the write-burst tail).
+            return await self._load(tenant_key, user_key)
         loading = self._loading.get(key)
         if loading is None:
             loading = self._loading[key] = asyncio.ensure_future(self._load(tenant_key, user_key))
