@@ -31,30 +31,44 @@ class CatalogCache:
         self._database = database
         self._snapshot: CatalogSnapshot | None = None
         self._generation = 0
-        self._lock = asyncio.Lock()
+        self._loading: asyncio.Task[CatalogSnapshot] | None = None
+        """The load under way for the current generation, awaited by every caller that misses."""
 
     def invalidate(self) -> None:
         self._generation += 1
         self._snapshot = None
+        self._loading = None  # a load under way began before: later callers load afresh
 
     def peek(self) -> CatalogSnapshot | None:
         """The current snapshot when it is loaded (the steady state), without awaiting."""
         return self._snapshot
 
     async def get(self) -> CatalogSnapshot:
+        """The snapshot, loaded once however many callers miss at the same time. They all await one
+        task, so they all resume in one turn of the event loop; behind a lock they resumed one turn
+        each, and under a write burst a cold catalog held ``reportUsage`` for seconds."""
         snapshot = self._snapshot
         record_cache("catalog", snapshot is not None)
         if snapshot is not None:
             return snapshot
-        async with self._lock:
-            if self._snapshot is not None:
-                return self._snapshot
-            generation = self._generation
-            async with self._database.read() as session:
-                snapshot = await load_snapshot(session, revision=generation)
-            if generation == self._generation:
-                self._snapshot = snapshot
-            return snapshot
+        loading = self._loading
+        if loading is None:
+            loading = self._loading = asyncio.ensure_future(self._load(self._generation))
+            loading.add_done_callback(self._loaded)
+        return await asyncio.shield(loading)  # a caller that gives up does not cancel the others' load
+
+    def _loaded(self, done: asyncio.Task[CatalogSnapshot]) -> None:
+        if self._loading is done:
+            self._loading = None
+        if not done.cancelled():
+            done.exception()  # retrieved: its callers raise it (or gave up waiting)
+
+    async def _load(self, generation: int) -> CatalogSnapshot:
+        async with self._database.read() as session:
+            snapshot = await load_snapshot(session, revision=generation)
+        if generation == self._generation:  # not invalidated meanwhile
+            self._snapshot = snapshot
+        return snapshot
 
 
 class SubjectCache:
