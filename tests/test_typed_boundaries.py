@@ -37,12 +37,7 @@ SQLALCHEMY_GENERICS = {"Row", "Select", "ColumnElement", "Result"}
 these stay inside db/ (a repository's private helpers, or the ``of(row)`` that turns a row into a
 typed record)."""
 
-ALLOWED: dict[str, str] = {
-    "entitle.db.repositories.subject_context:entitlement_record": (
-        "the decision path (subject_context.py, access.py, caches.py) is being reworked into one "
-        "AccessService separately; it takes a stored entitlement or a context row until then"
-    ),
-}
+ALLOWED: dict[str, str] = {}
 """``module:qualified name`` -> why ``Any`` stays there.
 
 Not listed, because it is not ``Any`` by name: ``ResultRow`` (db/repositories), a SQLAlchemy row of any
@@ -50,14 +45,11 @@ shape, seen only by the repositories' ``of(row)`` constructors."""
 
 COLUMN_BAGS_ALLOWED: dict[str, str] = {
     "entitle.db.repositories.idempotency:IdempotencyLedger.claim": (
-        "the further columns of a ledger's claiming row differ per ledger (reservations claim with their "
-        "whole row); services/reservations.py and usage.py are being reworked separately"
+        "one mechanism for every idempotency ledger (batches, reportUsage, reservations): the further "
+        "columns of a ledger's claiming row differ per ledger (reservations claim with their whole row)"
     ),
     "entitle.db.repositories.idempotency:IdempotencyLedger.record": (
         "the further columns a ledger stores with its answer (``amount``, ``status``), as for ``claim``"
-    ),
-    "entitle.db.repositories.usage:record": (
-        "a usage history line; services/usage.py is being reworked separately"
     ),
 }
 """``module:qualified name`` -> why that function still takes column values by name."""

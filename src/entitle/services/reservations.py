@@ -188,14 +188,16 @@ class ReservationService:
             await reservation_rows.answer(session, stored.id, response)
             await counters.record(
                 session,
-                tenant_key=stored.tenant_key,
-                user_key=stored.user_key,
-                feature_key=feature.key,
-                amount=committed,
-                idempotency_key=stored.idempotency_key,
-                at=at,
-                accepted=True,
-                reservation_id=stored.id,
+                counters.UsageLine(
+                    tenant_key=stored.tenant_key,
+                    user_key=stored.user_key,
+                    feature_key=feature.key,
+                    amount=committed,
+                    idempotency_key=stored.idempotency_key,
+                    at=at,
+                    accepted=True,
+                    reservation_id=stored.id,
+                ),
             )
         settled = dataclasses.replace(
             stored, status=ReservationStatus.COMMITTED, committed=committed, settled_at=at, response=response

@@ -174,13 +174,15 @@ class UsageService:
             )
             await counters.record(
                 session,
-                tenant_key=report.tenant_key,
-                user_key=report.user_key,
-                feature_key=grant.feature.key,
-                amount=report.amount,
-                idempotency_key=report.idempotency_key,
-                at=at,
-                accepted=applied,
+                counters.UsageLine(
+                    tenant_key=report.tenant_key,
+                    user_key=report.user_key,
+                    feature_key=grant.feature.key,
+                    amount=report.amount,
+                    idempotency_key=report.idempotency_key,
+                    at=at,
+                    accepted=applied,
+                ),
             )
         return decision
 

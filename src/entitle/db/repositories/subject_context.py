@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import asyncpg
 import sqlalchemy as sa
@@ -29,6 +29,9 @@ from entitle.db.tables import MEMBERSHIPS as _members
 from entitle.db.tables import TENANTS as _tenants
 from entitle.db.tables import USERS as _users
 from entitle.domain import model as m
+
+if TYPE_CHECKING:
+    from entitle.db.repositories.entitlements import StoredEntitlement
 
 ENTITLEMENT_RECORD_COLUMNS = (
     _ents.c.id,
@@ -47,7 +50,7 @@ ENTITLEMENT_RECORD_COLUMNS = (
 )
 
 
-def entitlement_record(row: Any) -> m.EntitlementRecord:
+def entitlement_record(row: StoredEntitlement) -> m.EntitlementRecord:
     """A stored entitlement row (every column) as the domain's record (its status, for the API)."""
     return m.EntitlementRecord(
         id=row.id,

@@ -382,6 +382,32 @@ async def announce_limit(session: AsyncSession, key: CounterKey) -> bool:
 _INSERT_RECORD = sa.insert(USAGE_RECORDS)
 
 
-async def record(session: AsyncSession, **values: object) -> None:
-    """One line of the usage history (``usageRecords``)."""
-    await session.execute(_INSERT_RECORD, values)
+@dataclass(frozen=True, slots=True)
+class UsageLine:
+    """One line of the usage history (``usageRecords``): a report, or a reservation's commit."""
+
+    tenant_key: str | None
+    user_key: str | None
+    feature_key: str
+    amount: int
+    idempotency_key: str
+    at: datetime
+    accepted: bool
+    reservation_id: int | None = None
+
+
+async def record(session: AsyncSession, line: UsageLine) -> None:
+    """Append ``line`` to the usage history."""
+    await session.execute(
+        _INSERT_RECORD,
+        {
+            "tenant_key": line.tenant_key,
+            "user_key": line.user_key,
+            "feature_key": line.feature_key,
+            "amount": line.amount,
+            "idempotency_key": line.idempotency_key,
+            "at": line.at,
+            "accepted": line.accepted,
+            "reservation_id": line.reservation_id,
+        },
+    )
