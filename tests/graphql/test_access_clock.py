@@ -187,3 +187,39 @@ async def test_a_reservation_is_held_and_expires_by_the_injected_clock(database_
     assert late_commit["extensions"]["code"] == "CONFLICT"
     assert (next_period["status"], next_period["expiresAt"]) == ("HELD", "2030-02-10T00:01:00Z")
     assert next_period["decision"]["held"] == 10
+
+
+async def test_an_entitlements_status_and_the_status_filter_follow_the_injected_clock(
+    database_url: str,
+) -> None:
+    # given a pro plan for acme from 2030-01-01 to 2030-02-01, and a clock before it starts
+    clock = FixedClock(datetime(2029, 12, 31, tzinfo=UTC))
+    listing = """
+    query($status: [EntitlementStatus!]) {
+      all: entitlements(first: 10) { edges { node { status } } }
+      filtered: entitlements(first: 10, filter: {status: $status}) { edges { node { status } } }
+    }
+    """
+    async with serving(database_url, clock=clock) as api:
+        await make_feature(api, "sso")
+        await make_plan(api, "pro", {"sso": True})
+        await make_tenant(api, "acme")
+        await grant(
+            api,
+            plan_key="pro",
+            tenant_key="acme",
+            start_date="2030-01-01T00:00:00Z",
+            expiration_date="2030-02-01T00:00:00Z",
+        )
+        # when: the same listing before, during and after the window, by the clock alone
+        seen: list[tuple[list[str], int]] = []
+        for instant in (
+            datetime(2029, 12, 31, tzinfo=UTC),
+            datetime(2030, 1, 15, tzinfo=UTC),
+            datetime(2030, 2, 1, tzinfo=UTC),
+        ):
+            clock.instant = instant
+            data = await api.data(listing, {"status": ["ACTIVE"]})
+            seen.append(([e["node"]["status"] for e in data["all"]["edges"]], len(data["filtered"]["edges"])))
+    # then
+    assert seen == [(["SCHEDULED"], 0), (["ACTIVE"], 1), (["EXPIRED"], 0)]

@@ -46,6 +46,8 @@ class Runtime:
         """``clock`` is "now" for the decisions and the metering (a decision or a usage report asked
         without ``at``, a hold's expiry, a period boundary); tests inject a fixed one."""
         self.settings = settings
+        self.clock = clock
+        """The same clock, for what the API shows "as of now" (an entitlement's status, the status filter)."""
         self.database = Database(settings)
         self.health = DatabaseHealth()
         self._ping_task: asyncio.Future[None] | None = None

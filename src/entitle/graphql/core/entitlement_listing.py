@@ -17,7 +17,6 @@ import strawberry
 from strawberry.types.lazy_type import LazyType
 from strawberry.utils.str_converters import to_camel_case
 
-from entitle.clock import now
 from entitle.domain.errors import Forbidden
 from entitle.domain.model import EntitlementStatus as DomainStatus
 from entitle.graphql.core.context import Info
@@ -114,7 +113,7 @@ async def list_entitlements(
         own_subject = (principal.tenant_key, principal.user_key)
     listing = listings.entitlements(
         query,
-        now(),
+        info.context.runtime.clock(),
         own_subject=own_subject,
         order_field=order_by.field.value if order_by else None,
         descending=bool(order_by and order_by.direction.value == "DESC"),

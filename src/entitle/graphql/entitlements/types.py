@@ -9,7 +9,6 @@ from datetime import datetime
 
 import strawberry
 
-from entitle.clock import now
 from entitle.domain.status import entitlement_status
 from entitle.graphql.catalog.types import Feature, Plan, rendered
 from entitle.graphql.core.context import Info
@@ -63,8 +62,9 @@ class Entitlement(Node):
         )
 
     @strawberry.field(description="Computed now: REVOKED, SCHEDULED (not started), EXPIRED or ACTIVE.")
-    def status(self) -> EntitlementStatus:
-        return EntitlementStatus(entitlement_status(entitlement_record(self.record), now()))
+    def status(self, info: Info) -> EntitlementStatus:
+        at = info.context.runtime.clock()
+        return EntitlementStatus(entitlement_status(entitlement_record(self.record), at))
 
     @strawberry.field(
         description="The plan version that decides this entitlement (null for a single feature)."
