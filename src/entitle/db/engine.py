@@ -205,12 +205,6 @@ class Database:
         except IntegrityError:
             raise Conflict("the change conflicts with a concurrent change; retry it") from None
 
-    @asynccontextmanager
-    async def feed_lookup(self) -> AsyncIterator[AsyncConnection]:
-        """``lookup()``, for the change feed's short reads (inline on SQLite, like every lookup)."""
-        async with self.lookup() as connection:
-            yield connection
-
     async def ping(self) -> None:
         """One round trip (``SELECT 1``); raises what a real statement would when the database is down."""
         async with self.lookup() as connection:

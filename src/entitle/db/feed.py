@@ -31,7 +31,7 @@ class DatabaseFeedSource:
             return await changes.latest(connection)
 
     async def read_after(self, after: Revision, limit: int, *, payloads: bool = True) -> list[Change]:
-        async with self._database.feed_lookup() as connection:
+        async with self._database.lookup() as connection:
             return await changes.read_after(connection, after, limit, payloads=payloads)
 
     @contextlib.asynccontextmanager
