@@ -131,3 +131,32 @@ async def test_a_long_transaction_in_another_database_does_not_hold_the_feed_bac
             await elsewhere.rollback()
     finally:
         await other.dispose()
+
+
+async def test_reading_after_a_position_seeks_it_in_the_index(engine: AsyncEngine) -> None:
+    """SQLite's planner seeks a row value ``(txid, id) > (?, ?)`` on its first column only, and
+    ``txid`` is 0 in every SQLite row: the read scanned the whole feed before its position (18 ms
+    a read at 200,000 changes). The statement the feed really runs must seek on both columns."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL seeks row values in a btree index")
+    # given
+    sessions = async_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        await changes.append(session, [granted(t) for t in "abcd"], AT)
+    seen: list[tuple[str, object]] = []
+
+    def keep(_conn: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
+        seen.append((statement, parameters))
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", keep)
+    try:
+        async with engine.connect() as connection:
+            # when
+            read = await changes.read_after(connection, Revision(0, 2), payloads=False)
+            statement, parameters = next((s, p) for s, p in seen if "FROM changes" in s)
+            plan = (await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)).all()
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", keep)
+    # then
+    assert [c.tenant_key for c in read] == ["c", "d"]
+    assert "ix_changes_position (txid=? AND id>?)" in " ".join(str(row[-1]) for row in plan), plan

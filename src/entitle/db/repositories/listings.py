@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from entitle.db.pagination import Ordering
 from entitle.db.repositories import decision_log
-from entitle.db.repositories.changes import ChangeRecord
+from entitle.db.repositories.changes import ChangeRecord, later_than
 from entitle.db.repositories.decision_log import DecisionLogRecord
 from entitle.db.repositories.entitlement_filters import (
     EntitlementQuery,
@@ -163,9 +163,7 @@ def changes(
     if until is not None:
         terms.append(CHANGES.c.at < until)
     if after is not None:
-        terms.append(
-            sa.tuple_(CHANGES.c.txid, CHANGES.c.id) > sa.tuple_(sa.literal(after.txid), sa.literal(after.seq))
-        )
+        terms.append(later_than(after))
     return Listing.of(CHANGE_ROWS, sa.select(CHANGES).where(*terms))
 
 
