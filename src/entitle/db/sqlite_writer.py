@@ -46,8 +46,13 @@ import aiosqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-_FIRST_PAUSE_S = 0.001
-_LONGEST_PAUSE_S = 0.020
+_PAUSE_S = 0.001
+"""How often a statement that met another process's lock tries again. Not a growing back-off:
+that lock is held for one write transaction or group (a few ms, at most ``max_group_s`` of
+statements), and SQLite's lock is not fair: a waiter that sleeps longer than the holder's gaps
+between transactions finds it taken again and again. With a back-off to 20 ms, ``serve --workers
+2`` did 279 writes/s at 103 % of one core (the lock idle while both processes slept), p99 763 ms;
+polling every 1 ms, 481 writes/s, p99 311 ms. A failed ``BEGIN IMMEDIATE`` costs microseconds."""
 
 
 def _busy(error: sqlite3.OperationalError) -> bool:
@@ -76,7 +81,6 @@ class InlineConnection(aiosqlite.Connection):
             raise ValueError("Connection closed")
         connection = self._connection
         deadline: float | None = self.deadline
-        pause = _FIRST_PAUSE_S
         while True:
             began = connection.in_transaction
             try:
@@ -92,8 +96,7 @@ class InlineConnection(aiosqlite.Connection):
                     deadline = now + self.busy_timeout_s
                 if now >= deadline:
                     raise
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, _LONGEST_PAUSE_S)
+            await asyncio.sleep(_PAUSE_S)
 
 
 def inline_connector(
