@@ -211,6 +211,8 @@ class Database:
             await connection.execute(sa.text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
         while self._idle_lookups:
             await self._idle_lookups.pop().close()
         await self.engine.dispose()

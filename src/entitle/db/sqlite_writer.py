@@ -158,6 +158,7 @@ class GroupCommitWriter:
         self._lock = asyncio.Lock()
         self._queued = 0
         self._group: _Group | None = None
+        self._open: AsyncConnection | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -224,20 +225,38 @@ class GroupCommitWriter:
         )
 
     async def _begin(self, deadline: float) -> _Group:
-        connection = await self._engine.connect()
+        connection = await self._connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert isinstance(driver, InlineConnection)
+        assert driver._connection is not None
+        driver.deadline = deadline
         try:
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert isinstance(driver, InlineConnection)
-            assert driver._connection is not None
-            driver.deadline = deadline
-            try:
-                await connection.begin()  # BEGIN IMMEDIATE (the engine's "begin" listener), waits here
-            finally:
-                driver.deadline = None
+            await connection.begin()  # BEGIN IMMEDIATE (the engine's "begin" listener), waits here
         except BaseException:
-            await connection.close()
+            await self._discard(connection)
             raise
+        finally:
+            driver.deadline = None
         return _Group(connection, driver._connection, time.monotonic())
+
+    async def _connection(self) -> AsyncConnection:
+        """The writer's connection, kept open from one group to the next (a pool checkout and
+        check-in with its reset cost more than a small write's statements)."""
+        connection = self._open
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self._open = await self._engine.connect()
+        return connection
+
+    async def _discard(self, connection: AsyncConnection) -> None:
+        """Close a connection whose transaction failed (the next group opens a fresh one)."""
+        if self._open is connection:
+            self._open = None
+        await connection.close()
+
+    async def close(self) -> None:
+        """Close the kept connection (``Database.dispose``; no write may be under way)."""
+        if self._open is not None:
+            await self._discard(self._open)
 
     def _undo(self, group: _Group) -> bool:
         """Roll this write back to its savepoint (the group's earlier writes stay); False when that
@@ -262,7 +281,6 @@ class GroupCommitWriter:
             await self._fail(group, error)
             raise
         else:
-            await group.connection.close()
             if not group.committed.done():
                 group.committed.set_result(None)
 
@@ -275,7 +293,7 @@ class GroupCommitWriter:
         try:
             await group.connection.rollback()
         finally:
-            await group.connection.close()
+            await self._discard(group.connection)
 
 
 class GroupCommitFailed(sqlite3.OperationalError):
