@@ -70,3 +70,39 @@ async def test_queued_writes_commit_together_each_all_or_nothing_and_none_return
     assert outcomes == {n: "failed" if n == 7 else "conflict" if n == 11 else "ok" for n in range(20)}
     assert committed_keys(database_url) == {f"g{n}" for n in range(20) if n not in (7, 11)}
     assert 1 <= len(commits) < 20
+
+
+async def test_the_writer_keeps_one_connection_from_one_group_to_the_next(database: Database) -> None:
+    # given: a pool checkout (and its check-in with a reset) costs more than a small write's statements
+    checkouts: list[int] = []
+    sa.event.listen(database.write_engine.sync_engine, "checkout", lambda *_: checkouts.append(1))
+    # when: writes one after another, each its own group
+    for n in range(5):
+        async with database.write() as session:
+            await session.execute(insert(f"g{n}"))
+    # then
+    assert len(checkouts) == 1
+
+
+async def test_a_write_that_found_the_lock_held_too_long_fails_and_the_next_write_works(
+    database_url: str,
+) -> None:
+    # given: another connection (as another process would) holds the write lock
+    database = Database(make_settings(database_url, entitle_sqlite_busy_timeout_s=0.2))
+    other = sqlite3.connect(database_url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None)
+    try:
+        async with database.write() as session:  # the writer's connection is open
+            await session.execute(insert("g0"))
+        other.execute("BEGIN IMMEDIATE")
+        # when
+        with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+            async with database.write() as session:
+                await session.execute(insert("g1"))
+        other.execute("COMMIT")
+        async with database.write() as session:
+            await session.execute(insert("g2"))
+        # then
+        assert committed_keys(database_url) == {"g0", "g2"}
+    finally:
+        other.close()
+        await database.dispose()
