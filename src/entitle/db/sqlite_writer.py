@@ -22,9 +22,11 @@ transaction inside its own ``SAVEPOINT`` (so each stays all-or-nothing: a failin
 to its savepoint, the others keep theirs); the last of the group (nobody queued any more, or
 ``max_group`` writes, or ``max_group_s`` since the group began) commits them all at once, and only
 then does any of them return: no write is acknowledged before its COMMIT. That saves a transaction's
-fixed cost (pool checkout, ``BEGIN IMMEDIATE``, COMMIT, reset) per write under a burst. If the group's
-transaction is lost (COMMIT fails, or SQLite rolled the whole transaction back after an I/O or
-disk-full error), every write of the group fails with that error; none was acknowledged.
+fixed cost (``BEGIN IMMEDIATE``, COMMIT) per write under a burst. If the group's transaction is lost
+(COMMIT fails, or SQLite rolled the whole transaction back after an I/O or disk-full error), every
+write of the group fails with that error; none was acknowledged. The writer keeps its connection
+open between groups (no pool checkout, check-in and reset per group); a connection whose
+transaction failed is closed, and the next group opens a new one.
 
 Durability: WAL with ``synchronous=NORMAL``. A committed (acknowledged) write survives the process
 being killed (``kill -9``): it is in the WAL file, in the operating system's cache. A power loss or
