@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -74,3 +75,64 @@ def test_replicas_migrating_an_empty_postgresql_database_at_once_all_succeed() -
     assert outcomes == [0, 0, 0], output.decode(errors="replace")
     assert differences == []
     assert scopes == ["catalog", "subjects"]
+
+
+def test_0008_marks_the_periods_the_old_window_had_dealt_with(tmp_path: Any) -> None:
+    """Counters whose period ended up to the scheduler's cursor were dealt with by the window (their
+    reset appended, or deliberately not replayed): after the upgrade they are marked; the current
+    periods stay pending. SQLite here; the statements are the same on PostgreSQL."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from entitle.db.migrations import alembic_config
+    from entitle.db.tables import FEATURES, SCHEDULE_CURSOR
+
+    # given: a database at 0007 with the cursor at `until`, one period ended before it, one after
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0007")
+    until = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    counters = sa.table(
+        "usage_counters",
+        *(sa.column(name) for name in ("subject_kind", "subject_id", "feature_id", "period_start", "used")),
+        sa.column("period_end", SCHEDULE_CURSOR.c.until.type),
+    )
+    periods = {"dealt": until - timedelta(hours=1), "pending": until + timedelta(hours=1), "legacy": None}
+
+    async def seed() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    sa.insert(FEATURES).values(id=1, key="calls", name="Calls", type="LIMIT", metadata={})
+                )
+                await connection.execute(sa.insert(SCHEDULE_CURSOR).values(name="entitlements", until=until))
+                for n, end in enumerate(periods.values()):
+                    await connection.execute(
+                        sa.insert(counters).values(
+                            subject_kind="T",
+                            subject_id=n,
+                            feature_id=1,
+                            period_start=until,
+                            used=1,
+                            period_end=end,
+                        )
+                    )
+        finally:
+            await engine.dispose()
+
+    async def marks() -> dict[str, int]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.exec_driver_sql(
+                    "SELECT subject_id, reset_appended FROM usage_counters ORDER BY subject_id"
+                )
+                return {name: mark for name, (_, mark) in zip(periods, rows, strict=True)}
+        finally:
+            await engine.dispose()
+
+    asyncio.run(seed())
+    # when
+    upgrade_to_head(url)
+    # then
+    assert asyncio.run(marks()) == {"dealt": 1, "pending": 0, "legacy": 1}

@@ -144,3 +144,35 @@ async def test_a_metered_period_with_usage_ending_appends_one_usage_period_reset
         assert change["payload"]["periodEnd"] == iso(end)
         assert timedelta(0) <= datetime.fromisoformat(change["at"]) - end < timedelta(seconds=5)
         assert found
+
+
+async def test_a_period_whose_usage_commits_after_its_end_still_gets_its_reset(database_url: str) -> None:
+    """A usage write that read the clock before a period's end can commit after the schedule has run
+    past that end (it waited for the lock, or was slow): its counter must still get the reset. Here
+    the write says so itself (``at`` before the end, sent after it)."""
+    async with serving(database_url, entitle_scheduler=True) as api:
+        # given: a daily period that ends in 1 s, and the schedule has run past its end
+        await make_feature(api, "calls", "LIMIT", resetPeriod="DAY")
+        await make_tenant(api, "acme")
+        end = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+        await grant(
+            api, feature_key="calls", value=10, tenant_key="acme", start_date=iso(end - timedelta(days=1))
+        )
+        await asyncio.sleep((end - datetime.now(UTC)).total_seconds() + 2.5)
+        assert (await api.data(RESETS))["changes"]["edges"] == []
+        # when: usage of that period arrives now
+        used = await api.data(
+            'mutation($at: DateTime!) { reportUsage(input: {tenantKey: "acme", featureKey: "calls", '
+            'amount: 2, idempotencyKey: "late", at: $at}) { used resetsAt } }',
+            {"at": iso(end - timedelta(seconds=1))},
+        )
+        assert used["reportUsage"] == {"used": 2, "resetsAt": iso(end)}
+        # then: its reset comes at a next run, once
+        deadline = time.monotonic() + 5
+        while not (await api.data(RESETS))["changes"]["edges"]:
+            assert time.monotonic() < deadline, "no USAGE_PERIOD_RESET for a counter committed after its end"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.5)
+        edges = (await api.data(RESETS))["changes"]["edges"]
+        assert [(e["node"]["tenantKey"], e["node"]["payload"]["used"]) for e in edges] == [("acme", 2)]
+        assert edges[0]["node"]["payload"]["periodEnd"] == iso(end)

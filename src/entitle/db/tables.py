@@ -248,7 +248,16 @@ class UsageCounterRow(SQLModel, table=True):
     threshold announced this period, ``limit_alerted`` 1 once going over the limit was announced.
     """
 
-    __table_args__ = (sa.Index("ix_usage_counters_period_end", "period_end"),)
+    __table_args__ = (
+        # The counters whose USAGE_PERIOD_RESET is still to come: the current periods (and, for a
+        # moment, those that just ended), not every period ever counted.
+        sa.Index(
+            "ix_usage_counters_reset_pending",
+            "period_end",
+            sqlite_where=sa.text("reset_appended = 0"),
+            postgresql_where=sa.text("reset_appended = 0"),
+        ),
+    )
 
     __tablename__ = "usage_counters"
 
@@ -263,6 +272,8 @@ class UsageCounterRow(SQLModel, table=True):
     """When the period ends (USAGE_PERIOD_RESET is appended then); NULL for rows written before 0006."""
     alerted_threshold: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     limit_alerted: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    reset_appended: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """1 once the scheduler has dealt with the period's end (appended USAGE_PERIOD_RESET if ``used``)."""
 
 
 class UsageReservationRow(SQLModel, table=True):

@@ -1,5 +1,6 @@
 """The scheduled changes' storage: a cursor per schedule, claimed by one process at a time, the grants
-whose start or expiration falls in a window, and the usage periods with usage that end in it."""
+whose start or expiration falls in a window, and the usage periods with usage that have ended and
+were not announced yet."""
 
 from __future__ import annotations
 
@@ -58,18 +59,44 @@ async def expiring(session: Session, after: datetime, until: datetime) -> list[S
     return [StoredEntitlement.of(row) for row in rows]
 
 
-async def usage_periods_ending(session: Session, after: datetime, until: datetime) -> list[NewChange]:
-    """USAGE_PERIOD_RESET for every counter with usage whose period ends in ``(after, until]``: the
-    tenant's (organization context) or the user's (individual context), with the feature's key."""
+RESETS_PER_RUN = 1_000
+"""At most this many ended periods per run (the oldest first); the next run takes the rest."""
+
+
+async def usage_periods_ended(session: Session, until: datetime) -> list[NewChange]:
+    """USAGE_PERIOD_RESET for every counter with usage whose period ended by ``until`` and was not
+    dealt with yet: the tenant's (organization context) or the user's (individual context), with the
+    feature's key. The counters taken (with usage or not) are marked, so each period's reset is
+    appended once, also for a counter committed after its period had ended (a usage write that read
+    the clock before the end and committed after it: a window of instants would have passed it)."""
     c = USAGE_COUNTERS
-    rows = await session.execute(
-        sa.select(c.c.period_start, c.c.period_end, c.c.used, FEATURES.c.key, TENANTS.c.key, USERS.c.key)
-        .select_from(c)
-        .join(FEATURES, FEATURES.c.id == c.c.feature_id)
-        .outerjoin(TENANTS, sa.and_(c.c.subject_kind == "T", TENANTS.c.id == c.c.subject_id))
-        .outerjoin(USERS, sa.and_(c.c.subject_kind == "U", USERS.c.id == c.c.subject_id))
-        .where(c.c.period_end > after, c.c.period_end <= until, c.c.used > 0)
-        .order_by(c.c.period_end, c.c.subject_kind, c.c.subject_id, c.c.feature_id)
+    rows = (
+        await session.execute(
+            sa.select(
+                c.c.subject_kind,
+                c.c.subject_id,
+                c.c.feature_id,
+                c.c.period_start,
+                c.c.period_end,
+                c.c.used,
+                FEATURES.c.key,
+                TENANTS.c.key,
+                USERS.c.key,
+            )
+            .select_from(c)
+            .join(FEATURES, FEATURES.c.id == c.c.feature_id)
+            .outerjoin(TENANTS, sa.and_(c.c.subject_kind == "T", TENANTS.c.id == c.c.subject_id))
+            .outerjoin(USERS, sa.and_(c.c.subject_kind == "U", USERS.c.id == c.c.subject_id))
+            .where(c.c.reset_appended == 0, c.c.period_end <= until)
+            .order_by(c.c.period_end, c.c.subject_kind, c.c.subject_id, c.c.feature_id)
+            .limit(RESETS_PER_RUN)
+        )
+    ).all()
+    if not rows:
+        return []
+    key = sa.tuple_(c.c.subject_kind, c.c.subject_id, c.c.feature_id, c.c.period_start)
+    await session.execute(
+        sa.update(c).where(key.in_([tuple(row[:4]) for row in rows])).values(reset_appended=1)
     )
     return [
         NewChange(
@@ -84,7 +111,8 @@ async def usage_periods_ending(session: Session, after: datetime, until: datetim
                 "periodEnd": _iso(end),
             },
         )
-        for start, end, used, feature_key, tenant_key, user_key in rows.all()
+        for _, _, _, start, end, used, feature_key, tenant_key, user_key in rows
+        if used > 0
     ]
 
 

@@ -9,6 +9,11 @@ also across a crash. The changes go through the feed like any write: other proce
 subjects they touch, subscribers and webhooks hear of them. Grants created with a start in the past
 started when they were granted (``ENTITLEMENT_GRANTED`` says so): only grants created ahead of
 their start get ``ENTITLEMENT_STARTED``.
+
+Usage periods are not taken by the window but by a mark on each counter (``reset_appended``): a
+run takes every counter whose period has ended and is not marked yet, so a counter committed after
+its period's end (its write read the clock before the end and then waited for the lock) still gets
+its reset, at the next run after its commit.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ class ChangeScheduler:
             started = await schedule.starting(session, after, until)
             expired = await schedule.expiring(session, after, until)
             keys = await entitlement_rows.keys_of(session, {e.id for e in (*started, *expired)})
-            resets = await schedule.usage_periods_ending(session, after, until)
+            resets = await schedule.usage_periods_ended(session, until)
             change_log.record(
                 session,
                 *(grant_change(ChangeKind.ENTITLEMENT_STARTED, e, keys[e.id]) for e in started),
