@@ -77,26 +77,40 @@ def test_replicas_migrating_an_empty_postgresql_database_at_once_all_succeed() -
     assert scopes == ["catalog", "subjects"]
 
 
-def test_0008_marks_the_periods_the_old_window_had_dealt_with(tmp_path: Any) -> None:
-    """Counters whose period ended up to the scheduler's cursor were dealt with by the window (their
-    reset appended, or deliberately not replayed): after the upgrade they are marked; the current
-    periods stay pending. SQLite here; the statements are the same on PostgreSQL."""
+def test_0008_marks_what_the_old_window_had_not_reached(tmp_path: Any) -> None:
+    """Instants up to the scheduler's cursor were dealt with by the window (announced, or deliberately
+    not replayed): after the upgrade only later ones are marked to come. SQLite here; the statements
+    are the same on PostgreSQL."""
     import sqlalchemy as sa
     from alembic import command
 
     from entitle.db.migrations import alembic_config
-    from entitle.db.tables import FEATURES, SCHEDULE_CURSOR
+    from entitle.db.tables import FEATURES, SCHEDULE_CURSOR, TENANTS
 
-    # given: a database at 0007 with the cursor at `until`, one period ended before it, one after
+    # given: a database at 0007 with the cursor at `until`, and instants before and after it
     url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
     command.upgrade(alembic_config(url), "0007")
     until = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    instant = SCHEDULE_CURSOR.c.until.type
     counters = sa.table(
         "usage_counters",
         *(sa.column(name) for name in ("subject_kind", "subject_id", "feature_id", "period_start", "used")),
-        sa.column("period_end", SCHEDULE_CURSOR.c.until.type),
+        sa.column("period_end", instant),
     )
-    periods = {"dealt": until - timedelta(hours=1), "pending": until + timedelta(hours=1), "legacy": None}
+    periods = {"dealt": until - hour, "pending": until + hour, "legacy": None}
+    grants = sa.table(
+        "entitlements",
+        *(sa.column(name) for name in ("id", "assign_level", "feature_id", "tenant_id", "metadata")),
+        *(sa.column(name, instant) for name in ("start_date", "expiration_date", "created_at", "updated_at")),
+    )
+    # name: (created_at, start_date, expiration_date)
+    grant_times = {
+        "started before": (until - 2 * hour, until - hour, until + hour),
+        "starts after": (until - 2 * hour, until + hour, until + 2 * hour),
+        "started when granted": (until + 2 * hour, until + hour, None),
+        "expired before": (until - 3 * hour, until - 2 * hour, until - hour),
+    }
 
     async def seed() -> None:
         engine = create_async_engine(url)
@@ -104,6 +118,11 @@ def test_0008_marks_the_periods_the_old_window_had_dealt_with(tmp_path: Any) -> 
             async with engine.begin() as connection:
                 await connection.execute(
                     sa.insert(FEATURES).values(id=1, key="calls", name="Calls", type="LIMIT", metadata={})
+                )
+                await connection.execute(
+                    sa.insert(TENANTS).values(
+                        id=1, key="acme", metadata={}, created_at=until, updated_at=until
+                    )
                 )
                 await connection.execute(sa.insert(SCHEDULE_CURSOR).values(name="entitlements", until=until))
                 for n, end in enumerate(periods.values()):
@@ -117,22 +136,49 @@ def test_0008_marks_the_periods_the_old_window_had_dealt_with(tmp_path: Any) -> 
                             period_end=end,
                         )
                     )
+                for n, (created, start, expiration) in enumerate(grant_times.values(), start=1):
+                    await connection.execute(
+                        sa.insert(grants).values(
+                            id=n,
+                            assign_level="TENANT",
+                            feature_id=1,
+                            tenant_id=1,
+                            metadata="{}",
+                            start_date=start,
+                            expiration_date=expiration,
+                            created_at=created,
+                            updated_at=created,
+                        )
+                    )
         finally:
             await engine.dispose()
 
-    async def marks() -> dict[str, int]:
+    async def marks() -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
         engine = create_async_engine(url)
         try:
             async with engine.connect() as connection:
-                rows = await connection.exec_driver_sql(
-                    "SELECT subject_id, reset_appended FROM usage_counters ORDER BY subject_id"
+                counted = await connection.exec_driver_sql(
+                    "SELECT reset_appended FROM usage_counters ORDER BY subject_id"
                 )
-                return {name: mark for name, (_, mark) in zip(periods, rows, strict=True)}
+                granted = await connection.exec_driver_sql(
+                    "SELECT start_pending, expiry_pending FROM entitlements ORDER BY id"
+                )
+                return (
+                    {name: mark for name, (mark,) in zip(periods, counted, strict=True)},
+                    {name: tuple(row) for name, row in zip(grant_times, granted, strict=True)},
+                )
         finally:
             await engine.dispose()
 
     asyncio.run(seed())
     # when
     upgrade_to_head(url)
-    # then
-    assert asyncio.run(marks()) == {"dealt": 1, "pending": 0, "legacy": 1}
+    # then: (start_pending, expiry_pending) per grant, reset_appended per counter
+    counters_marks, grant_marks = asyncio.run(marks())
+    assert counters_marks == {"dealt": 1, "pending": 0, "legacy": 1}
+    assert grant_marks == {
+        "started before": (0, 1),
+        "starts after": (1, 1),
+        "started when granted": (0, 0),
+        "expired before": (0, 0),
+    }

@@ -8,6 +8,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from entitle.services import entitlements as entitlement_service
 from tests.conftest import Api, serving
 from tests.factories import batch_grant, entitlement_input, grant, make_feature, make_tenant
 
@@ -176,3 +179,35 @@ async def test_a_period_whose_usage_commits_after_its_end_still_gets_its_reset(d
         edges = (await api.data(RESETS))["changes"]["edges"]
         assert [(e["node"]["tenantKey"], e["node"]["payload"]["used"]) for e in edges] == [("acme", 2)]
         assert edges[0]["node"]["payload"]["periodEnd"] == iso(end)
+
+
+async def test_a_grant_committed_after_its_start_and_expiration_passed_the_schedule_still_gets_both(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grant write reads its clock, then may wait (for the lock, a slow statement) before it commits;
+    a start or expiration between the two has been passed by the schedule when the row appears. Here
+    the write's clock is set 5 s behind the schedule's, so that its start (2 s ago) and expiration
+    (1 s ago) are ahead of the write but behind the schedule's last run."""
+    async with serving(database_url, entitle_scheduler=True) as api:
+        # given: the schedule has run (and runs every second)
+        await make_feature(api, "sso")
+        await make_tenant(api, "acme")
+        await asyncio.sleep(2)
+        real = datetime.now(UTC)
+        monkeypatch.setattr(entitlement_service, "now", lambda: datetime.now(UTC) - timedelta(seconds=5))
+        # when
+        entitlement = await grant(
+            api,
+            feature_key="sso",
+            tenant_key="acme",
+            start_date=iso(real - timedelta(seconds=2)),
+            expiration_date=iso(real - timedelta(seconds=1)),
+        )
+        # then: both changes, at a next run, once
+        found = await wait_for(api, 2, within_s=5)
+        await asyncio.sleep(1.5)
+        assert [(c["kind"], c["entitlement"]["id"]) for c in await scheduled(api)] == [
+            ("ENTITLEMENT_STARTED", entitlement["id"]),
+            ("ENTITLEMENT_EXPIRED", entitlement["id"]),
+        ]
+        assert found[0]["actor"] == "system"

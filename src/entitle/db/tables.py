@@ -155,6 +155,19 @@ class EntitlementRow(SQLModel, table=True):
         sa.Index("ix_entitlements_created", "created_at", "id"),
         sa.Index("ix_entitlements_expiration", "expiration_date", "id"),
         sa.Index("ix_entitlements_start", "start_date", "id"),
+        # The grants whose ENTITLEMENT_STARTED / _EXPIRED is still to come (scheduled changes).
+        sa.Index(
+            "ix_entitlements_start_pending",
+            "start_date",
+            sqlite_where=sa.text("start_pending = 1"),
+            postgresql_where=sa.text("start_pending = 1"),
+        ),
+        sa.Index(
+            "ix_entitlements_expiry_pending",
+            "expiration_date",
+            sqlite_where=sa.text("expiry_pending = 1"),
+            postgresql_where=sa.text("expiry_pending = 1"),
+        ),
         sa.CheckConstraint(
             "(plan_id IS NULL) <> (feature_id IS NULL)", name="ck_entitlements_plan_xor_feature"
         ),
@@ -178,6 +191,11 @@ class EntitlementRow(SQLModel, table=True):
     meta: dict[str, Any] = _meta_column()
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    start_pending: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """1 while ENTITLEMENT_STARTED is still to be appended: set when a write puts ``start_date`` at or
+    after its own clock, cleared by the scheduler run that takes it."""
+    expiry_pending: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """The same for ``expiration_date`` and ENTITLEMENT_EXPIRED."""
 
 
 class FeatureFlagRow(SQLModel, table=True):

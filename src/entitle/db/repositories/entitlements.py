@@ -41,6 +41,9 @@ class StoredEntitlement:
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    start_pending: int = 0
+    """The scheduler's marks (``start_mark()``, ``expiry_mark()``), not rendered by the API."""
+    expiry_pending: int = 0
 
     @classmethod
     def of(cls, row: ResultRow) -> StoredEntitlement:
@@ -99,7 +102,23 @@ def _columns(fields: EntitlementFields) -> dict[str, object]:
         "metadata": fields.metadata,
         "created_at": fields.at,
         "updated_at": fields.at,
+        "start_pending": start_mark(fields.start_date, fields.at),
+        "expiry_pending": expiry_mark(fields.expiration_date, fields.at),
     }
+
+
+def start_mark(start: datetime, at: datetime) -> int:
+    """1 when the scheduler is to append ENTITLEMENT_STARTED: ``start`` is after the clock of the write
+    that sets it (a grant whose start is not in the future started when it was granted, and its own
+    change says so). The scheduler takes the mark, not a window of instants, so a write that commits
+    after its start has passed the scheduler's window still gets its change."""
+    return int(start > at)
+
+
+def expiry_mark(expiration: datetime | None, at: datetime) -> int:
+    """1 when the scheduler is to append ENTITLEMENT_EXPIRED: ``expiration`` is at or after the clock of
+    the write that sets it (a plan change ends the old grant at its own instant)."""
+    return int(expiration is not None and expiration >= at)
 
 
 async def insert_many(session: Session, grants: Sequence[EntitlementFields]) -> list[StoredEntitlement]:
@@ -121,8 +140,10 @@ async def update(session: Session, entitlement_id: int, changes: EntitlementChan
     values: dict[str, object] = {"updated_at": changes.updated_at}
     if changes.start_date is not UNSET:
         values["start_date"] = changes.start_date
+        values["start_pending"] = start_mark(changes.start_date, changes.updated_at)
     if changes.expiration_date is not UNSET:
         values["expiration_date"] = changes.expiration_date
+        values["expiry_pending"] = expiry_mark(changes.expiration_date, changes.updated_at)
     if changes.reason is not UNSET:
         values["reason"] = changes.reason
     if changes.metadata is not UNSET:
@@ -151,7 +172,7 @@ async def end_at(
             e.c.start_date < at,
             sa.or_(e.c.expiration_date.is_(None), e.c.expiration_date > at),
         )
-        .values(expiration_date=at, updated_at=stamp)
+        .values(expiration_date=at, updated_at=stamp, expiry_pending=expiry_mark(at, stamp))
         .returning(e)
     )
     row = (await session.execute(statement)).first()

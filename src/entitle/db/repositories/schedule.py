@@ -1,10 +1,11 @@
-"""The scheduled changes' storage: a cursor per schedule, claimed by one process at a time, the grants
-whose start or expiration falls in a window, and the usage periods with usage that have ended and
-were not announced yet."""
+"""The scheduled changes' storage: a cursor per schedule, claimed by one process at a time (so one
+run at a time takes the due changes), and the marked grants and usage counters whose instant has
+come: a grant's start or expiration, a usage period's end."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,32 +36,35 @@ async def advance_cursor(session: Session, name: str, until: datetime) -> None:
     )
 
 
-async def starting(session: Session, after: datetime, until: datetime) -> list[StoredEntitlement]:
-    """Grants created ahead of their start that start in ``(after, until]`` and were not revoked before."""
+PER_RUN = 1_000
+"""At most this many grants (per kind) and ended periods per run, the oldest first; the next run takes
+the rest."""
+
+
+async def starting(session: Session, until: datetime) -> list[StoredEntitlement]:
+    """Grants marked to announce their start (``start_pending``) whose start is at or before ``until``,
+    unmarked now; returned are those not revoked before their start."""
+    return await _take(session, ENTITLEMENTS.c.start_date, ENTITLEMENTS.c.start_pending, until)
+
+
+async def expiring(session: Session, until: datetime) -> list[StoredEntitlement]:
+    """Grants marked to announce their expiration (``expiry_pending``) whose expiration is at or before
+    ``until``, unmarked now; returned are those not revoked before it."""
+    return await _take(session, ENTITLEMENTS.c.expiration_date, ENTITLEMENTS.c.expiry_pending, until)
+
+
+async def _take(
+    session: Session, instant: sa.Column[Any], mark: sa.Column[Any], until: datetime
+) -> list[StoredEntitlement]:
     e = ENTITLEMENTS
     rows = await session.execute(
-        sa.select(e)
-        .where(e.c.start_date > after, e.c.start_date <= until, e.c.start_date > e.c.created_at)
-        .where(sa.or_(e.c.revoked_at.is_(None), e.c.revoked_at > e.c.start_date))
-        .order_by(e.c.start_date, e.c.id)
+        sa.select(e).where(mark == 1, instant <= until).order_by(instant, e.c.id).limit(PER_RUN)
     )
-    return [StoredEntitlement.of(row) for row in rows]
-
-
-async def expiring(session: Session, after: datetime, until: datetime) -> list[StoredEntitlement]:
-    """Grants whose expiration falls in ``(after, until]`` and that were not revoked before it."""
-    e = ENTITLEMENTS
-    rows = await session.execute(
-        sa.select(e)
-        .where(e.c.expiration_date > after, e.c.expiration_date <= until)
-        .where(sa.or_(e.c.revoked_at.is_(None), e.c.revoked_at > e.c.expiration_date))
-        .order_by(e.c.expiration_date, e.c.id)
-    )
-    return [StoredEntitlement.of(row) for row in rows]
-
-
-RESETS_PER_RUN = 1_000
-"""At most this many ended periods per run (the oldest first); the next run takes the rest."""
+    taken = [StoredEntitlement.of(row) for row in rows]
+    if not taken:
+        return []
+    await session.execute(sa.update(e).where(e.c.id.in_([g.id for g in taken])).values({mark.name: 0}))
+    return [g for g in taken if g.revoked_at is None or g.revoked_at > getattr(g, instant.name)]
 
 
 async def usage_periods_ended(session: Session, until: datetime) -> list[NewChange]:
@@ -89,7 +93,7 @@ async def usage_periods_ended(session: Session, until: datetime) -> list[NewChan
             .outerjoin(USERS, sa.and_(c.c.subject_kind == "U", USERS.c.id == c.c.subject_id))
             .where(c.c.reset_appended == 0, c.c.period_end <= until)
             .order_by(c.c.period_end, c.c.subject_kind, c.c.subject_id, c.c.feature_id)
-            .limit(RESETS_PER_RUN)
+            .limit(PER_RUN)
         )
     ).all()
     if not rows:

@@ -3,17 +3,17 @@ reaches its start or expiration, and ``USAGE_PERIOD_RESET`` when a metered perio
 stored on its counter), within ``interval_s`` (1 s) of the instant, exactly once.
 
 Every process runs one; each run claims the schedule's cursor row in its write transaction, so with
-several workers or replicas one of them processes a window and the others skip it; the window
-``(cursor, now]`` and the cursor move together, so an instant is never processed twice or skipped,
-also across a crash. The changes go through the feed like any write: other processes evict the
-subjects they touch, subscribers and webhooks hear of them. Grants created with a start in the past
-started when they were granted (``ENTITLEMENT_GRANTED`` says so): only grants created ahead of
-their start get ``ENTITLEMENT_STARTED``.
-
-Usage periods are not taken by the window but by a mark on each counter (``reset_appended``): a
-run takes every counter whose period has ended and is not marked yet, so a counter committed after
-its period's end (its write read the clock before the end and then waited for the lock) still gets
-its reset, at the next run after its commit.
+several workers or replicas one run at a time takes what is due (the others skip the turn), also
+across a crash (the cursor and the marks move in the run's transaction). What is due is marked on
+the rows, not found by a window of instants: a grant's ``start_pending`` / ``expiry_pending`` (set
+by the write that puts the instant after its own clock), a usage counter's ``reset_appended`` (0
+until its period's end is dealt with). A run takes every marked row whose instant has come and
+clears the mark, so a row committed after its instant (its write read the clock before it, then
+waited for the lock) still gets its change, at the next run after its commit; a window would have
+passed it. The changes go through the feed like any write: other processes evict the subjects they
+touch, subscribers and webhooks hear of them. Grants created with a start that is not in the future
+started when they were granted (``ENTITLEMENT_GRANTED`` says so) and get no ``ENTITLEMENT_STARTED``;
+a grant revoked before its instant gets nothing.
 """
 
 from __future__ import annotations
@@ -64,15 +64,15 @@ class ChangeScheduler:
             self._task = None
 
     async def run_once(self) -> int:
-        """Append the changes of the window since the last run; returns how many (0 when another
-        process holds the schedule)."""
+        """Append the changes that have come due (marked rows whose instant is at or before now);
+        returns how many (0 when another process holds the schedule)."""
         async with self._write() as session:
             until = now()
             after = await schedule.claim_cursor(session, SCHEDULE, until)
             if after is None or after >= until:  # another process has it, or the schedule starts now
                 return 0
-            started = await schedule.starting(session, after, until)
-            expired = await schedule.expiring(session, after, until)
+            started = await schedule.starting(session, until)
+            expired = await schedule.expiring(session, until)
             keys = await entitlement_rows.keys_of(session, {e.id for e in (*started, *expired)})
             resets = await schedule.usage_periods_ended(session, until)
             change_log.record(
