@@ -97,6 +97,12 @@ async def test_every_kind_of_write_appends_its_change_with_actor_and_keys(api: A
     assert granted["entitlement"] == {"id": entitlement["id"]}
     assert granted["payload"]["planKey"] == "pro"
     assert granted["payload"]["startDate"] == START
+    # the payload is the grant as the API shows it: no bookkeeping columns (the scheduler's marks)
+    shown = {"assignLevel", "planVersion", "value", "startDate", "expirationDate", "revokedAt", "reason"}
+    shown |= {"metadata", "createdAt", "updatedAt", "planKey", "featureKey", "tenantKey", "userKey"}
+    assert set(granted["payload"]) == shown
+    assert set(feed[9]["payload"]) == shown | {"before"}
+    assert set(feed[9]["payload"]["before"]) == shown - {"planKey", "featureKey", "tenantKey", "userKey"}
     updated_feature = feed[2]["payload"]
     assert updated_feature["name"] == "Seats"
     assert updated_feature["before"]["name"] == "seats"

@@ -134,7 +134,10 @@ def touched(change: Change | NewChange) -> Touched:
     return Touched(subjects=frozenset({(change.tenant_key, change.user_key)}))
 
 
-_INTERNAL = frozenset({"id", "plan_id", "feature_id", "tenant_id", "user_id", "position", "period_anchor"})
+_INTERNAL = frozenset(
+    {"id", "plan_id", "feature_id", "tenant_id", "user_id", "position", "period_anchor"}
+    | {"start_pending", "expiry_pending"}  # the scheduler's marks on a grant (bookkeeping, not the grant)
+)
 
 
 def _camel(name: str) -> str:
