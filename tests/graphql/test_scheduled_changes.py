@@ -86,10 +86,10 @@ async def test_two_processes_append_each_scheduled_change_exactly_once(database_
         serving(database_url, entitle_scheduler=True) as one,
         serving(database_url, entitle_scheduler=True),
     ):
-        # given: 20 grants expiring within the next second, seen by two processes that both schedule
+        # given: 20 grants expiring within the next 2 s, seen by two processes that both schedule
         await make_feature(one, "sso")
         await make_tenant(one, "acme")
-        soon = iso(datetime.now(UTC) + timedelta(seconds=1))
+        soon = iso(datetime.now(UTC) + timedelta(seconds=2))
         items = [
             entitlement_input(feature_key="sso", tenant_key="acme", expiration_date=soon) for _ in range(20)
         ]

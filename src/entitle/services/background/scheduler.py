@@ -71,8 +71,7 @@ class ChangeScheduler:
             after = await schedule.claim_cursor(session, SCHEDULE, until)
             if after is None or after >= until:  # another process has it, or the schedule starts now
                 return 0
-            started = await schedule.starting(session, until)
-            expired = await schedule.expiring(session, until)
+            started, expired = await schedule.due_grants(session, until)
             keys = await entitlement_rows.keys_of(session, {e.id for e in (*started, *expired)})
             resets = await schedule.usage_periods_ended(session, until)
             change_log.record(
