@@ -51,6 +51,11 @@ def _meta_column() -> Any:
     return Field(default_factory=dict, sa_column=sa.Column("metadata", sa.JSON, nullable=False))
 
 
+def _partial_index(name: str, column: str, where: str) -> sa.Index:
+    """An index of only the rows matching ``where`` (on both dialects)."""
+    return sa.Index(name, column, sqlite_where=sa.text(where), postgresql_where=sa.text(where))
+
+
 def _created() -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -156,18 +161,8 @@ class EntitlementRow(SQLModel, table=True):
         sa.Index("ix_entitlements_expiration", "expiration_date", "id"),
         sa.Index("ix_entitlements_start", "start_date", "id"),
         # The grants whose ENTITLEMENT_STARTED / _EXPIRED is still to come (scheduled changes).
-        sa.Index(
-            "ix_entitlements_start_pending",
-            "start_date",
-            sqlite_where=sa.text("start_pending = 1"),
-            postgresql_where=sa.text("start_pending = 1"),
-        ),
-        sa.Index(
-            "ix_entitlements_expiry_pending",
-            "expiration_date",
-            sqlite_where=sa.text("expiry_pending = 1"),
-            postgresql_where=sa.text("expiry_pending = 1"),
-        ),
+        _partial_index("ix_entitlements_start_pending", "start_date", "start_pending = 1"),
+        _partial_index("ix_entitlements_expiry_pending", "expiration_date", "expiry_pending = 1"),
         sa.CheckConstraint(
             "(plan_id IS NULL) <> (feature_id IS NULL)", name="ck_entitlements_plan_xor_feature"
         ),
@@ -192,10 +187,10 @@ class EntitlementRow(SQLModel, table=True):
     created_at: datetime = _created()
     updated_at: datetime = _created()
     start_pending: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    """1 while ENTITLEMENT_STARTED is still to be appended: set when a write puts ``start_date`` at or
-    after its own clock, cleared by the scheduler run that takes it."""
+    """1 while ENTITLEMENT_STARTED is still to be appended: set when a write puts ``start_date`` after
+    its own clock, cleared by the scheduler run that takes it."""
     expiry_pending: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    """The same for ``expiration_date`` and ENTITLEMENT_EXPIRED."""
+    """The same for ``expiration_date`` (at or after the write's clock) and ENTITLEMENT_EXPIRED."""
 
 
 class FeatureFlagRow(SQLModel, table=True):
@@ -269,12 +264,7 @@ class UsageCounterRow(SQLModel, table=True):
     __table_args__ = (
         # The counters whose USAGE_PERIOD_RESET is still to come: the current periods (and, for a
         # moment, those that just ended), not every period ever counted.
-        sa.Index(
-            "ix_usage_counters_reset_pending",
-            "period_end",
-            sqlite_where=sa.text("reset_appended = 0"),
-            postgresql_where=sa.text("reset_appended = 0"),
-        ),
+        _partial_index("ix_usage_counters_reset_pending", "period_end", "reset_appended = 0"),
     )
 
     __tablename__ = "usage_counters"
@@ -463,7 +453,9 @@ class WebhookDeliveryRow(SQLModel, table=True):
 
 
 class ScheduleCursorRow(SQLModel, table=True):
-    """Up to which instant scheduled changes (entitlements starting or expiring) have been appended."""
+    """Up to which instant the schedule last ran. Claiming this row in a run's transaction lets one run
+    at a time take what is due; what is due is marked on the rows themselves (``start_pending``,
+    ``expiry_pending``, ``reset_appended``), not found between two cursor positions."""
 
     __tablename__ = "schedule_cursor"
 
